@@ -1,0 +1,102 @@
+/*
+ * Writes the seed corpus: tiny valid captures (closed, unclosed, empty,
+ * with mappings, threads, GC and RSS), and the same records as "R" inputs
+ * (see fuzz_capture_reader.c), into the directory given as argv[1]. Built
+ * with the fuzz targets; its output is committed under fuzz/corpus/ (named
+ * *.bin: .gitignore ignores *.mlyze).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "capture_builder.h"
+#include "capture_format.h"
+
+static int write_seed(const char *directory, const char *name, const struct byte_buffer *file,
+                      size_t size)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", directory, name);
+    FILE *out = fopen(path, "wb");
+    if (!out) {
+        perror(path);
+        return -1;
+    }
+    size_t written = fwrite(file->data, 1, size, out);
+    int closed = fclose(out);
+    return written == size && closed == 0 ? 0 : -1;
+}
+
+/* Strings, frames, stacks, a thread and a few events of every kind. */
+static void add_typical_records(struct capture_builder *builder)
+{
+    builder_string(builder, "main");
+    builder_string(builder, "app.py");
+    builder_string(builder, "MainThread");
+    builder_frame(builder, 1, 2, 10, 0);
+    builder_frame(builder, 1, 2, 12, 0);
+    builder_stack(builder, 0, 1);
+    builder_stack(builder, 1, 2);
+    builder_thread(builder, 1, 4242, 3);
+    builder_switch_thread(builder, 1);
+    builder_alloc(builder, ALLOCATOR_MALLOC, 0x5000, 64, 1);
+    builder_alloc(builder, ALLOCATOR_PYMALLOC, 0x6000, 32, 2);
+    builder_alloc(builder, ALLOCATOR_MMAP, 0x7f0000000000ULL, 65536, 2);
+    builder_time(builder, 1000);
+    builder_rss(builder, 1 << 20, 10, 0);
+    builder_free(builder, 0x5000);
+    builder_alloc(builder, ALLOCATOR_REALLOC, 0x5100, 128, 0);
+    builder_munmap(builder, 0x7f0000004000ULL, 4096);
+    builder_pymalloc_free(builder, 0x6000);
+    builder_gc(builder, 1, 7, 0, 5000);
+    builder_snapshot(builder);
+    builder_time(builder, 2000);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s DIRECTORY\n", argv[0]);
+        return 2;
+    }
+    struct capture_builder builder;
+    int failed = 0;
+
+    builder_init(&builder);
+    builder_default_header(&builder, HEADER_FLAG_TRACK_GC);
+    add_typical_records(&builder);
+    builder_flush_chunk(&builder);
+    builder_switch_thread(&builder, 1);
+    builder_alloc(&builder, ALLOCATOR_CALLOC, 0x9000, 16, 2);
+    size_t unclosed = builder.file.size;
+    builder_flush_chunk(&builder);
+    size_t two_chunks = builder.file.size;
+    builder_finish(&builder, 3000, 65536);
+    failed |= write_seed(argv[1], "closed.bin", &builder.file, builder.file.size);
+    failed |= write_seed(argv[1], "unclosed.bin", &builder.file, two_chunks);
+    failed |= write_seed(argv[1], "cut-in-chunk.bin", &builder.file, unclosed + 20);
+    builder_release(&builder);
+
+    /* The records alone: "R", a closed-file byte, records, a chunk mark,
+     * more records. */
+    builder_init(&builder);
+    byte_buffer_append(&builder.file, "R\0", 2);
+    add_typical_records(&builder);
+    byte_buffer_append(&builder.file, builder.records.data, builder.records.size);
+    byte_buffer_append(&builder.file, "MLYC", 4);
+    byte_buffer_clear(&builder.records);
+    builder_switch_thread(&builder, 1);
+    builder_alloc(&builder, ALLOCATOR_MMAP, 0x7f0000010000ULL, 8192, 1);
+    builder_munmap(&builder, 0x7f0000000000ULL, 0x20000);
+    byte_buffer_append(&builder.file, builder.records.data, builder.records.size);
+    failed |= write_seed(argv[1], "records.bin", &builder.file, builder.file.size);
+    builder.file.data[1] = 1;
+    failed |= write_seed(argv[1], "records-unclosed.bin", &builder.file, builder.file.size);
+    builder_release(&builder);
+
+    builder_init(&builder);
+    builder_default_header(&builder, 0);
+    builder_finish(&builder, 0, 0);
+    failed |= write_seed(argv[1], "empty.bin", &builder.file, builder.file.size);
+    builder_release(&builder);
+    return failed ? 1 : 0;
+}

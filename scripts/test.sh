@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One command on a fresh machine: installs the test dependencies and runs every
+# test: the C unit tests (plain and under ASan+UBSan), a bounded fuzzing run of
+# the capture reader, and the Python tests against the installed package.
+# Exits non-zero on any failure.   Usage: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/_common.sh
+ROOT=$PWD
+FUZZ_SECONDS=${MEMLYZE_FUZZ_SECONDS:-30}
+
+python=$(find_python)
+ensure_build_packages "$python"
+# Debian's python3.11 is a second, non-PIE interpreter the tests profile.
+ensure_apt_packages clang libclang-rt-14-dev python3.11
+ensure_venv "$python"
+
+step "Installing build and test tools into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check meson meson-python ninja pytest
+export PATH="$ROOT/.venv/bin:$PATH"
+
+# setup_build DIR OPTION...: configures DIR, reusing it when it is there.
+setup_build() {
+    local dir=$1
+    shift
+    if [ -f "$dir/build.ninja" ]; then
+        meson setup --reconfigure "$dir" "$@" >/dev/null || meson setup --wipe "$dir" "$@"
+    else
+        rm -rf "$dir"
+        meson setup "$dir" "$@"
+    fi
+}
+
+step "C unit tests (build-tests)"
+setup_build build-tests -Dtests=true -Dpython_module=false
+meson test -C build-tests --print-errorlogs
+
+step "C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan)"
+setup_build build-asan -Dtests=true -Dpython_module=false -Db_sanitize=address,undefined -Db_lundef=false
+meson test -C build-asan --print-errorlogs
+
+step "Fuzzing the capture reader for ${FUZZ_SECONDS}s (build-fuzz)"
+# fuzz/meson.build adds -fsanitize=fuzzer,address,undefined itself.
+CC=clang setup_build build-fuzz -Dfuzz=true -Dtests=false -Dpython_module=false
+meson compile -C build-fuzz
+fuzzer=$(find build-fuzz -type f -name fuzz_capture_reader -perm -u+x | head -n 1)
+[ -n "$fuzzer" ] || die "the fuzz_capture_reader target was not built"
+mkdir -p fuzz/corpus-run
+seeds=()
+[ -d fuzz/corpus ] && seeds+=(fuzz/corpus)
+"$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+    fuzz/corpus-run "${seeds[@]}"
+
+step "Installing memlyze into .venv"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation ".[test]"
+
+step "Python tests (tests/python, against the installed package)"
+.venv/bin/python -m pytest tests/python

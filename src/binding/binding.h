@@ -1,0 +1,12 @@
+/* What each binding file contributes to the _memlyze module. */
+#ifndef MEMLYZE_BINDING_H
+#define MEMLYZE_BINDING_H
+
+#include <Python.h>
+
+/* Each adds its functions and types to module; returns 0 or -1 with an
+ * exception set. */
+int tracker_binding_add(PyObject *module);
+int reader_binding_add(PyObject *module);
+
+#endif

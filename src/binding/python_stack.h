@@ -1,0 +1,17 @@
+/* The calling thread's Python stack, interned (see python_stack.c). */
+#ifndef MEMLYZE_PYTHON_STACK_H
+#define MEMLYZE_PYTHON_STACK_H
+
+#include <stdint.h>
+
+/* Frames kept per stack, innermost first; applies to captures from now on. */
+void python_stack_configure(uint32_t max_depth);
+
+/*
+ * Returns the stack id of the calling thread's Python stack (0 when the
+ * thread runs no Python code), interning what is new. Callable from any
+ * thread, with or without the GIL, while recording.
+ */
+uint32_t python_stack_capture(void);
+
+#endif

@@ -1,0 +1,285 @@
+/*
+ * start_tracking / stop_tracking and friends: the Python face of recording.
+ * Argument checking and wiring only; the work is in the recorder and hooks.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allocation_hooks.h"
+#include "binding.h"
+#include "capture_format.h"
+#include "python_stack.h"
+#include "recorder.h"
+
+#define ERROR_SIZE 512
+#define MAX_STACK_DEPTH_LIMIT 4096
+
+/* The GC callback object while it sits in gc.callbacks; guarded by the GIL. */
+static PyObject *installed_gc_callback;
+static uint64_t gc_started_ns;
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static long dict_long(PyObject *info, const char *key)
+{
+    PyObject *value = PyDict_Check(info) ? PyDict_GetItemString(info, key) : NULL;
+    long result = value && PyLong_Check(value) ? PyLong_AsLong(value) : 0;
+    if (result == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        result = 0;
+    }
+    return result < 0 ? 0 : result;
+}
+
+/* gc.callbacks entry: times each collection and records it when it ends. */
+static PyObject *gc_callback(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *phase;
+    PyObject *info;
+    if (!PyArg_ParseTuple(args, "UO", &phase, &info)) {
+        return NULL;
+    }
+    if (!recorder_is_active()) {
+        Py_RETURN_NONE;
+    }
+    if (PyUnicode_CompareWithASCIIString(phase, "start") == 0) {
+        gc_started_ns = monotonic_ns();
+        Py_RETURN_NONE;
+    }
+    uint64_t duration = gc_started_ns ? monotonic_ns() - gc_started_ns : 0;
+    gc_started_ns = 0;
+    recorder_thread_busy = 1;
+    recorder_record_gc((uint32_t)dict_long(info, "generation"),
+                       (uint64_t)dict_long(info, "collected"),
+                       (uint64_t)dict_long(info, "uncollectable"), duration);
+    recorder_thread_busy = 0;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef gc_callback_definition = {"memlyze_gc_callback", gc_callback, METH_VARARGS,
+                                             NULL};
+
+static PyObject *gc_callbacks_list(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    if (!gc) {
+        return NULL;
+    }
+    PyObject *callbacks = PyObject_GetAttrString(gc, "callbacks");
+    Py_DECREF(gc);
+    return callbacks;
+}
+
+static int gc_callback_install(void)
+{
+    PyObject *callbacks = gc_callbacks_list();
+    if (!callbacks) {
+        return -1;
+    }
+    PyObject *callback = PyCFunction_New(&gc_callback_definition, NULL);
+    int result = callback ? PyList_Append(callbacks, callback) : -1;
+    Py_DECREF(callbacks);
+    if (result < 0) {
+        Py_XDECREF(callback);
+        return -1;
+    }
+    installed_gc_callback = callback;
+    return 0;
+}
+
+static void gc_callback_remove(void)
+{
+    if (!installed_gc_callback) {
+        return;
+    }
+    PyObject *callbacks = gc_callbacks_list();
+    if (callbacks) {
+        PyObject *result = PyObject_CallMethod(callbacks, "remove", "O", installed_gc_callback);
+        Py_XDECREF(result);
+        Py_DECREF(callbacks);
+    }
+    PyErr_Clear(); /* the program may have emptied gc.callbacks itself */
+    Py_CLEAR(installed_gc_callback);
+}
+
+/* "3.11.7" from the interpreter's version banner. */
+static void python_version_text(char *out, size_t size)
+{
+    const char *banner = Py_GetVersion();
+    size_t length = strcspn(banner, " ");
+    if (length >= size) {
+        length = size - 1;
+    }
+    memcpy(out, banner, length);
+    out[length] = '\0';
+}
+
+static int check_start_arguments(int max_stack_depth, double rss_interval)
+{
+    if (max_stack_depth < 1 || max_stack_depth > MAX_STACK_DEPTH_LIMIT) {
+        PyErr_Format(PyExc_ValueError, "max_stack_depth must be between 1 and %d, not %d",
+                     MAX_STACK_DEPTH_LIMIT, max_stack_depth);
+        return -1;
+    }
+    if (!(rss_interval >= 0.0) || rss_interval > 3600.0) {
+        PyErr_Format(PyExc_ValueError, "rss_interval must be between 0 and 3600 seconds");
+        return -1;
+    }
+    return 0;
+}
+
+/* Raises OSError when the reason came with an errno, else RuntimeError. */
+static void raise_start_error(const char *reason, int error_number)
+{
+    if (error_number) {
+        PyObject *arguments = Py_BuildValue("(is)", error_number, reason);
+        if (arguments) {
+            PyErr_SetObject(PyExc_OSError, arguments);
+            Py_DECREF(arguments);
+        }
+    } else {
+        PyErr_SetString(PyExc_RuntimeError, reason);
+    }
+}
+
+static int start_hooks(int python_allocators, int track_gc)
+{
+    char error[ERROR_SIZE] = "";
+    if (allocation_hooks_install(python_allocators, error, sizeof error) < 0) {
+        PyErr_SetString(PyExc_RuntimeError, error);
+        return -1;
+    }
+    if (track_gc && gc_callback_install() < 0) {
+        allocation_hooks_uninstall();
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    (void)self;
+    static char *names[] = {"path", "overwrite", "max_stack_depth", "python_allocators",
+                            "track_gc", "rss_interval", "command", NULL};
+    const char *path;
+    int overwrite = 0;
+    int max_stack_depth = 128;
+    int python_allocators = 0;
+    int track_gc = 1;
+    double rss_interval = 0.01;
+    const char *command = "";
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "s|$pippds:start_tracking", names, &path,
+                                     &overwrite, &max_stack_depth, &python_allocators, &track_gc,
+                                     &rss_interval, &command) ||
+        check_start_arguments(max_stack_depth, rss_interval) < 0) {
+        return NULL;
+    }
+    char version[64];
+    python_version_text(version, sizeof version);
+    struct recorder_options options = {
+        .path = path,
+        .overwrite = overwrite,
+        .pid = (uint64_t)getpid(),
+        .python_version = version,
+        .command = command,
+        .flags = (python_allocators ? HEADER_FLAG_PYTHON_ALLOCATORS : 0) |
+                 (track_gc ? HEADER_FLAG_TRACK_GC : 0),
+        .max_stack_depth = (uint32_t)max_stack_depth,
+        .sample_rate = 1.0,
+        .rss_interval_ns = (uint64_t)(rss_interval * 1e9),
+    };
+    python_stack_configure((uint32_t)max_stack_depth);
+    char error[ERROR_SIZE] = "";
+    errno = 0;
+    if (recorder_start(&options, error, sizeof error) < 0) {
+        raise_start_error(error, errno);
+        return NULL;
+    }
+    if (start_hooks(python_allocators, track_gc) < 0) {
+        recorder_stop(error, sizeof error);
+        unlink(path);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *stop_tracking(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    gc_callback_remove();
+    allocation_hooks_uninstall();
+    char error[ERROR_SIZE] = "";
+    int result;
+    Py_BEGIN_ALLOW_THREADS
+    result = recorder_stop(error, sizeof error);
+    Py_END_ALLOW_THREADS
+    if (result < 0) {
+        PyErr_SetString(PyExc_OSError, error);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *is_tracking(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(recorder_is_active());
+}
+
+static PyObject *snapshot(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (recorder_is_active()) {
+        recorder_thread_busy = 1;
+        recorder_record_snapshot();
+        recorder_thread_busy = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *set_thread_name(PyObject *self, PyObject *name)
+{
+    (void)self;
+    const char *text = PyUnicode_AsUTF8(name);
+    if (!text) {
+        return NULL;
+    }
+    if (recorder_is_active()) {
+        recorder_thread_busy = 1;
+        recorder_set_thread_name(text);
+        recorder_thread_busy = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef tracker_methods[] = {
+    {"start_tracking", (PyCFunction)(void (*)(void))start_tracking, METH_VARARGS | METH_KEYWORDS,
+     "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
+     "track_gc=True, rss_interval=0.01, command='')\n--\n\nStart recording into path."},
+    {"stop_tracking", stop_tracking, METH_NOARGS,
+     "Stop recording and finish the capture file."},
+    {"is_tracking", is_tracking, METH_NOARGS, "Whether a recording is running."},
+    {"snapshot", snapshot, METH_NOARGS, "Mark a snapshot point in the capture."},
+    {"set_thread_name", set_thread_name, METH_O,
+     "Name the calling thread in the capture."},
+    {NULL, NULL, 0, NULL},
+};
+
+int tracker_binding_add(PyObject *module)
+{
+    return PyModule_AddFunctions(module, tracker_methods);
+}

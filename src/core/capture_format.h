@@ -1,0 +1,168 @@
+/*
+ * The memlyze capture file format, version 1: the one place that defines its
+ * bytes. docs/format.md explains it with diagrams; keep both in step.
+ *
+ * File layout
+ *
+ *   +-----------------+--------+--------+--------+-----+--------------+---------+
+ *   | file header     | chunk  | chunk  | chunk  | ... | footer chunk | trailer |
+ *   +-----------------+--------+--------+--------+-----+--------------+---------+
+ *
+ * File header (little endian):
+ *
+ *    0       4       6       8              12             12+N     16+N
+ *    +-------+-------+-------+--------------+--------------+--------+
+ *    | "MLYZ"| ver   | flags | N (u32)      | N bytes TLV  | crc32  |
+ *    +-------+-------+-------+--------------+--------------+--------+
+ *    ver: u16 format version; flags: u16, zero; crc32 covers the N bytes.
+ *
+ * Chunk (events or footer):
+ *
+ *    0      1              5              9              13        13+C
+ *    +------+--------------+--------------+--------------+---------+
+ *    | kind | C (u32)      | U (u32)      | crc32 (u32)  | C bytes |
+ *    +------+--------------+--------------+--------------+---------+
+ *    kind: CHUNK_KIND_*; C: compressed size; U: size after decompression;
+ *    crc32 covers the C compressed bytes, which are one zstd frame.
+ *
+ * Trailer (last 16 bytes of a completely written file):
+ *
+ *    +--------------------------+--------------------------+
+ *    | footer chunk offset (u64)| "MLYZEND\0"              |
+ *    +--------------------------+--------------------------+
+ *
+ * A file without a trailer was not closed (the process was killed): readers
+ * read its chunks in order up to the last complete one and say so.
+ *
+ * TLV block (header and footer payloads): repeated
+ *     varint tag, varint length, length bytes of value.
+ * Integers inside a value are varints; strings are raw bytes; doubles are
+ * the 8 little-endian bytes of their IEEE 754 representation. Readers skip
+ * tags they do not know, so new fields do not need a new version.
+ *
+ * Events chunk payload: records, one after another, each starting with an
+ * opcode byte. All integers are unsigned LEB128 varints; "zigzag" marks a
+ * signed delta stored zigzag-encoded. Ids are assigned implicitly by order
+ * of definition, starting at 1 (id 0 is "none": the empty string, no frame,
+ * the empty stack). Definitions persist across chunks, so chunks are read in
+ * order. Each chunk starts with: no current thread, previous address 0,
+ * previous time unset.
+ *
+ *   OP_STRING        len, bytes                    defines string id
+ *   OP_FRAME         function_sid, file_sid, line, flags
+ *                                                  defines frame id
+ *   OP_STACK         parent_stack_id, frame_id     defines stack id
+ *   OP_THREAD        thread_id, native_tid, name_sid
+ *                                                  declares or renames a thread
+ *   OP_SWITCH_THREAD thread_id                     following events are its
+ *   OP_TIME          ns since capture start        all earlier events happened
+ *                                                  by this time
+ *   OP_RSS           rss_bytes, minor_faults, major_faults
+ *   OP_GC            generation, collected, uncollectable, duration_ns
+ *   OP_ALLOC+k       zigzag(address - prev), size, stack_id, for allocator k
+ *   OP_FREE          zigzag(address - prev)        malloc-family free
+ *   OP_FREE_PYMALLOC zigzag(address - prev)        PyMem/PyObject free
+ *   OP_MUNMAP        zigzag(address - prev), size  anonymous-mapping release
+ *   OP_SNAPSHOT      (nothing)                     Tracker.snapshot() mark
+ *
+ * Every event that changes the previous address (allocs and frees) updates
+ * it. realloc is written as a free of the old block (if any) followed by an
+ * OP_ALLOC+ALLOCATOR_REALLOC of the new one; mremap likewise as OP_MUNMAP
+ * then OP_ALLOC+ALLOCATOR_MREMAP.
+ */
+#ifndef MEMLYZE_CAPTURE_FORMAT_H
+#define MEMLYZE_CAPTURE_FORMAT_H
+
+#include <stdint.h>
+
+#define CAPTURE_MAGIC "MLYZ"
+#define CAPTURE_MAGIC_SIZE 4
+#define CAPTURE_TRAILER_MAGIC "MLYZEND"
+#define CAPTURE_TRAILER_MAGIC_SIZE 8 /* includes the terminating zero */
+#define CAPTURE_FORMAT_VERSION 1
+#define CAPTURE_FILE_HEADER_FIXED_SIZE 12
+#define CAPTURE_CHUNK_HEADER_SIZE 13
+#define CAPTURE_TRAILER_SIZE 16
+/* A reader refuses chunks larger than this: a writer never makes them. */
+#define CAPTURE_MAX_CHUNK_SIZE (64u * 1024u * 1024u)
+
+enum capture_chunk_kind {
+    CHUNK_KIND_EVENTS = 1,
+    CHUNK_KIND_FOOTER = 2,
+};
+
+/* Allocators, in the order of SPEC section 2. The value is k in OP_ALLOC+k. */
+#define CAPTURE_ALLOCATORS(X) \
+    X(MALLOC, "malloc")               \
+    X(CALLOC, "calloc")               \
+    X(REALLOC, "realloc")             \
+    X(REALLOCARRAY, "reallocarray")   \
+    X(POSIX_MEMALIGN, "posix_memalign") \
+    X(ALIGNED_ALLOC, "aligned_alloc") \
+    X(MEMALIGN, "memalign")           \
+    X(VALLOC, "valloc")               \
+    X(PVALLOC, "pvalloc")             \
+    X(MMAP, "mmap")                   \
+    X(MREMAP, "mremap")               \
+    X(PYMALLOC, "pymalloc")
+
+enum capture_allocator {
+#define CAPTURE_ALLOCATOR_ENUM(name, text) ALLOCATOR_##name,
+    CAPTURE_ALLOCATORS(CAPTURE_ALLOCATOR_ENUM)
+#undef CAPTURE_ALLOCATOR_ENUM
+    ALLOCATOR_COUNT
+};
+
+/* Returns the allocator's name as SPEC section 2 spells it, or "unknown". */
+const char *capture_allocator_name(int allocator);
+
+enum capture_opcode {
+    OP_STRING = 0x01,
+    OP_FRAME = 0x02,
+    OP_STACK = 0x03,
+    OP_THREAD = 0x04,
+    OP_SWITCH_THREAD = 0x05,
+    OP_TIME = 0x06,
+    OP_RSS = 0x07,
+    OP_GC = 0x08,
+    OP_SNAPSHOT = 0x09,
+    OP_ALLOC = 0x10, /* OP_ALLOC + allocator, allocator < ALLOCATOR_COUNT */
+    OP_FREE = 0x30,
+    OP_FREE_PYMALLOC = 0x31,
+    OP_MUNMAP = 0x32,
+};
+
+/* Header TLV tags. */
+enum capture_header_tag {
+    HEADER_PID = 1,             /* varint */
+    HEADER_PYTHON_VERSION = 2,  /* string, e.g. "3.11.7" */
+    HEADER_COMMAND = 3,         /* string: the command line, space separated */
+    HEADER_START_TIME_NS = 4,   /* varint: Unix time in ns */
+    HEADER_FLAGS = 5,           /* varint: HEADER_FLAG_* bits */
+    HEADER_MAX_STACK_DEPTH = 6, /* varint */
+    HEADER_SAMPLE_RATE = 7,     /* double */
+    HEADER_SAMPLE_INTERVAL = 8, /* varint bytes, 0 = off */
+    HEADER_RSS_INTERVAL_NS = 9, /* varint, 0 = off */
+    HEADER_PAGE_SIZE = 10,      /* varint */
+};
+
+enum capture_header_flag {
+    HEADER_FLAG_PYTHON_ALLOCATORS = 1 << 0,
+    HEADER_FLAG_NATIVE = 1 << 1,
+    HEADER_FLAG_TRACK_GC = 1 << 2,
+};
+
+/* Footer TLV tags. */
+enum capture_footer_tag {
+    FOOTER_END_TIME_NS = 1,          /* varint: ns since capture start */
+    FOOTER_EVENT_COUNT = 2,          /* varint: records of every kind */
+    FOOTER_ALLOCATION_COUNT = 3,     /* varint */
+    FOOTER_ALLOCATED_BYTES = 4,      /* varint */
+    FOOTER_FREE_COUNT = 5,           /* varint */
+    FOOTER_CHUNK_OFFSETS = 6,        /* varint count, then varint deltas */
+    FOOTER_TRACKER_MEMORY_PEAK = 7,  /* varint bytes */
+    FOOTER_THREAD_COUNT = 8,         /* varint */
+    FOOTER_DROPPED_EVENTS = 9,       /* varint: events lost (never expected) */
+};
+
+#endif

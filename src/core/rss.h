@@ -1,0 +1,27 @@
+/*
+ * Resident set size of this process, read from a kept-open /proc file.
+ * A descriptor opened before fork keeps naming the parent: call
+ * rss_reader_reopen in the child.
+ */
+#ifndef MEMLYZE_RSS_H
+#define MEMLYZE_RSS_H
+
+#include <stdint.h>
+
+struct rss_reader {
+    int statm_fd;
+    int owner_pid;
+    uint64_t page_size;
+};
+
+/* Opens /proc/self/statm. Returns 0 or -1 (errno set). */
+int rss_reader_open(struct rss_reader *reader);
+void rss_reader_close(struct rss_reader *reader);
+/* Current RSS in bytes, or 0 when it cannot be read. Reopens the file
+ * first if the process forked since it was opened. */
+uint64_t rss_reader_current(struct rss_reader *reader);
+/* Peak RSS in bytes (getrusage's ru_maxrss) and page-fault counts. */
+uint64_t rss_peak_bytes(void);
+void rss_page_faults(uint64_t *minor, uint64_t *major);
+
+#endif

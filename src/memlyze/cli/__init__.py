@@ -1,0 +1,1 @@
+"""The ``memlyze`` command line: one module per command, dispatched by main.py."""

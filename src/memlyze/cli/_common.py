@@ -1,0 +1,125 @@
+"""What every command shares: one-line errors and the argument parser."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+PROG = "memlyze"
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as one line, no traceback."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
+
+
+class UsageError(CliError):
+    """Bad command-line arguments (exit status 2, like argparse)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, status=2)
+
+
+def error_line(message: str) -> str:
+    message = " ".join(str(message).split())  # always exactly one line
+    return f"{PROG}: error: {message}"
+
+
+def print_error(message: str) -> None:
+    sys.stderr.write(error_line(message) + "\n")
+    sys.stderr.flush()
+
+
+def warn(message: str) -> None:
+    message = " ".join(str(message).split())
+    sys.stderr.write(f"{PROG}: warning: {message}\n")
+    sys.stderr.flush()
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, but errors become a UsageError instead of usage + exit."""
+
+    def error(self, message):
+        raise UsageError(f"{self.prog.removeprefix(PROG + ' ')}: {message} (see '{self.prog} --help')")
+
+
+def make_parser(command: str, description: str, **kwargs) -> ArgumentParser:
+    return ArgumentParser(
+        prog=f"{PROG} {command}",
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **kwargs,
+    )
+
+
+def positive_int(text: str, maximum: int | None = None) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if maximum is not None and value > maximum:
+        raise argparse.ArgumentTypeError(f"expected at most {maximum}, got {text!r}")
+    return value
+
+
+def os_error_text(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def describe_capture_error(path: str, error: BaseException) -> str:
+    """One line saying why a capture could not be read."""
+    if isinstance(error, IsADirectoryError):
+        return f"{path} is a directory, not a capture file"
+    if isinstance(error, FileNotFoundError):
+        return f"{path}: no such file"
+    if isinstance(error, PermissionError):
+        return f"cannot read {path}: permission denied"
+    if isinstance(error, OSError):
+        return f"cannot read {path}: {os_error_text(error)}"
+    text = str(error) or type(error).__name__
+    return f"{path}: {text}"
+
+
+def check_capture_path(path: str) -> None:
+    """Errors that need no reader: missing, a directory, unreadable, empty."""
+    if not os.path.exists(path):
+        raise CliError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise CliError(f"{path} is a directory, not a capture file")
+    try:
+        with open(path, "rb") as handle:
+            first = handle.read(1)
+    except OSError as error:
+        raise CliError(describe_capture_error(path, error)) from None
+    if not first:
+        raise CliError(
+            f"{path} is empty: not a memlyze capture (did the command start a Python process?)"
+        )
+
+
+def load_summary(path: str, top: int) -> dict:
+    """The analysis of a capture, or a CliError saying why there is none."""
+    from memlyze import _memlyze
+
+    check_capture_path(path)
+    try:
+        return _memlyze.analyze_capture(path, top=top)
+    except (_memlyze.CaptureError, OSError, ValueError, RuntimeError, MemoryError) as error:
+        raise CliError(describe_capture_error(path, error)) from None
+
+
+def report_truncation(summary: dict) -> None:
+    if not summary.get("truncated"):
+        return
+    note = summary.get("truncation_note") or "the recording process did not finish writing it"
+    note = str(note).strip()
+    if note.lower().startswith("capture is truncated"):
+        warn(note)
+    else:
+        warn(f"capture is truncated: {note}")

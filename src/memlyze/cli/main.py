@@ -1,0 +1,106 @@
+"""``memlyze``: the command dispatcher.
+
+Each command is a module of this package with ``DESCRIPTION``,
+``build_parser()`` and ``main(argv) -> int``; add new ones to COMMANDS.
+Bad input is reported as one line, ``memlyze: error: ...``, with a non-zero
+exit status and no traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+from ._common import CliError, UsageError, print_error
+
+# name -> module under memlyze.cli. Room for later commands (SPEC 1.3), each
+# one module here: flamegraph, tree, table, diff, export, live.
+COMMANDS = {
+    "record": "record",
+    "run": "run",
+    "summary": "summary",
+    "stats": "stats",
+}
+
+_DESCRIPTIONS = {
+    "record": "profile a command's Python process: memlyze record python app.py",
+    "run": "profile a Python script, module (-m) or code (-c) with this Python",
+    "summary": "table of the locations holding the most memory at the peak",
+    "stats": "totals, peak, leaks, allocators, sizes, top locations, GC (--json)",
+}
+
+
+def _help() -> str:
+    from memlyze import __version__
+
+    lines = [
+        f"usage: memlyze COMMAND [OPTIONS] ...   (memlyze {__version__})",
+        "",
+        "A memory profiler for CPython.",
+        "",
+        "commands:",
+    ]
+    for name in COMMANDS:
+        lines.append(f"  {name:<10} {_DESCRIPTIONS[name]}")
+    lines += [
+        "",
+        "Run 'memlyze COMMAND --help' for a command's options.",
+        "Examples:",
+        "  memlyze run -o app.mlyze app.py",
+        "  memlyze record -o app.mlyze python app.py",
+        "  memlyze summary app.mlyze",
+        "  memlyze stats --json app.mlyze",
+    ]
+    return "\n".join(lines)
+
+
+def _dispatch(argv: list[str]) -> int:
+    if not argv:
+        sys.stderr.write(_help() + "\n")
+        return 2
+    first = argv[0]
+    if first in ("-h", "--help", "help"):
+        print(_help())
+        return 0
+    if first in ("-V", "--version"):
+        from memlyze import __version__
+
+        print(f"memlyze {__version__}")
+        return 0
+    if first not in COMMANDS:
+        if first.startswith("-"):
+            raise UsageError(f"unknown option {first!r} (a command comes first: "
+                             f"{', '.join(COMMANDS)}; see 'memlyze --help')")
+        raise UsageError(f"unknown command {first!r} (choose from {', '.join(COMMANDS)})")
+    module = importlib.import_module(f"memlyze.cli.{COMMANDS[first]}")
+    return module.main(argv[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        status = _dispatch(argv)
+        sys.stdout.flush()
+        return status
+    except CliError as error:
+        print_error(str(error))
+        return error.status
+    except SystemExit as exit_request:  # argparse's --help
+        code = exit_request.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except KeyboardInterrupt:
+        sys.stderr.write("\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (memlyze stats FILE | head): not an error.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

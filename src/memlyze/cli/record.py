@@ -1,0 +1,277 @@
+"""``memlyze record [OPTIONS] COMMAND...``: profile the Python process a command starts.
+
+The command is exec'd (no wrapper process stays behind), with a
+``sitecustomize`` hook on a private PYTHONPATH entry and the options in the
+environment; the first Python process it starts records into the capture
+(see memlyze/_bootstrap). The capture file is created here, before the exec,
+so a bad output path is reported before the program runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+import shlex
+import shutil
+import sys
+
+from ._common import CliError, UsageError, make_parser, os_error_text, positive_int
+
+DESCRIPTION = "profile a command's Python process: memlyze record python app.py"
+
+EPILOG = """\
+The command's stdout, stderr, exit status and signals pass through unchanged.
+Tracking stops when the program's main code ends (leaks are what is alive then).
+Interpreters started with -I, -E or -S ignore the hook and are not profiled.
+"""
+
+
+def rss_interval(text: str) -> float:
+    from memlyze.tracker import MAX_RSS_INTERVAL
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value < 0 or value > MAX_RSS_INTERVAL:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds from 0 to {MAX_RSS_INTERVAL:g}, got {text!r}")
+    return value
+
+
+def stack_depth(text: str) -> int:
+    from memlyze.tracker import MAX_STACK_DEPTH_LIMIT
+
+    return positive_int(text, MAX_STACK_DEPTH_LIMIT)
+
+
+def add_recording_options(parser: argparse.ArgumentParser) -> None:
+    """The options `record` and `run` share (SPEC 1.1)."""
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="capture file; {pid} expands to the process id "
+                             "(default: memlyze-<script>.<pid>.mlyze)")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite an existing capture file")
+    parser.add_argument("--max-stack-depth", type=stack_depth, default=128, metavar="N",
+                        help="Python frames kept per allocation, innermost first (default: 128)")
+    parser.add_argument("--python-allocators", action="store_true",
+                        help="also record pymalloc (small object) allocations")
+    parser.add_argument("--track-gc", dest="track_gc", action="store_true", default=True,
+                        help="record garbage collections (default)")
+    parser.add_argument("--no-track-gc", dest="track_gc", action="store_false",
+                        help="do not record garbage collections")
+    parser.add_argument("--rss-interval", type=rss_interval, default=0.01, metavar="SECONDS",
+                        help="RSS sampling period, 0 for none (default: 0.01)")
+    # Room for later (SPEC 1.1): --sample-rate, --sample-interval, --native,
+    # --include/--exclude, --follow-fork, --follow-subprocesses, --aggregate,
+    # --ring, --live.
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = make_parser("record", DESCRIPTION, epilog=EPILOG,
+                         usage="memlyze record [OPTIONS] COMMAND [ARGS...]")
+    add_recording_options(parser)
+    return parser
+
+
+def split_options(parser: argparse.ArgumentParser, argv: list[str], stop_at=()) -> tuple[list[str], list[str]]:
+    """Splits argv into memlyze's options and the target (command or script).
+
+    The target starts at the first token that is not an option (or an
+    option's value), after ``--``, or at a token in ``stop_at`` (``-m``,
+    ``-c`` for `run`). Everything from there on belongs to the program.
+    """
+    takes_value = {}
+    for action in parser._actions:
+        for option in action.option_strings:
+            takes_value[option] = action.nargs != 0
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            return argv[:index], argv[index + 1:]
+        if any(token == stop or (token.startswith(stop) and not token.startswith("--"))
+               for stop in stop_at):
+            return argv[:index], argv[index:]
+        if token.startswith("--"):
+            name = token.split("=", 1)[0]
+            matches = [option for option in takes_value if option.startswith(name)]
+            exact = name in takes_value
+            if exact or len(matches) == 1:
+                option = name if exact else matches[0]
+                if takes_value[option] and "=" not in token:
+                    index += 1
+            index += 1
+            continue
+        if token.startswith("-") and token != "-":
+            for position, letter in enumerate(token[1:], start=1):
+                option = "-" + letter
+                if option not in takes_value:
+                    break
+                if takes_value[option]:
+                    if position == len(token) - 1:
+                        index += 1  # the value is the next token
+                    break
+            index += 1
+            continue
+        return argv[:index], argv[index:]
+    return argv, []
+
+
+_PYTHON_NAME = re.compile(r"^python[0-9.]*[dmu]?$")
+
+
+def _is_python(program: str) -> bool:
+    return bool(_PYTHON_NAME.match(os.path.basename(program))) or (
+        os.path.realpath(program) == os.path.realpath(sys.executable))
+
+
+def parse_python_command(command: list[str]) -> tuple[set[str], str | None]:
+    """For `python [options] target`: the option letters and the target's name.
+
+    The name is the script's base name, the module of ``-m``, ``python-c``
+    for ``-c``, ``stdin`` for ``-`` or None when there is no target.
+    """
+    flags: set[str] = set()
+    index = 1
+    while index < len(command):
+        token = command[index]
+        if token == "--":
+            index += 1
+            break
+        if token == "-":
+            return flags, "stdin"
+        if token.startswith("--"):
+            if token == "--check-hash-based-pycs":
+                index += 1
+            index += 1
+            continue
+        if token.startswith("-"):
+            letters = token[1:]
+            for position, letter in enumerate(letters):
+                rest = letters[position + 1:]
+                if letter == "c":
+                    return flags, "python-c"
+                if letter == "m":
+                    module = rest or (command[index + 1] if index + 1 < len(command) else "")
+                    return flags, module or None
+                if letter in "WX":
+                    if not rest:
+                        index += 1
+                    break
+                flags.add(letter)
+            index += 1
+            continue
+        break
+    if index < len(command):
+        return flags, os.path.basename(os.path.normpath(command[index])) or None
+    return flags, None
+
+
+def script_name(command: list[str]) -> str:
+    """What to call a capture of this command: script, module or program name."""
+    program = os.path.basename(command[0]) or "command"
+    if not _is_python(command[0]):
+        return program
+    return parse_python_command(command)[1] or program
+
+
+def warn_if_hook_disabled(command: list[str]) -> None:
+    """python -I/-E/-S never import our sitecustomize: say so before exec."""
+    if not _is_python(command[0]):
+        return
+    disabling = sorted(parse_python_command(command)[0] & set("IES"))
+    if disabling:
+        from ._common import warn
+
+        flags = ", ".join(f"-{letter}" for letter in disabling)
+        warn(f"python {flags} disables the start-up hook memlyze relies on: "
+             "this Python process will not be profiled")
+
+
+def expand_output(output: str | None, name: str) -> str:
+    pid = str(os.getpid())  # exec keeps the pid: it is the profiled process's
+    if output is None:
+        safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", name) or "command"
+        return f"memlyze-{safe}.{pid}.mlyze"
+    if not output:
+        raise UsageError("record: the output file name is empty")
+    return output.replace("{pid}", pid)
+
+
+def create_output(path: str, force: bool) -> None:
+    """Creates the capture file empty (or empties it with force), or fails."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CliError(f"cannot write capture file {path}: it is a directory")
+    if not os.path.isdir(directory):
+        if os.path.exists(directory):
+            raise CliError(f"cannot write capture file {path}: {directory} is not a directory")
+        raise CliError(f"cannot write capture file {path}: directory {directory} does not exist")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+    flags |= os.O_TRUNC if force else os.O_EXCL
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except FileExistsError:
+        raise CliError(f"capture file {path} already exists (use -f/--force to overwrite it)") from None
+    except OSError as error:
+        raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
+    os.close(descriptor)
+
+
+def find_program(program: str, env: dict) -> str:
+    """The path exec will run, or a CliError."""
+    if os.sep in program:
+        if not os.path.exists(program):
+            raise CliError(f"{program}: no such file", status=127)
+        if os.path.isdir(program) or not os.access(program, os.X_OK):
+            raise CliError(f"{program}: not an executable program", status=126)
+        return program
+    found = shutil.which(program, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise CliError(f"{program}: command not found", status=127)
+    return found
+
+
+def exec_recording(command: list[str], options: argparse.Namespace, *, name: str | None = None):
+    """Creates the capture, sets up the hook and execs the command. Never returns."""
+    from memlyze._bootstrap import record_environment
+
+    program = find_program(command[0], dict(os.environ))
+    path = expand_output(options.output, name or script_name(command))
+    create_output(path, options.force)
+    warn_if_hook_disabled(command)
+    env = record_environment.make_environment(
+        os.environ,
+        path,
+        shlex.join(command),
+        max_stack_depth=options.max_stack_depth,
+        python_allocators=options.python_allocators,
+        track_gc=options.track_gc,
+        rss_interval=options.rss_interval,
+    )
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        os.execve(program, command, env)
+    except OSError as error:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        raise CliError(f"cannot run {command[0]}: {os_error_text(error)}", status=126) from None
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    option_argv, command = split_options(parser, argv)
+    options = parser.parse_args(option_argv)
+    if not command:
+        raise UsageError("record: no command given (usage: memlyze record [OPTIONS] COMMAND [ARGS...])")
+    exec_recording(command, options)
+    return 0  # not reached

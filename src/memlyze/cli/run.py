@@ -1,0 +1,79 @@
+"""``memlyze run [OPTIONS] SCRIPT|-m MODULE|-c CODE [ARGS...]``: profile Python code.
+
+The same mechanism as ``memlyze record``, with this Python interpreter
+(sys.executable) as the command.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+from ._common import CliError, UsageError, make_parser
+from .record import EPILOG, add_recording_options, exec_recording, split_options
+
+DESCRIPTION = "profile a Python script, module (-m) or code (-c) with this Python"
+
+USAGE = "memlyze run [OPTIONS] (SCRIPT | -m MODULE | -c CODE) [ARGS...]"
+
+
+def build_parser():
+    parser = make_parser("run", DESCRIPTION, epilog=EPILOG, usage=USAGE)
+    add_recording_options(parser)
+    return parser
+
+
+def _module_exists(name: str) -> bool:
+    top = name.split(".", 1)[0]
+    if not top or not all(part.isidentifier() for part in name.split(".")):
+        return False
+    if top in sys.builtin_module_names:
+        return True
+    saved = list(sys.path)
+    try:
+        sys.path.insert(0, os.getcwd())
+        return importlib.util.find_spec(top) is not None
+    except Exception:
+        return True  # let Python itself report it
+    finally:
+        sys.path[:] = saved
+
+
+def target_command(target: list[str]) -> tuple[list[str], str]:
+    """The Python command line for the target, and the capture's name."""
+    if not sys.executable:
+        raise CliError("cannot find the Python interpreter (sys.executable is empty)")
+    first, rest = target[0], target[1:]
+    for flag, what in (("-m", "module"), ("-c", "code")):
+        if first.startswith(flag):
+            value = first[len(flag):]
+            if not value:
+                if not rest:
+                    raise UsageError(f"run: argument {flag}: expected a {what}")
+                value, rest = rest[0], rest[1:]
+            if flag == "-m":
+                if not _module_exists(value):
+                    raise CliError(f"no module named {value!r}")
+                return [sys.executable, "-m", value, *rest], value
+            return [sys.executable, "-c", value, *rest], "python-c"
+    script = first
+    if not os.path.exists(script):
+        raise CliError(f"{script}: no such file")
+    if not os.access(script, os.R_OK):
+        raise CliError(f"cannot read {script}: permission denied")
+    if os.path.isdir(script) and not os.path.exists(os.path.join(script, "__main__.py")):
+        raise CliError(f"{script} is a directory without a __main__.py")
+    name = os.path.basename(os.path.normpath(script))
+    return [sys.executable, script, *rest], name
+
+
+def main(argv: list[str]) -> int:
+    parser = build_parser()
+    option_argv, target = split_options(parser, argv, stop_at=("-m", "-c"))
+    options = parser.parse_args(option_argv)
+    if not target:
+        raise UsageError(f"run: no script given (usage: {USAGE})")
+    command, name = target_command(target)
+    exec_recording(command, options, name=name)
+    return 0  # not reached

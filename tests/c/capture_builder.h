@@ -1,0 +1,71 @@
+/*
+ * A small capture encoder for tests only, written apart from the real
+ * writer so that reader tests check the format, not the writer's habits.
+ * Builds the whole file in memory; every function aborts the test program
+ * when memory runs out.
+ */
+#ifndef MEMLYZE_CAPTURE_BUILDER_H
+#define MEMLYZE_CAPTURE_BUILDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "byte_buffer.h"
+
+struct capture_builder {
+    struct byte_buffer file;          /* the capture so far */
+    struct byte_buffer records;       /* records of the chunk being built */
+    struct byte_buffer chunk_offsets; /* uint64_t offsets of the events chunks */
+    uint64_t previous_address;
+};
+
+void builder_init(struct capture_builder *builder);
+void builder_release(struct capture_builder *builder);
+
+/* Appends a file header with this version and TLV block. */
+void builder_header(struct capture_builder *builder, uint16_t version,
+                    const struct byte_buffer *fields);
+/* Appends a header: pid 4242, Python "3.11.7", command "python app.py",
+ * start time 1000, the given flags, max depth 128, sample rate 1.0. */
+void builder_default_header(struct capture_builder *builder, uint64_t flags);
+
+/* Records, appended to the chunk being built. */
+void builder_string(struct capture_builder *builder, const char *text);
+void builder_frame(struct capture_builder *builder, uint64_t function_sid, uint64_t file_sid,
+                   uint64_t line, uint64_t flags);
+void builder_stack(struct capture_builder *builder, uint64_t parent_stack_id, uint64_t frame_id);
+void builder_thread(struct capture_builder *builder, uint64_t thread_id, uint64_t native_tid,
+                    uint64_t name_sid);
+void builder_switch_thread(struct capture_builder *builder, uint64_t thread_id);
+void builder_time(struct capture_builder *builder, uint64_t time_ns);
+void builder_rss(struct capture_builder *builder, uint64_t rss_bytes, uint64_t minor_faults,
+                 uint64_t major_faults);
+void builder_gc(struct capture_builder *builder, uint64_t generation, uint64_t collected,
+                uint64_t uncollectable, uint64_t duration_ns);
+void builder_snapshot(struct capture_builder *builder);
+void builder_alloc(struct capture_builder *builder, int allocator, uint64_t address,
+                   uint64_t size, uint64_t stack_id);
+void builder_free(struct capture_builder *builder, uint64_t address);
+void builder_pymalloc_free(struct capture_builder *builder, uint64_t address);
+void builder_munmap(struct capture_builder *builder, uint64_t address, uint64_t size);
+/* Appends bytes as they are, for malformed records. */
+void builder_raw(struct capture_builder *builder, const void *bytes, size_t size);
+
+/* Compresses the records so far into an events chunk; returns its offset.
+ * The address delta restarts at 0 for the next chunk. */
+uint64_t builder_flush_chunk(struct capture_builder *builder);
+/* Appends a chunk whose payload is compressed as given; returns its offset. */
+uint64_t builder_chunk(struct capture_builder *builder, int kind, const void *payload,
+                       size_t size);
+/* Appends the footer chunk (end time, tracker memory peak and the chunk
+ * index of the events chunks) and the trailer. Returns the footer offset. */
+uint64_t builder_finish(struct capture_builder *builder, uint64_t end_time_ns,
+                        uint64_t tracker_memory_peak);
+/* Appends the given footer TLVs as a footer chunk, then the trailer. */
+uint64_t builder_finish_with_fields(struct capture_builder *builder,
+                                    const struct byte_buffer *fields);
+
+/* Little-endian helpers for patching bytes in tests. */
+void builder_put_u32(uint8_t *out, uint32_t value);
+
+#endif
