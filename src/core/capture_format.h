@@ -89,6 +89,7 @@
 enum capture_chunk_kind {
     CHUNK_KIND_EVENTS = 1,
     CHUNK_KIND_FOOTER = 2,
+    /* 3: reserved for aggregated snapshots (always-on --aggregate mode). */
 };
 
 /* Allocators, in the order of SPEC section 2. The value is k in OP_ALLOC+k. */
@@ -126,6 +127,9 @@ enum capture_opcode {
     OP_RSS = 0x07,
     OP_GC = 0x08,
     OP_SNAPSHOT = 0x09,
+    /* 0x0A-0x0B: reserved for sampling records (sample rate changes).
+     * 0x0C-0x0F and 0x40-0x5F: reserved for native stacks (frames, memory
+     * mappings, allocations carrying a native stack id). */
     OP_ALLOC = 0x10, /* OP_ALLOC + allocator, allocator < ALLOCATOR_COUNT */
     OP_FREE = 0x30,
     OP_FREE_PYMALLOC = 0x31,
