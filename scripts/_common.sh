@@ -58,7 +58,8 @@ find_python() {
 
 # ensure_build_packages PYTHON: what building memlyze needs from the system.
 ensure_build_packages() {
-    local python=$1 packages=(pkg-config libzstd-dev gcc libc6-dev)
+    # libunwind-dev: --native unwinding; libdw-dev: symbolising native stacks in reports.
+    local python=$1 packages=(pkg-config libzstd-dev libunwind-dev libdw-dev gcc libc6-dev)
     case "$(readlink -f "$python")" in
         /usr/bin/*)  # Debian's interpreter: headers and venv come as packages
             packages+=(python3.11-dev python3.11-venv) ;;

@@ -13,10 +13,19 @@ python=$(find_python)
 ensure_build_packages "$python"
 # Debian's python3.11 is a second, non-PIE interpreter the tests profile.
 ensure_apt_packages clang libclang-rt-14-dev python3.11
+# Debian's Chromium: the flame graph page tests drive it with Playwright (never
+# 'playwright install', which would download a browser of its own).
+ensure_apt_packages chromium
 ensure_venv "$python"
 
 step "Installing build and test tools into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check meson meson-python ninja pytest
+.venv/bin/python -m pip install --quiet --disable-pip-version-check meson meson-python ninja pytest playwright
+# Workloads of tests/python/test_native_allocations.py and test_follow_fork.py.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check numpy gunicorn
+# The speedscope export is validated against speedscope's JSON schema.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check jsonschema
+# memlyze plot (tests/python/test_rss_process.py) draws with matplotlib.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check matplotlib
 export PATH="$ROOT/.venv/bin:$PATH"
 
 # setup_build DIR OPTION...: configures DIR, reusing it when it is there.

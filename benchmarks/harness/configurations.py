@@ -2,20 +2,49 @@
 
 Each configuration turns (python, script, arguments, capture path) into the
 command line that runs the script under that profiler, and knows how to
-count the allocations its capture holds, so that a profiler that silently
-failed to record cannot look fast."""
+tell that the run really recorded something, so that a profiler that
+silently failed to start cannot look fast: either by counting the
+allocations of its capture (memlyze, memray) or from the line
+`run_under recorded: N ...` that harness/run_under.py prints to stderr
+(mprofile, tracemalloc, the RSS tracers). A configuration can also say why
+it cannot run with a given interpreter (a peer not installed, an option
+memlyze does not have yet), which the harness prints before skipping it."""
 
+import functools
 import json
 import pathlib
+import re
 import subprocess
+
+RECORDED = re.compile(r"^run_under recorded: (\d+)", re.MULTILINE)
 
 
 class Configuration:
-    def __init__(self, name, build_command, capture_suffix=None, count_allocations=None):
+    """count_allocations(python, capture) counts a capture's allocations;
+    stderr_recorded: the run prints `run_under recorded: N` instead;
+    sampled: any record at all proves that recording ran (a sampled run
+    records few); unavailable(python): None, or why it cannot run there."""
+
+    def __init__(self, name, build_command, capture_suffix=None, count_allocations=None,
+                 stderr_recorded=False, sampled=False, unavailable=None, description=""):
         self.name = name
         self.build_command = build_command
         self.capture_suffix = capture_suffix
         self.count_allocations = count_allocations
+        self.stderr_recorded = stderr_recorded
+        self.sampled = sampled
+        self.unavailable = unavailable or (lambda python: None)
+        self.description = description
+
+    @property
+    def checked(self):
+        return self.count_allocations is not None or self.stderr_recorded
+
+
+def recorded_from_stderr(stderr):
+    """The N of the last `run_under recorded: N` line, or None."""
+    found = RECORDED.findall(stderr or "")
+    return int(found[-1]) if found else None
 
 
 def _memlyze_allocations(python, capture):
@@ -24,12 +53,53 @@ def _memlyze_allocations(python, capture):
     return json.loads(output)["total_allocations"]
 
 
+def _memlyze_recorded_allocations(python, capture):
+    """Allocations actually written (a sampled capture's are far fewer than
+    its estimate): a count of one is already proof that recording ran."""
+    code = ("import sys; from memlyze import _memlyze; "
+            "f = _memlyze.CaptureFile(sys.argv[1]); "
+            "print(sum(1 for r in f.records() if r[0] == 'alloc'))")
+    output = subprocess.run([str(python), "-c", code, str(capture)], check=True,
+                            capture_output=True, text=True).stdout
+    return int(output)
+
+
 def _memray_allocations(python, capture):
     code = ("import sys, memray; "
             "print(memray.FileReader(sys.argv[1]).metadata.total_allocations)")
     output = subprocess.run([str(python), "-c", code, str(capture)], check=True,
                             capture_output=True, text=True).stdout
     return int(output)
+
+
+@functools.lru_cache(maxsize=None)
+def _imports(python, module):
+    result = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True,
+                            text=True)
+    if result.returncode == 0:
+        return None
+    lines = result.stderr.strip().splitlines()
+    return f"`import {module}` fails in {python}: {lines[-1] if lines else 'no output'}"
+
+
+def _needs_module(module):
+    return lambda python: _imports(str(python), module)
+
+
+@functools.lru_cache(maxsize=None)
+def _memlyze_run_option(python, option):
+    missing = _imports(str(python), "memlyze")
+    if missing:
+        return missing
+    result = subprocess.run([str(python), "-m", "memlyze", "run", "--help"],
+                            capture_output=True, text=True)
+    if option not in result.stdout:
+        return f"`memlyze run` has no {option} option in this build"
+    return None
+
+
+def _needs_memlyze_option(option):
+    return lambda python: _memlyze_run_option(str(python), option)
 
 
 def _plain(python, script, arguments, capture):
@@ -43,6 +113,22 @@ def _memlyze(*options):
     return build
 
 
+RUN_UNDER = pathlib.Path(__file__).resolve().parent / "run_under.py"
+
+
+def _run_under(profiler, setting, *python_options):
+    def build(python, script, arguments, capture):
+        return [str(python), *python_options, str(RUN_UNDER), profiler, str(setting),
+                str(script), *arguments]
+    return build
+
+
+def _python_options(*options):
+    def build(python, script, arguments, capture):
+        return [str(python), *options, str(script), *arguments]
+    return build
+
+
 def _memray(*options):
     def build(python, script, arguments, capture):
         return [str(python), "-m", "memray", "run", "-f", "-q", "-o", str(capture), *options,
@@ -50,17 +136,84 @@ def _memray(*options):
     return build
 
 
-CONFIGURATIONS = {
-    "python": Configuration("python", _plain),
-    "memlyze": Configuration("memlyze", _memlyze(), ".mlyze", _memlyze_allocations),
-    "memlyze-python-allocators": Configuration(
-        "memlyze-python-allocators", _memlyze("--python-allocators"), ".mlyze",
-        _memlyze_allocations),
-    "memray": Configuration("memray", _memray(), ".bin", _memray_allocations),
-    "memray-python-allocators": Configuration(
-        "memray-python-allocators", _memray("--trace-python-allocators"), ".bin",
-        _memray_allocations),
-}
+def _memlyze_configuration(name, *options, sampled=False, counter=_memlyze_allocations):
+    needs = next((option for option in options if option == "--native"), None)
+    return Configuration(name, _memlyze(*options), ".mlyze", counter, sampled=sampled,
+                         unavailable=_needs_memlyze_option(needs) if needs else
+                         _needs_module("memlyze"),
+                         description=" ".join(["memlyze run", *options]))
+
+
+def _memray_configuration(name, *options):
+    return Configuration(name, _memray(*options), ".bin", _memray_allocations,
+                         unavailable=_needs_module("memray"),
+                         description=" ".join(["memray run", *options]))
+
+
+def _tracemalloc_configuration(frames):
+    return Configuration(
+        f"tracemalloc-{frames}", _run_under("tracemalloc-report", 0, "-X", f"tracemalloc={frames}"),
+        stderr_recorded=True, sampled=True,
+        description=f"python -X tracemalloc={frames} (through run_under.py, which reports "
+                    "the traced peak)")
+
+
+def _run_under_configuration(name, profiler, setting, module, description, sampled=True):
+    return Configuration(name, _run_under(profiler, setting), stderr_recorded=True,
+                         sampled=sampled, unavailable=_needs_module(module),
+                         description=description)
+
+
+_SAMPLED_COUNTER = _memlyze_recorded_allocations
+
+CONFIGURATIONS = {configuration.name: configuration for configuration in [
+    Configuration("python", _plain, description="plain Python"),
+    _memlyze_configuration("memlyze"),
+    _memlyze_configuration("memlyze-python-allocators", "--python-allocators"),
+    _memlyze_configuration("memlyze-native", "--native"),
+    _memlyze_configuration("memlyze-native-python-allocators", "--native",
+                           "--python-allocators"),
+    _memlyze_configuration("memlyze-sample-512k", "--sample-interval", "512KiB",
+                           sampled=True, counter=_SAMPLED_COUNTER),
+    _memlyze_configuration("memlyze-sample-512k-python-allocators", "--sample-interval",
+                           "512KiB", "--python-allocators", sampled=True,
+                           counter=_SAMPLED_COUNTER),
+    _memlyze_configuration("memlyze-sample-rate-0.1", "--sample-rate", "0.1", sampled=True),
+    Configuration("python-in-process", _run_under("none", 0),
+                  description="plain Python through run_under.py (in-process baseline)"),
+    _run_under_configuration("memlyze-in-process-sample-512k", "memlyze-interval", 512 * 1024,
+                             "memlyze", "memlyze.Tracker(sample_interval=512KiB) in-process"),
+    _run_under_configuration("memlyze-in-process-sample-512k-python-allocators",
+                             "memlyze-interval-python-allocators", 512 * 1024, "memlyze",
+                             "memlyze.Tracker(sample_interval=512KiB, python_allocators=True) "
+                             "in-process"),
+    _run_under_configuration("mprofile-128k", "mprofile", 128 * 1024, "mprofile",
+                             "mprofile.start(sample_rate=128KiB)"),
+    _tracemalloc_configuration(1),
+    _tracemalloc_configuration(128),
+    _run_under_configuration("pymemtrace-profile", "pymemtrace-profile", -1,
+                             "pymemtrace.cPyMemTrace",
+                             "pymemtrace cPyMemTrace.Profile(d_rss_trigger=-1)"),
+    _run_under_configuration("memlyze-cpymemtrace-profile", "memlyze-cpymemtrace-profile", -1,
+                             "memlyze.cpymemtrace",
+                             "memlyze.cpymemtrace.Profile(d_rss_trigger=-1)"),
+    _run_under_configuration("memlyze-cpymemtrace-trace", "memlyze-cpymemtrace-trace", -1,
+                             "memlyze.cpymemtrace",
+                             "memlyze.cpymemtrace.Trace(d_rss_trigger=-1)"),
+    _memray_configuration("memray"),
+    _memray_configuration("memray-python-allocators", "--trace-python-allocators"),
+    _memray_configuration("memray-native", "--native"),
+    _memray_configuration("memray-native-python-allocators", "--native",
+                          "--trace-python-allocators"),
+]}
+
+QUICK = ["python", "memlyze", "memlyze-python-allocators", "memlyze-sample-512k", "memray",
+         "memray-python-allocators", "tracemalloc-1", "mprofile-128k"]
+FULL = ["python", "memlyze", "memlyze-python-allocators", "memlyze-native",
+        "memlyze-native-python-allocators", "memlyze-sample-512k", "memlyze-sample-rate-0.1",
+        "memray", "memray-python-allocators", "memray-native", "memray-native-python-allocators",
+        "tracemalloc-1", "tracemalloc-128", "pymemtrace-profile", "mprofile-128k",
+        "memlyze-cpymemtrace-profile", "memlyze-cpymemtrace-trace"]
 
 
 def capture_path(directory, configuration, workload):

@@ -23,8 +23,11 @@
 #include "allocation_hooks.h"
 #include "capture_format.h"
 #include "got_patcher.h"
+#include "native_stack.h"
+#include "module_filter.h"
 #include "python_stack.h"
 #include "recorder.h"
+#include "sampler.h"
 
 /* name, return type, parameters, arguments: the one list of hooked symbols. */
 #define HOOKED_FUNCTIONS(X)                                                                     \
@@ -46,7 +49,12 @@
     X(mremap, void *, (void *old_address, size_t old_size, size_t new_size, int flags, ...),   \
       (old_address, old_size, new_size, flags))                                                 \
     X(dlopen, void *, (const char *filename, int flags), (filename, flags))                    \
-    X(dlclose, int, (void *handle), (handle))
+    X(dlclose, int, (void *handle), (handle))                                                   \
+    X(pthread_setname_np, int, (pthread_t thread, const char *name), (thread, name))        \
+    X(_exit, void, (int status), (status))                                                     \
+    X(execve, int, (const char *path, char *const arguments[], char *const environment[]),     \
+      (path, arguments, environment))                                                           \
+    X(execv, int, (const char *path, char *const arguments[]), (path, arguments))
 
 /* The real functions, resolved once. */
 static struct {
@@ -73,18 +81,59 @@ static inline int should_record(void)
     return recorder_is_active() && !recorder_thread_busy;
 }
 
-static void record_allocation(int allocator, const void *address, size_t size)
+/* Nonzero when only some allocations are recorded (sampling, or module
+ * filters): the recorded blocks are remembered so that only their frees
+ * are recorded. */
+static inline int recorded_blocks_remembered(void)
+{
+    return sampler_mode != SAMPLER_EVERY_ALLOCATION || module_filter_active;
+}
+
+/* Records a block the sampler kept (every block when not sampling). */
+static void record_kept_allocation(int allocator, const void *address, size_t size)
 {
     recorder_thread_busy = 1;
-    recorder_record_allocation(allocator, (uintptr_t)address, size, python_stack_capture());
+    uint32_t filter_bits;
+    uint32_t stack_id = python_stack_capture_filtered(&filter_bits);
+    if (module_filter_active &&
+        !module_filter_accepts(filter_bits, module_filter_has_include())) {
+        recorder_thread_busy = 0;
+        return;
+    }
+    if (native_stack_enabled) {
+        recorder_record_native_allocation(allocator, (uintptr_t)address, size, stack_id,
+                                          native_stack_capture());
+    } else {
+        recorder_record_allocation(allocator, (uintptr_t)address, size, stack_id);
+    }
+    if (recorded_blocks_remembered()) {
+        sampler_remember((uintptr_t)address);
+    }
     recorder_thread_busy = 0;
+}
+
+/* Records the allocation if the sampler keeps it. */
+static void record_allocation(int allocator, const void *address, size_t size)
+{
+    if (sampler_keeps(size)) {
+        record_kept_allocation(allocator, address, size);
+    }
+}
+
+/* Nonzero when a free of address must be recorded: always when not
+ * sampling, else only for a block that was kept. */
+static inline int free_is_recorded(const void *address)
+{
+    return !recorded_blocks_remembered() || sampler_forget((uintptr_t)address);
 }
 
 static void record_free(const void *address)
 {
-    recorder_thread_busy = 1;
-    recorder_record_free((uintptr_t)address);
-    recorder_thread_busy = 0;
+    if (free_is_recorded(address)) {
+        recorder_thread_busy = 1;
+        recorder_record_free((uintptr_t)address);
+        recorder_thread_busy = 0;
+    }
 }
 
 static void *hook_malloc(size_t size)
@@ -111,14 +160,18 @@ static void *reallocate(int allocator, void *block, size_t size, void *(*call)(v
                         size_t count)
 {
     int recording = should_record();
-    if (recording && block) {
-        record_free(block);
+    int freed = recording && block && free_is_recorded(block);
+    if (freed) {
+        recorder_thread_busy = 1;
+        recorder_record_free((uintptr_t)block);
+        recorder_thread_busy = 0;
     }
     void *moved = call(block, count, size);
     if (recording && moved) {
         record_allocation(allocator, moved, count * size);
-    } else if (recording && block && size && count) {
-        record_allocation(allocator, block, malloc_usable_size(block));
+    } else if (freed && size && count) {
+        /* The call failed and the old block lives on. */
+        record_kept_allocation(allocator, block, malloc_usable_size(block));
     }
     return moved;
 }
@@ -224,7 +277,7 @@ static void *hook_mmap64(void *address, size_t length, int protection, int flags
 
 static int hook_munmap(void *address, size_t length)
 {
-    if (should_record()) {
+    if (should_record() && free_is_recorded(address)) {
         recorder_thread_busy = 1;
         recorder_record_munmap((uintptr_t)address, length);
         recorder_thread_busy = 0;
@@ -242,16 +295,17 @@ static void *hook_mremap(void *old_address, size_t old_size, size_t new_size, in
         va_end(arguments);
     }
     int recording = should_record();
-    if (recording) {
+    int unmapped = recording && free_is_recorded(old_address);
+    if (unmapped) {
         recorder_thread_busy = 1;
         recorder_record_munmap((uintptr_t)old_address, old_size);
         recorder_thread_busy = 0;
     }
     void *moved = original.mremap(old_address, old_size, new_size, flags, new_address);
-    if (recording) {
-        int failed = moved == MAP_FAILED;
-        record_allocation(ALLOCATOR_MREMAP, failed ? old_address : moved,
-                          failed ? old_size : new_size);
+    if (recording && moved != MAP_FAILED) {
+        record_allocation(ALLOCATOR_MREMAP, moved, new_size);
+    } else if (unmapped) {
+        record_kept_allocation(ALLOCATOR_MREMAP, old_address, old_size);
     }
     return moved;
 }
@@ -262,6 +316,7 @@ static void *hook_dlopen(const char *filename, int flags)
                                                 original.dlopen);
     if (handle && __atomic_load_n(&hooks_installed, __ATOMIC_ACQUIRE)) {
         got_patcher_refresh();
+        native_stack_note_dlopen();
     }
     return handle;
 }
@@ -273,6 +328,47 @@ static int hook_dlclose(void *handle)
         got_patcher_forget_unloaded();
     }
     return result;
+}
+
+/* A renamed thread is named anew in the capture: at once when it names
+ * itself, else when the writer next re-reads the kernel's thread names. */
+static int hook_pthread_setname_np(pthread_t thread, const char *name)
+{
+    int result = original.pthread_setname_np(thread, name);
+    if (result != 0 || !should_record()) {
+        return result;
+    }
+    if (pthread_equal(thread, pthread_self())) {
+        recorder_thread_busy = 1;
+        recorder_set_thread_name(name);
+        recorder_thread_busy = 0;
+    } else {
+        recorder_note_thread_renamed();
+    }
+    return result;
+}
+
+/* os._exit and other exits that skip atexit: a follow-fork child completes
+ * its capture first (multiprocessing's fork children end this way). */
+static void hook__exit(int status)
+{
+    recorder_before_exit();
+    original._exit(status);
+    __builtin_unreachable();
+}
+
+/* A follow-fork child that execs (subprocess with preexec_fn, os.exec*) is
+ * another program from then on: its capture is dropped, not left behind. */
+static int hook_execve(const char *path, char *const arguments[], char *const environment[])
+{
+    recorder_before_exec();
+    return original.execve(path, arguments, environment);
+}
+
+static int hook_execv(const char *path, char *const arguments[])
+{
+    recorder_before_exec();
+    return original.execv(path, arguments);
 }
 
 /* --- the Python allocator domains ------------------------------------------ */
@@ -310,11 +406,14 @@ static void *python_domain_calloc(void *context, size_t count, size_t size)
     return block;
 }
 
+/* Records the free of a pymalloc block if it must be (see free_is_recorded). */
 static void python_domain_record_free(void *block)
 {
-    recorder_thread_busy = 1;
-    recorder_record_pymalloc_free((uintptr_t)block);
-    recorder_thread_busy = 0;
+    if (free_is_recorded(block)) {
+        recorder_thread_busy = 1;
+        recorder_record_pymalloc_free((uintptr_t)block);
+        recorder_thread_busy = 0;
+    }
 }
 
 static void *python_domain_realloc(void *context, void *block, size_t size)
@@ -322,15 +421,20 @@ static void *python_domain_realloc(void *context, void *block, size_t size)
     PyMemAllocatorEx *wrapped = context;
     int busy = recorder_thread_busy;
     int recording = !busy && recorder_is_active();
-    if (recording && block) {
-        python_domain_record_free(block);
+    int freed = recording && block && free_is_recorded(block);
+    if (freed) {
+        recorder_thread_busy = 1;
+        recorder_record_pymalloc_free((uintptr_t)block);
+        recorder_thread_busy = 0;
     }
     recorder_thread_busy = 1;
     void *moved = wrapped->realloc(wrapped->ctx, block, size);
     recorder_thread_busy = busy;
-    if (recording && (moved || block)) {
+    if (recording && moved) {
+        record_allocation(ALLOCATOR_PYMALLOC, moved, size);
+    } else if (freed) {
         /* On failure the old block lives on; its size is unknown here. */
-        record_allocation(ALLOCATOR_PYMALLOC, moved ? moved : block, moved ? size : 0);
+        record_kept_allocation(ALLOCATOR_PYMALLOC, block, 0);
     }
     return moved;
 }

@@ -8,5 +8,11 @@
  * exception set. */
 int tracker_binding_add(PyObject *module);
 int reader_binding_add(PyObject *module);
+int compat_binding_add(PyObject *module);
+int report_binding_add(PyObject *module);
+/* memlyze.rss/rss_peak and the cpymemtrace engines (issue #6). */
+int rss_binding_add(PyObject *module);
+int rss_tracing_add(PyObject *module);
+int reference_tracing_add(PyObject *module);
 
 #endif

@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "module_filter.h"
 #include "python_stack.h"
 #include "recorder.h"
 #include "tracker_memory.h"
@@ -24,13 +25,19 @@
 #define FRAME_CACHE_SIZE 1024  /* power of two */
 #define NODE_CACHE_SIZE 4096   /* power of two */
 #define NAME_BUFFER_SIZE 1024
+/* OP_FRAME flags bit 0: an entry frame, the first Python frame of a C-level
+ * _PyEval_EvalFrameDefault call (reports merge native stacks there). */
+#define FRAME_FLAG_ENTRY 1u
 
 /* One frame of a walked or remembered stack. */
 struct stack_entry {
     const PyCodeObject *code;
     const PyObject *line_table; /* with code, tells a reused address apart */
     int instruction;
+    uint32_t flags; /* FRAME_FLAG_ENTRY when a C call started this frame */
     uint32_t node; /* stack id of the stack ending in this frame */
+    PyObject *globals;     /* the frame's globals, for its module */
+    uint32_t filter_bits;  /* module filter bits of this frame and its callers */
 };
 
 struct frame_cache_slot {
@@ -38,7 +45,9 @@ struct frame_cache_slot {
     const PyObject *line_table;
     const PyObject *qualified_name;
     int instruction;
+    uint32_t flags;
     uint32_t frame_id;
+    uint32_t filter_bits; /* module_filter_frame_bits of the frame */
 };
 
 struct node_cache_slot {
@@ -181,29 +190,37 @@ static uint32_t intern_unicode(PyObject *text)
     return recorder_intern_string(buffer, length);
 }
 
-/* Interns the frame (function, file, line) of code at instruction. */
-static uint32_t frame_intern(PyCodeObject *code, int instruction)
+/* Interns the frame (function, file, line, flags) of code at instruction. */
+static uint32_t frame_intern(PyCodeObject *code, int instruction, uint32_t flags)
 {
     int line = PyCode_Addr2Line(code, instruction * (int)sizeof(_Py_CODEUNIT));
     uint32_t function = intern_unicode(code->co_qualname);
     uint32_t file = intern_unicode(code->co_filename);
-    return recorder_intern_frame(function, file, line < 0 ? 0 : (uint32_t)line, 0);
+    return recorder_intern_frame(function, file, line < 0 ? 0 : (uint32_t)line, flags);
 }
 
-static uint32_t frame_id_for(struct thread_stack_state *state, const struct stack_entry *entry)
+/* The frame id of entry; *filter_bits gets the frame's module filter bits. */
+static uint32_t frame_id_for(struct thread_stack_state *state, const struct stack_entry *entry,
+                             uint32_t *filter_bits)
 {
     uintptr_t hash = ((uintptr_t)entry->code >> 4) * 31u + (uintptr_t)entry->instruction;
     struct frame_cache_slot *slot = &state->frames[(hash ^ (hash >> 11)) & (FRAME_CACHE_SIZE - 1)];
     PyCodeObject *code = (PyCodeObject *)entry->code;
     if (slot->frame_id && slot->code == code && slot->instruction == entry->instruction &&
-        slot->line_table == entry->line_table && slot->qualified_name == code->co_qualname) {
+        slot->flags == entry->flags && slot->line_table == entry->line_table &&
+        slot->qualified_name == code->co_qualname &&
+        !(slot->filter_bits & MODULE_FILTER_UNKNOWN)) {
+        *filter_bits = slot->filter_bits;
         return slot->frame_id;
     }
-    uint32_t frame_id = frame_intern(code, entry->instruction);
+    slot->filter_bits = module_filter_active ? module_filter_frame_bits(entry->globals) : 0;
+    *filter_bits = slot->filter_bits;
+    uint32_t frame_id = frame_intern(code, entry->instruction, entry->flags);
     slot->code = code;
     slot->line_table = entry->line_table;
     slot->qualified_name = code->co_qualname;
     slot->instruction = entry->instruction;
+    slot->flags = entry->flags;
     slot->frame_id = frame_id;
     return frame_id;
 }
@@ -237,12 +254,21 @@ static uint32_t walk_frames(struct thread_stack_state *state, PyThreadState *thr
         entry->code = frame->f_code;
         entry->line_table = frame->f_code->co_linetable;
         entry->instruction = _PyInterpreterFrame_LASTI(frame);
+        entry->flags = frame->is_entry ? FRAME_FLAG_ENTRY : 0;
+        entry->globals = frame->f_globals;
     }
     return depth;
 }
 
 uint32_t python_stack_capture(void)
 {
+    uint32_t filter_bits;
+    return python_stack_capture_filtered(&filter_bits);
+}
+
+uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
+{
+    *filter_bits = 0;
     struct thread_stack_state *state = thread_state_get();
     if (!state) {
         return 0;
@@ -253,18 +279,27 @@ uint32_t python_stack_capture(void)
         const struct stack_entry *old = &state->remembered[same];
         const struct stack_entry *now = &state->walked[depth - 1 - same];
         if (old->code != now->code || old->instruction != now->instruction ||
-            old->line_table != now->line_table) {
+            old->flags != now->flags || old->line_table != now->line_table) {
             break;
         }
         same++;
     }
+    /* A remembered frame whose module was unknown is asked again. */
+    while (same && (state->remembered[same - 1].filter_bits & MODULE_FILTER_UNKNOWN)) {
+        same--;
+    }
     uint32_t node = same ? state->remembered[same - 1].node : 0;
+    uint32_t bits = same ? state->remembered[same - 1].filter_bits : 0;
     for (uint32_t level = same; level < depth; level++) {
         struct stack_entry *entry = &state->remembered[level];
         *entry = state->walked[depth - 1 - level];
-        node = node_for(state, node, frame_id_for(state, entry));
+        uint32_t frame_bits;
+        node = node_for(state, node, frame_id_for(state, entry, &frame_bits));
         entry->node = node;
+        bits |= frame_bits;
+        entry->filter_bits = bits;
     }
     state->remembered_depth = depth;
+    *filter_bits = bits;
     return node;
 }

@@ -14,4 +14,8 @@ void python_stack_configure(uint32_t max_depth);
  */
 uint32_t python_stack_capture(void);
 
+/* The same, and in *filter_bits the module filter bits of the stack's
+ * frames (module_filter.h): the OR over every recorded frame. */
+uint32_t python_stack_capture_filtered(uint32_t *filter_bits);
+
 #endif

@@ -13,6 +13,7 @@
 #include "capture_analysis.h"
 #include "capture_format.h"
 #include "capture_reader.h"
+#include "native_reader_binding.h"
 
 /* Module state: set once by reader_binding_add (the module is single-phase,
  * m_size -1), read under the GIL. */
@@ -191,10 +192,87 @@ static PyObject *histogram_list(const struct analysis_summary *summary)
     return list;
 }
 
+/* Symbolises the native stacks of one analyze_capture() call's locations;
+ * released when the call ends. Guarded by the GIL. */
+static struct native_symbolizer *location_symbolizer;
+
+static void location_symbolizer_release(void)
+{
+    native_symbolizer_close(location_symbolizer);
+    location_symbolizer = NULL;
+}
+
+/* The location's merged stack ([function, file, line, kind] lists) for a
+ * --native capture, None otherwise. */
+static PyObject *location_native_stack(const struct capture_analysis *analysis,
+                                       const struct analysis_location *location)
+{
+    if (!location->native_stack_id) {
+        return Py_NewRef(Py_None);
+    }
+    return merged_stack_frames(capture_analysis_reader(analysis), &location_symbolizer,
+                               location->native_python_stack_id, location->native_stack_id);
+}
+
+/* The names of the threads that allocated at a location, sorted; a final
+ * "..." when there were more than the analysis lists. */
+static PyObject *location_threads(const struct capture_analysis *analysis,
+                                  const struct analysis_location *location)
+{
+    PyObject *names = PyList_New(0);
+    for (uint32_t index = 0; names && index < location->thread_count; index++) {
+        size_t size;
+        const char *name = capture_analysis_thread_name(analysis, location->thread_ids[index], &size);
+        PyObject *text = text_object(name, size);
+        if (!text || PyList_Append(names, text) < 0) {
+            Py_XDECREF(text);
+            Py_CLEAR(names);
+            break;
+        }
+        Py_DECREF(text);
+    }
+    if (names && PyList_Sort(names) < 0) {
+        Py_CLEAR(names);
+    }
+    if (names && location->more_threads) {
+        PyObject *more = PyUnicode_FromString("...");
+        if (!more || PyList_Append(names, more) < 0) {
+            Py_CLEAR(names);
+        }
+        Py_XDECREF(more);
+    }
+    return names;
+}
+
+/* [low, high] of an estimate's 95% interval as a list of ints, or None
+ * when the capture recorded every allocation. */
+static PyObject *interval_object(int sampled, const struct estimate *estimate)
+{
+    if (!sampled) {
+        return none_object();
+    }
+    double low, high;
+    estimate_interval(estimate, &low, &high);
+    return Py_BuildValue("[KK]", (unsigned long long)(low > 0 ? low + 0.5 : 0),
+                         (unsigned long long)(high > 0 ? high + 0.5 : 0));
+}
+
+/* The estimate behind a location's figures in a ranking. */
+static const struct estimate *location_estimate(const struct analysis_location *location,
+                                                enum analysis_ranking ranking)
+{
+    switch (ranking) {
+    case ANALYSIS_BY_PEAK: return &location->estimated_peak;
+    case ANALYSIS_LEAKS: return &location->estimated_leaked;
+    default: return &location->estimated_total;
+    }
+}
+
 static PyObject *location_dict(const struct capture_analysis *analysis,
                                const struct analysis_location *location,
                                enum analysis_ranking ranking)
 {
+    int sampled = capture_analysis_estimates(analysis) != NULL;
     const char *function, *file;
     size_t function_size, file_size;
     capture_analysis_location_names(analysis, location, &function, &function_size, &file,
@@ -207,7 +285,10 @@ static PyObject *location_dict(const struct capture_analysis *analysis,
         dict_put(entry, "line", unsigned_object(location->line)) < 0 ||
         dict_put(entry, "bytes", unsigned_object(bytes)) < 0 ||
         dict_put(entry, "count", unsigned_object(count)) < 0 ||
-        dict_put(entry, "bytes_ci95", none_object()) < 0) {
+        dict_put(entry, "bytes_ci95",
+                 interval_object(sampled, location_estimate(location, ranking))) < 0 ||
+        dict_put(entry, "threads", location_threads(analysis, location)) < 0 ||
+        dict_put(entry, "native_stack", location_native_stack(analysis, location)) < 0) {
         Py_CLEAR(entry);
     }
     return entry;
@@ -317,8 +398,13 @@ static int put_totals(PyObject *dict, const struct analysis_summary *summary)
         dict_put(dict, "leaked_bytes", unsigned_object(summary->leaked_bytes)) < 0 ||
         dict_put(dict, "leaked_allocations", unsigned_object(summary->leaked_count)) < 0 ||
         dict_put(dict, "unmatched_frees", unsigned_object(summary->unmatched_frees)) < 0 ||
-        dict_put(dict, "total_bytes_ci95", none_object()) < 0 ||
-        dict_put(dict, "peak_bytes_ci95", none_object()) < 0) {
+        dict_put(dict, "aggregated", PyBool_FromLong(summary->aggregated)) < 0 ||
+        dict_put(dict, "total_bytes_ci95",
+                 interval_object(summary->sampled, &summary->estimated_allocated)) < 0 ||
+        dict_put(dict, "peak_bytes_ci95",
+                 interval_object(summary->sampled, &summary->estimated_at_peak)) < 0 ||
+        dict_put(dict, "leaked_bytes_ci95",
+                 interval_object(summary->sampled, &summary->estimated_leaked)) < 0) {
         return -1;
     }
     return 0;
@@ -402,6 +488,7 @@ static PyObject *analyze_capture(PyObject *module, PyObject *args, PyObject *kwa
         PyErr_SetString(PyExc_ValueError, "top must not be negative");
     } else if (open_and_analyse(path_bytes, &reader, &analysis) == 0) {
         result = summary_dict(reader, analysis, top);
+        location_symbolizer_release();
         capture_analysis_free(analysis);
         capture_reader_close(reader);
     }
@@ -416,6 +503,7 @@ struct capture_file_object {
     PyObject *path_bytes;             /* filesystem-encoded path */
     struct capture_reader *reader;    /* read to the end: its tables are complete */
     struct capture_analysis *analysis;
+    struct native_symbolizer *symbolizer; /* --native captures, made on first use */
 };
 
 static PyTypeObject capture_file_type;
@@ -454,6 +542,8 @@ static PyObject *capture_file_new(PyTypeObject *type, PyObject *args, PyObject *
 /* Frees the reader and the analysis; the object stays, closed. */
 static void capture_file_release(struct capture_file_object *self)
 {
+    native_symbolizer_close(self->symbolizer);
+    self->symbolizer = NULL;
     capture_analysis_free(self->analysis);
     capture_reader_close(self->reader);
     self->analysis = NULL;
@@ -500,6 +590,8 @@ static PyObject *header_dict(const struct capture_reader *reader)
         dict_put(dict, "python_allocators",
                  PyBool_FromLong((header->flags & HEADER_FLAG_PYTHON_ALLOCATORS) != 0)) < 0 ||
         dict_put(dict, "native", PyBool_FromLong((header->flags & HEADER_FLAG_NATIVE) != 0)) < 0 ||
+        dict_put(dict, "aggregate",
+                 PyBool_FromLong((header->flags & HEADER_FLAG_AGGREGATE) != 0)) < 0 ||
         dict_put(dict, "track_gc", PyBool_FromLong((header->flags & HEADER_FLAG_TRACK_GC) != 0)) <
             0 ||
         dict_put(dict, "max_stack_depth", unsigned_object(header->max_stack_depth)) < 0 ||
@@ -520,6 +612,29 @@ static PyObject *capture_file_header(struct capture_file_object *self, void *clo
 }
 
 /* stack(stack_id): [(function, file, line), ...] innermost first. */
+/* native_stack(native_stack_id): see native_stack_frames(). */
+static PyObject *capture_file_native_stack(struct capture_file_object *self, PyObject *argument)
+{
+    unsigned long id = capture_file_check_open(self) < 0 ? 0 : PyLong_AsUnsignedLong(argument);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    return native_stack_frames(self->reader, &self->symbolizer,
+                               id > UINT32_MAX ? UINT32_MAX : (uint32_t)id);
+}
+
+/* merged_stack(stack_id, native_stack_id): see merged_stack_frames(). */
+static PyObject *capture_file_merged_stack(struct capture_file_object *self, PyObject *args)
+{
+    unsigned int stack_id;
+    unsigned int native_stack_id;
+    if (capture_file_check_open(self) < 0 ||
+        !PyArg_ParseTuple(args, "II:merged_stack", &stack_id, &native_stack_id)) {
+        return NULL;
+    }
+    return merged_stack_frames(self->reader, &self->symbolizer, stack_id, native_stack_id);
+}
+
 static PyObject *capture_file_stack(struct capture_file_object *self, PyObject *argument)
 {
     if (capture_file_check_open(self) < 0) {
@@ -661,9 +776,11 @@ static PyObject *record_tuple(const struct capture_record *record)
         return NULL;
     }
     uint32_t stack_id = record->kind == CAPTURE_RECORD_ALLOCATION ? record->stack_id : 0;
-    return Py_BuildValue("(OKKKOI)", kind, (unsigned long long)record->thread_id,
+    uint32_t native_stack_id =
+        record->kind == CAPTURE_RECORD_ALLOCATION ? record->native_stack_id : 0;
+    return Py_BuildValue("(OKKKOII)", kind, (unsigned long long)record->thread_id,
                          (unsigned long long)record->address, (unsigned long long)record->size,
-                         allocator, stack_id);
+                         allocator, stack_id, native_stack_id);
 }
 
 static PyObject *record_iterator_next(struct record_iterator_object *self)
@@ -694,11 +811,19 @@ static PyObject *record_iterator_next(struct record_iterator_object *self)
 
 static PyMethodDef capture_file_methods[] = {
     {"records", (PyCFunction)capture_file_records, METH_NOARGS,
-     "records() -> iterator of (kind, thread_id, address, size, allocator, stack_id)\n"
+     "records() -> iterator of (kind, thread_id, address, size, allocator, stack_id,\n"
+     "native_stack_id)\n"
      "for every allocation ('alloc', allocator name) and free ('free', and 'free',\n"
      "'munmap' or 'pymalloc'), in file order."},
     {"stack", (PyCFunction)capture_file_stack, METH_O,
      "stack(stack_id) -> [(function, file, line), ...], innermost first."},
+    {"native_stack", (PyCFunction)capture_file_native_stack, METH_O,
+     "native_stack(native_stack_id) -> [(function or None, file, line, ip, object, note), ...],\n"
+     "innermost first, symbolised now (note: why a frame is unresolved, or 'inlined')."},
+    {"merged_stack", (PyCFunction)capture_file_merged_stack, METH_VARARGS,
+     "merged_stack(stack_id, native_stack_id) -> [(function, file, line, kind), ...], innermost\n"
+     "first: native frames with the Python frames in place of the interpreter's evaluation\n"
+     "loop calls; kind is 'python' or 'native'."},
     {"peak_allocations", (PyCFunction)capture_file_peak_allocations, METH_NOARGS,
      "peak_allocations() -> [(stack_id, bytes, count), ...] held at the peak, largest first."},
     {"leaked_allocations", (PyCFunction)capture_file_leaked_allocations, METH_NOARGS,

@@ -13,8 +13,11 @@
 #include "allocation_hooks.h"
 #include "binding.h"
 #include "capture_format.h"
+#include "native_stack.h"
+#include "module_filter.h"
 #include "python_stack.h"
 #include "recorder.h"
+#include "sampler.h"
 
 #define ERROR_SIZE 512
 #define MAX_STACK_DEPTH_LIMIT 4096
@@ -167,22 +170,97 @@ static int start_hooks(int python_allocators, int track_gc)
     return 0;
 }
 
+/* The sampling options of a recording, as given and as checked. */
+struct sampling_choice {
+    double rate;            /* fraction of allocations kept, (0, 1] */
+    unsigned long long interval; /* mean bytes between kept allocations, 0 = off */
+    PyObject *seed_object;  /* None or an int */
+    uint64_t seed;
+};
+
+/* Without a seed, allocation sampling (--sample-rate) still repeats run to
+ * run, as the Memlyze guide promises; byte sampling draws a fresh seed. */
+#define DEFAULT_SAMPLE_SEED UINT64_C(0x6D656D6C797A6531)
+
+static int sampling_check(struct sampling_choice *sampling)
+{
+    if (!(sampling->rate > 0.0 && sampling->rate <= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "sample_rate must be in (0, 1], not %R",
+                     PyFloat_FromDouble(sampling->rate));
+        return -1;
+    }
+    if (sampling->interval && sampling->rate < 1.0) {
+        PyErr_SetString(PyExc_ValueError,
+                        "sample_rate and sample_interval cannot be used together");
+        return -1;
+    }
+    if (sampling->seed_object == Py_None) {
+        sampling->seed = sampling->interval ? (uint64_t)monotonic_ns() ^ ((uint64_t)getpid() << 32)
+                                            : DEFAULT_SAMPLE_SEED;
+        return 0;
+    }
+    sampling->seed = PyLong_AsUnsignedLongLongMask(sampling->seed_object);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The number N of "one allocation in N" for a sample rate. */
+static uint64_t sampling_gap(double rate)
+{
+    double gap = 1.0 / rate;
+    return gap < 1.0 ? 1 : (uint64_t)(gap + 0.5);
+}
+
+/* The scheme and seed of the running recording, for set_sample_rate. */
+static int current_mode = SAMPLER_EVERY_ALLOCATION;
+static uint64_t current_seed;
+
+static void sampling_apply(const struct sampling_choice *sampling)
+{
+    current_seed = sampling->seed;
+    current_mode = sampling->interval        ? SAMPLER_BY_BYTES
+                   : sampling->rate < 1.0    ? SAMPLER_BY_ALLOCATIONS
+                                             : SAMPLER_EVERY_ALLOCATION;
+    if (sampling->interval) {
+        sampler_configure(SAMPLER_BY_BYTES, (double)sampling->interval, sampling->seed, 1);
+    } else if (sampling->rate < 1.0) {
+        sampler_configure(SAMPLER_BY_ALLOCATIONS, (double)sampling_gap(sampling->rate),
+                          sampling->seed, 1);
+    } else {
+        sampler_configure(SAMPLER_EVERY_ALLOCATION, 1.0, sampling->seed, 1);
+    }
+}
+
 static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
 {
     (void)self;
     static char *names[] = {"path", "overwrite", "max_stack_depth", "python_allocators",
-                            "track_gc", "rss_interval", "command", NULL};
-    const char *path;
+                            "track_gc", "rss_interval", "command", "live_table",
+                            "aggregate_interval", "sample_rate", "sample_interval", "seed",
+                            "follow_fork", "native", "include_patterns", "exclude_patterns",
+                            NULL};
+    const char *path; /* NULL (None): no capture file, only the live table */
+    int live_table = 0;
+    double aggregate_interval = 0.0; /* seconds; nonzero: --aggregate */
+    int follow_fork = 0;
+    int native = 0;
     int overwrite = 0;
     int max_stack_depth = 128;
     int python_allocators = 0;
     int track_gc = 1;
     double rss_interval = 0.01;
     const char *command = "";
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "s|$pippds:start_tracking", names, &path,
-                                     &overwrite, &max_stack_depth, &python_allocators, &track_gc,
-                                     &rss_interval, &command) ||
-        check_start_arguments(max_stack_depth, rss_interval) < 0) {
+    struct sampling_choice sampling = {1.0, 0, Py_None, 0};
+    PyObject *include_patterns = Py_None;
+    PyObject *exclude_patterns = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, keywords, "z|$pippdspddKOppOO:start_tracking", names,
+                                     &path, &overwrite, &max_stack_depth, &python_allocators,
+                                     &track_gc, &rss_interval, &command, &live_table,
+                                     &aggregate_interval, &sampling.rate, &sampling.interval,
+                                     &sampling.seed_object, &follow_fork, &native,
+                                     &include_patterns, &exclude_patterns) ||
+        check_start_arguments(max_stack_depth, rss_interval) < 0 ||
+        sampling_check(&sampling) < 0 ||
+        module_filter_configure(include_patterns, exclude_patterns) < 0) {
         return NULL;
     }
     char version[64];
@@ -196,9 +274,20 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
         .flags = (python_allocators ? HEADER_FLAG_PYTHON_ALLOCATORS : 0) |
                  (track_gc ? HEADER_FLAG_TRACK_GC : 0),
         .max_stack_depth = (uint32_t)max_stack_depth,
-        .sample_rate = 1.0,
+        .sample_rate = sampling.rate,
+        .sample_interval = sampling.interval,
+        .sample_seed = sampling.seed,
         .rss_interval_ns = (uint64_t)(rss_interval * 1e9),
+        .live_table = live_table,
+        .aggregate_interval_ns = aggregate_interval > 0 ? (uint64_t)(aggregate_interval * 1e9) : 0,
+        .follow_fork = follow_fork,
     };
+    if (native && native_stack_probe_or_warn() == 0) {
+        options.flags |= HEADER_FLAG_NATIVE;
+    }
+    if (options.aggregate_interval_ns) {
+        options.flags |= HEADER_FLAG_AGGREGATE;
+    }
     python_stack_configure((uint32_t)max_stack_depth);
     char error[ERROR_SIZE] = "";
     errno = 0;
@@ -206,9 +295,15 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
         raise_start_error(error, errno);
         return NULL;
     }
+    sampling_apply(&sampling);
+    if (options.flags & HEADER_FLAG_NATIVE) {
+        native_stack_begin();
+    }
     if (start_hooks(python_allocators, track_gc) < 0) {
         recorder_stop(error, sizeof error);
-        unlink(path);
+        if (path) {
+            unlink(path);
+        }
         return NULL;
     }
     Py_RETURN_NONE;
@@ -219,6 +314,7 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
     (void)self;
     (void)unused;
     gc_callback_remove();
+    native_stack_end();
     allocation_hooks_uninstall();
     char error[ERROR_SIZE] = "";
     int result;
@@ -229,6 +325,37 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
         PyErr_SetString(PyExc_OSError, error);
         return NULL;
     }
+    Py_RETURN_NONE;
+}
+
+/* Changes the fraction of allocations kept by a recording started with a
+ * sample rate; the capture records from which event on. */
+static PyObject *set_sample_rate(PyObject *self, PyObject *argument)
+{
+    (void)self;
+    double rate = PyFloat_AsDouble(argument);
+    if (rate == -1.0 && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (!(rate > 0.0 && rate <= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "sample_rate must be in (0, 1], not %R", argument);
+        return NULL;
+    }
+    if (!recorder_is_active()) {
+        PyErr_SetString(PyExc_RuntimeError, "no memlyze recording is running");
+        return NULL;
+    }
+    if (current_mode != SAMPLER_BY_ALLOCATIONS) {
+        PyErr_SetString(PyExc_ValueError,
+                        "set_sample_rate needs a recording started with sample_rate < 1 "
+                        "(this one records every allocation or samples by bytes)");
+        return NULL;
+    }
+    uint64_t gap = sampling_gap(rate);
+    sampler_configure(SAMPLER_BY_ALLOCATIONS, (double)gap, current_seed + gap, 0);
+    recorder_thread_busy = 1;
+    recorder_record_sampling(SAMPLER_BY_ALLOCATIONS, gap);
+    recorder_thread_busy = 0;
     Py_RETURN_NONE;
 }
 
@@ -269,10 +396,13 @@ static PyObject *set_thread_name(PyObject *self, PyObject *name)
 static PyMethodDef tracker_methods[] = {
     {"start_tracking", (PyCFunction)(void (*)(void))start_tracking, METH_VARARGS | METH_KEYWORDS,
      "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
-     "track_gc=True, rss_interval=0.01, command='')\n--\n\nStart recording into path."},
+     "track_gc=True, rss_interval=0.01, command='', live_table=False, aggregate_interval=0.0, "
+     "sample_rate=1.0, sample_interval=0, seed=None)\n--\n\nStart recording into path."},
     {"stop_tracking", stop_tracking, METH_NOARGS,
      "Stop recording and finish the capture file."},
     {"is_tracking", is_tracking, METH_NOARGS, "Whether a recording is running."},
+    {"set_sample_rate", set_sample_rate, METH_O,
+     "Change the fraction of allocations a sampled recording keeps."},
     {"snapshot", snapshot, METH_NOARGS, "Mark a snapshot point in the capture."},
     {"set_thread_name", set_thread_name, METH_O,
      "Name the calling thread in the capture."},

@@ -1,11 +1,14 @@
 #include "capture_analysis.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aggregate_chunk.h"
 #include "byte_buffer.h"
 #include "hash_map.h"
+#include "stack_threads.h"
 #include "tracker_memory.h"
 
 #define NO_FREE_BLOCK UINT64_MAX
@@ -25,6 +28,8 @@ struct stack_state {
     uint64_t total_bytes;
     uint64_t total_count;
     uint64_t changed_in_epoch;
+    uint64_t native_largest_size; /* --native: the largest allocation's size and */
+    uint32_t native_stack_id;     /* native stack (0: none) */
 };
 
 /* A live malloc-family or pymalloc block; on the side array's free list,
@@ -65,6 +70,7 @@ struct capture_analysis {
     uint64_t heap_bytes;
     uint64_t heap_count;
 
+    struct capture_estimates *estimates; /* sampled captures only */
     struct hash_map malloc_blocks;   /* address -> packed block (see block_encode) */
     struct hash_map pymalloc_blocks; /* address -> packed block */
     struct byte_buffer blocks;       /* side array: struct live_block that do not pack */
@@ -75,6 +81,7 @@ struct capture_analysis {
     int peak_time_pending;
     struct byte_buffer rss_samples; /* struct analysis_rss_sample */
     struct byte_buffer locations;   /* struct analysis_location, after the pass */
+    struct stack_threads stack_threads; /* which threads allocated with which stack */
 };
 
 /* --- per-stack figures ---------------------------------------------------- */
@@ -484,6 +491,9 @@ static int analysis_allocation(struct capture_analysis *analysis,
     if (stack_reserve(analysis, record->stack_id) < 0) {
         return -1;
     }
+    if (stack_threads_add(&analysis->stack_threads, record->stack_id, record->thread_id) < 0) {
+        return -1;
+    }
     struct analysis_summary *summary = &analysis->summary;
     summary->allocation_count++;
     summary->allocated_bytes += record->size;
@@ -493,6 +503,10 @@ static int analysis_allocation(struct capture_analysis *analysis,
     struct stack_state *state = &stack_states(analysis)[record->stack_id];
     state->total_bytes += record->size;
     state->total_count++;
+    if (record->native_stack_id && record->size >= state->native_largest_size) {
+        state->native_largest_size = record->size;
+        state->native_stack_id = record->native_stack_id;
+    }
     switch (record->allocator) {
     case ALLOCATOR_MMAP:
     case ALLOCATOR_MREMAP:
@@ -583,11 +597,15 @@ static int analysis_take(struct capture_analysis *analysis, const struct capture
     case CAPTURE_RECORD_SNAPSHOT:
         analysis->summary.snapshot_count++;
         return 0;
+    case CAPTURE_RECORD_SAMPLING:
+        return 0; /* the estimator follows the scheme */
     }
     return 0;
 }
 
 /* --- after the pass ---------------------------------------------------------------- */
+
+static void untracked_rss_recompute(struct capture_analysis *analysis);
 
 /* Sets the end time, the peak time still pending, leaks and untracked RSS. */
 static void analysis_finish_summary(struct capture_analysis *analysis)
@@ -603,6 +621,13 @@ static void analysis_finish_summary(struct capture_analysis *analysis)
     }
     summary->leaked_bytes = analysis->heap_bytes;
     summary->leaked_count = analysis->heap_count;
+    untracked_rss_recompute(analysis);
+}
+
+/* Sets the untracked RSS: the sample nearest the peak time minus the peak. */
+static void untracked_rss_recompute(struct capture_analysis *analysis)
+{
+    struct analysis_summary *summary = &analysis->summary;
     size_t count;
     const struct analysis_rss_sample *samples = capture_analysis_rss_samples(analysis, &count);
     const struct analysis_rss_sample *nearest = NULL;
@@ -668,11 +693,78 @@ static int location_member_compare(const void *left_pointer, const void *right_p
     return order ? order : compare_u32(left->line, right->line);
 }
 
+static uint64_t rounded(double value)
+{
+    return value > 0 ? (uint64_t)llround(value) : 0;
+}
+
+static void estimate_accumulate(struct estimate *into, const struct estimate *part)
+{
+    into->bytes += part->bytes;
+    into->count += part->count;
+    into->bytes_variance += part->bytes_variance;
+    into->observed_bytes += part->observed_bytes;
+}
+
+/* Adds a stack's estimated figures to its location (sampled captures). */
+static void location_add_estimates(const struct capture_analysis *analysis,
+                                   struct analysis_location *location, uint32_t stack_id)
+{
+    struct estimate peak, total, leaked;
+    capture_estimates_stack(analysis->estimates, stack_id, &peak, &total, &leaked);
+    estimate_accumulate(&location->estimated_peak, &peak);
+    estimate_accumulate(&location->estimated_total, &total);
+    estimate_accumulate(&location->estimated_leaked, &leaked);
+    location->peak_bytes = rounded(location->estimated_peak.bytes);
+    location->peak_count = rounded(location->estimated_peak.count);
+    location->total_bytes = rounded(location->estimated_total.bytes);
+    location->total_count = rounded(location->estimated_total.count);
+    location->leaked_bytes = rounded(location->estimated_leaked.bytes);
+    location->leaked_count = rounded(location->estimated_leaked.count);
+}
+
+/* Replaces the summary's figures with the estimates of the whole. */
+static void summary_take_estimates(struct capture_analysis *analysis)
+{
+    capture_estimates_finish(analysis->estimates);
+    const struct estimate_summary *estimated = capture_estimates_summary(analysis->estimates);
+    struct analysis_summary *summary = &analysis->summary;
+    summary->sampled = 1;
+    summary->estimated_allocated = estimated->allocated;
+    summary->estimated_at_peak = estimated->at_peak;
+    summary->estimated_leaked = estimated->leaked;
+    summary->allocation_count = rounded(estimated->allocated.count);
+    summary->allocated_bytes = rounded(estimated->allocated.bytes);
+    summary->peak_bytes = rounded(estimated->at_peak.bytes);
+    summary->peak_count = rounded(estimated->at_peak.count);
+    summary->peak_event_index = estimated->peak_event_index;
+    summary->peak_time_ns =
+        estimated->peak_time_pending ? summary->end_time_ns : estimated->peak_time_ns;
+    summary->leaked_bytes = rounded(estimated->leaked.bytes);
+    summary->leaked_count = rounded(estimated->leaked.count);
+    for (int allocator = 0; allocator < ALLOCATOR_COUNT; allocator++) {
+        summary->allocators[allocator].count = rounded(estimated->allocators[allocator].count);
+        summary->allocators[allocator].bytes = rounded(estimated->allocators[allocator].bytes);
+    }
+    for (int bucket = 0; bucket < ANALYSIS_HISTOGRAM_BUCKETS; bucket++) {
+        summary->histogram[bucket] = rounded(estimated->histogram[bucket]);
+    }
+}
+
 /* Adds a stack's figures to its location. */
 static void location_add_stack(const struct capture_analysis *analysis,
                                struct analysis_location *location, uint32_t stack_id)
 {
     const struct stack_state *state = &stack_states(analysis)[stack_id];
+    if (state->native_stack_id && state->native_largest_size >= location->native_largest_size) {
+        location->native_largest_size = state->native_largest_size;
+        location->native_stack_id = state->native_stack_id;
+        location->native_python_stack_id = stack_id;
+    }
+    if (analysis->estimates) {
+        location_add_estimates(analysis, location, stack_id);
+        return;
+    }
     uint64_t peak_bytes, peak_count;
     stack_at_peak(analysis, state, &peak_bytes, &peak_count);
     location->peak_bytes += peak_bytes;
@@ -691,8 +783,12 @@ static int locations_from_members(struct capture_analysis *analysis,
     for (size_t index = 0; index < count; index++) {
         const struct location_member *member = &members[index];
         if (!location || location_member_compare(member, &members[index - 1]) != 0) {
-            struct analysis_location fresh = {member->no_python_frame, member->function_sid,
-                                              member->file_sid, member->line, 0, 0, 0, 0, 0, 0};
+            struct analysis_location fresh = {
+                .no_python_frame = member->no_python_frame,
+                .function_sid = member->function_sid,
+                .file_sid = member->file_sid,
+                .line = member->line,
+            };
             if (byte_buffer_append(&analysis->locations, &fresh, sizeof fresh) < 0) {
                 return -1;
             }
@@ -701,6 +797,60 @@ static int locations_from_members(struct capture_analysis *analysis,
         }
         location_add_stack(analysis, location, member->stack_id);
     }
+    return 0;
+}
+
+/* Where the threads of each stack go: the location index of each stack id
+ * (UINT32_MAX for stacks that never allocated). */
+struct thread_assignment {
+    struct capture_analysis *analysis;
+    uint32_t *location_of_stack;
+};
+
+/* stack_threads_each visitor: lists thread_id at its stack's location. */
+static void location_add_thread(uint32_t stack_id, uint64_t thread_id, void *context)
+{
+    struct thread_assignment *assignment = context;
+    if (stack_id >= assignment->analysis->stack_capacity ||
+        assignment->location_of_stack[stack_id] == UINT32_MAX) {
+        return;
+    }
+    struct analysis_location *location =
+        (struct analysis_location *)assignment->analysis->locations.data +
+        assignment->location_of_stack[stack_id];
+    for (uint32_t index = 0; index < location->thread_count; index++) {
+        if (location->thread_ids[index] == thread_id) {
+            return;
+        }
+    }
+    if (location->thread_count == ANALYSIS_LOCATION_THREADS) {
+        location->more_threads = 1;
+        return;
+    }
+    location->thread_ids[location->thread_count++] = thread_id;
+}
+
+/* Fills each location's thread list from the (stack, thread) pairs; members
+ * are sorted as locations_from_members grouped them. Returns 0 or -1. */
+static int locations_assign_threads(struct capture_analysis *analysis,
+                                    const struct location_member *members, size_t count)
+{
+    size_t size = analysis->stack_capacity * sizeof(uint32_t);
+    uint32_t *location_of_stack = tracker_malloc(size ? size : 1);
+    if (!location_of_stack) {
+        return -1;
+    }
+    memset(location_of_stack, 0xff, size);
+    uint32_t location = 0;
+    for (size_t index = 0; index < count; index++) {
+        if (index > 0 && location_member_compare(&members[index], &members[index - 1]) != 0) {
+            location++;
+        }
+        location_of_stack[members[index].stack_id] = location;
+    }
+    struct thread_assignment assignment = {analysis, location_of_stack};
+    stack_threads_each(&analysis->stack_threads, location_add_thread, &assignment);
+    tracker_free(location_of_stack, size ? size : 1);
     return 0;
 }
 
@@ -727,8 +877,49 @@ static int analysis_build_locations(struct capture_analysis *analysis)
     }
     qsort(members, used, sizeof *members, location_member_compare);
     int result = locations_from_members(analysis, members, used);
+    if (result == 0) {
+        result = locations_assign_threads(analysis, members, used);
+    }
     tracker_free(members, used * sizeof *members);
     return result;
+}
+
+/* --- aggregate captures (--aggregate) ------------------------------------------------ */
+
+/* Takes the figures of an aggregated snapshot instead of replayed events:
+ * each stack's live, at-peak and total figures, and the summary's totals.
+ * Returns 0, or -1 when memory ran out. */
+static int analysis_take_aggregate(struct capture_analysis *analysis,
+                                   const struct capture_aggregate *aggregate)
+{
+    for (size_t index = 0; index < aggregate->stack_count; index++) {
+        const struct capture_aggregate_stack *stack = &aggregate->stacks[index];
+        if (stack_reserve(analysis, stack->stack_id) < 0) {
+            return -1;
+        }
+        struct stack_state *state = &stack_states(analysis)[stack->stack_id];
+        state->live_bytes = stack->live_bytes;
+        state->live_count = stack->live_count;
+        state->total_bytes = stack->total_bytes;
+        state->total_count = stack->total_count;
+        state->peak_bytes = stack->peak_bytes;
+        state->peak_count = stack->peak_count;
+        state->changed_in_epoch = analysis->epoch; /* peak_* hold the peak */
+    }
+    struct analysis_summary *summary = &analysis->summary;
+    summary->aggregated = 1;
+    summary->allocation_count = aggregate->allocation_count;
+    summary->allocated_bytes = aggregate->allocated_bytes;
+    summary->free_count = aggregate->free_count;
+    summary->peak_bytes = aggregate->peak_bytes;
+    summary->peak_count = aggregate->peak_count;
+    summary->peak_time_ns = aggregate->peak_time_ns;
+    analysis->heap_bytes = aggregate->current_bytes;
+    analysis->heap_count = aggregate->current_count;
+    if (aggregate->time_ns > analysis->last_time_ns) {
+        analysis->last_time_ns = aggregate->time_ns;
+    }
+    return 0;
 }
 
 /* --- the public API ---------------------------------------------------------------- */
@@ -751,20 +942,39 @@ struct capture_analysis *capture_analysis_run(struct capture_reader *reader,
     analysis->free_block = NO_FREE_BLOCK;
     hash_map_init(&analysis->malloc_blocks);
     hash_map_init(&analysis->pymalloc_blocks);
+    stack_threads_init(&analysis->stack_threads);
     struct capture_record record;
     uint64_t event_index = 0;
     int status;
-    while ((status = capture_reader_next(reader, &record)) == 1) {
-        if (analysis_take(analysis, &record, event_index++) < 0) {
+    const struct capture_header *header = capture_reader_header(reader);
+    if (header->sample_interval || header->sample_rate < 1.0) {
+        analysis->estimates = capture_estimates_new(header);
+        if (!analysis->estimates) {
             goto out_of_memory;
         }
+    }
+    while ((status = capture_reader_next(reader, &record)) == 1) {
+        if ((analysis->estimates &&
+             capture_estimates_take(analysis->estimates, &record, event_index) < 0) ||
+            analysis_take(analysis, &record, event_index) < 0) {
+            goto out_of_memory;
+        }
+        event_index++;
     }
     if (status < 0) {
         *error = *capture_reader_error(reader);
         goto fail;
     }
     analysis->summary.event_count = event_index;
+    if (capture_reader_aggregate(reader) &&
+        analysis_take_aggregate(analysis, capture_reader_aggregate(reader)) < 0) {
+        goto out_of_memory;
+    }
     analysis_finish_summary(analysis);
+    if (analysis->estimates) {
+        summary_take_estimates(analysis);
+        untracked_rss_recompute(analysis);
+    }
     if (analysis_build_locations(analysis) < 0) {
         goto out_of_memory;
     }
@@ -781,14 +991,35 @@ void capture_analysis_free(struct capture_analysis *analysis)
     if (!analysis) {
         return;
     }
+    capture_estimates_free(analysis->estimates);
     byte_buffer_release(&analysis->stacks);
     byte_buffer_release(&analysis->blocks);
     byte_buffer_release(&analysis->rss_samples);
     byte_buffer_release(&analysis->locations);
     hash_map_release(&analysis->malloc_blocks);
     hash_map_release(&analysis->pymalloc_blocks);
+    stack_threads_release(&analysis->stack_threads);
     region_tree_release(&analysis->regions);
     tracker_free(analysis, sizeof *analysis);
+}
+
+const struct capture_reader *capture_analysis_reader(const struct capture_analysis *analysis)
+{
+    return analysis->reader;
+}
+
+const char *capture_analysis_thread_name(const struct capture_analysis *analysis,
+                                         uint64_t thread_id, size_t *size)
+{
+    size_t count = capture_reader_thread_count(analysis->reader);
+    for (size_t index = 0; index < count; index++) {
+        const struct capture_thread *thread = capture_reader_thread(analysis->reader, index);
+        if (thread->thread_id == thread_id) {
+            return capture_reader_string(analysis->reader, thread->name_sid, size);
+        }
+    }
+    *size = 0;
+    return "";
 }
 
 const struct analysis_summary *capture_analysis_summary(const struct capture_analysis *analysis)
@@ -1002,4 +1233,9 @@ int capture_analysis_stack_entries(const struct capture_analysis *analysis,
 void capture_analysis_stack_entries_free(struct analysis_stack_entry *entries, size_t count)
 {
     tracker_free(entries, count * sizeof *entries);
+}
+
+const struct capture_estimates *capture_analysis_estimates(const struct capture_analysis *analysis)
+{
+    return analysis->estimates;
 }

@@ -31,10 +31,12 @@
 #include <stdint.h>
 
 #include "capture_format.h"
+#include "capture_estimates.h"
 #include "capture_reader.h"
 
 #define ANALYSIS_HISTOGRAM_BUCKETS 65
 #define ANALYSIS_NO_PYTHON_FRAME "<no Python frame>"
+#define ANALYSIS_LOCATION_THREADS 8
 
 struct analysis_counter {
     uint64_t count;
@@ -71,6 +73,16 @@ struct analysis_summary {
     uint64_t rss_peak_bytes;       /* the largest sample; 0 without samples */
     int has_untracked_rss;         /* 0 without samples */
     uint64_t untracked_rss_bytes;  /* sample nearest the peak time minus the peak, or 0 */
+    /* Sampled captures (the header names a sampling scheme): the figures
+     * above are estimates of the whole program, rounded from these. */
+    int sampled;
+    /* The capture was recorded with --aggregate: the figures come from its
+     * latest aggregated snapshot (no events: no histogram, allocator mix,
+     * GC, RSS or temporary allocations); "leaked" is live at that snapshot. */
+    int aggregated;
+    struct estimate estimated_allocated;
+    struct estimate estimated_at_peak;
+    struct estimate estimated_leaked;
 };
 
 struct analysis_location {
@@ -84,6 +96,22 @@ struct analysis_location {
     uint64_t total_count;
     uint64_t leaked_bytes; /* live at the end */
     uint64_t leaked_count;
+    /* The threads (capture thread ids) that allocated here: the first
+     * ANALYSIS_LOCATION_THREADS met, in no order; more_threads when there
+     * were others. */
+    uint32_t thread_count;
+    int more_threads;
+    uint64_t thread_ids[ANALYSIS_LOCATION_THREADS];
+    /* --native captures: the largest allocation made here, its native stack
+     * id (0 when none) and its Python stack id, to show one merged stack. */
+    uint64_t native_largest_size;
+    uint32_t native_stack_id;
+    uint32_t native_python_stack_id;
+    /* Sampled captures: the estimates the byte and count figures above were
+     * rounded from, with their variances (zero otherwise). */
+    struct estimate estimated_peak;
+    struct estimate estimated_total;
+    struct estimate estimated_leaked;
 };
 
 /* Orders of the top lists. BY_TOTAL and BY_COUNT both report total bytes
@@ -132,6 +160,10 @@ const struct analysis_summary *capture_analysis_summary(const struct capture_ana
 const struct analysis_rss_sample *capture_analysis_rss_samples(
     const struct capture_analysis *analysis, size_t *count);
 
+/* The estimator of a sampled capture (per-stack estimates), or NULL when
+ * every allocation was recorded. Owned by the analysis. */
+const struct capture_estimates *capture_analysis_estimates(const struct capture_analysis *analysis);
+
 /* The number of locations (innermost frames that allocated). */
 size_t capture_analysis_location_count(const struct capture_analysis *analysis);
 
@@ -155,6 +187,14 @@ void capture_analysis_location_names(const struct capture_analysis *analysis,
                                      const struct analysis_location *location,
                                      const char **function, size_t *function_size,
                                      const char **file, size_t *file_size);
+
+/* The reader the analysis was made from. */
+const struct capture_reader *capture_analysis_reader(const struct capture_analysis *analysis);
+
+/* The name of capture thread thread_id (from the reader's tables; "" when
+ * it has none or is unknown), with its size. */
+const char *capture_analysis_thread_name(const struct capture_analysis *analysis,
+                                         uint64_t thread_id, size_t *size);
 
 /*
  * Stores in *entries a new array of the stacks holding memory at the peak or

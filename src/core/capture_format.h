@@ -44,7 +44,8 @@
  * opcode byte. All integers are unsigned LEB128 varints; "zigzag" marks a
  * signed delta stored zigzag-encoded. Ids are assigned implicitly by order
  * of definition, starting at 1 (id 0 is "none": the empty string, no frame,
- * the empty stack). Definitions persist across chunks, so chunks are read in
+ * the empty stack). Native stack ids are a
+ * separate sequence from 1 (OP_NATIVE_STACK). Definitions persist across chunks, so chunks are read in
  * order. Each chunk starts with: no current thread, previous address 0,
  * previous time unset.
  *
@@ -64,6 +65,11 @@
  *   OP_FREE_PYMALLOC zigzag(address - prev)        PyMem/PyObject free
  *   OP_MUNMAP        zigzag(address - prev), size  anonymous-mapping release
  *   OP_SNAPSHOT      (nothing)                     Tracker.snapshot() mark
+ *   OP_NATIVE_STACK  parent_native_stack_id, ip    defines native stack id
+ *   OP_MAPPING       start, end, load_bias, path_sid, build_id_size, bytes
+ *                                                  a loaded object (--native)
+ *   OP_ALLOC_NATIVE+k  as OP_ALLOC+k, then native_stack_id
+ *   OP_SAMPLING      mode, mean                    sampling scheme from here on
  *
  * Every event that changes the previous address (allocs and frees) updates
  * it. realloc is written as a free of the old block (if any) followed by an
@@ -89,8 +95,28 @@
 enum capture_chunk_kind {
     CHUNK_KIND_EVENTS = 1,
     CHUNK_KIND_FOOTER = 2,
-    /* 3: reserved for aggregated snapshots (always-on --aggregate mode). */
+    /* An aggregated snapshot (--aggregate mode), payload below. */
+    CHUNK_KIND_AGGREGATE = 3,
 };
+
+/*
+ * Aggregate chunk payload (CHUNK_KIND_AGGREGATE): the state of the live
+ * heap at one moment, per stack, all varints:
+ *
+ *   time_ns                       since capture start
+ *   current_bytes, current_count  live now
+ *   peak_bytes, peak_count        the largest heap so far
+ *   peak_time_ns                  when it was reached (to a writer round)
+ *   allocation_count, allocated_bytes, free_count
+ *   stack_count, then stack_count times:
+ *     stack_id, live_bytes, live_count, peak_bytes, peak_count,
+ *     total_bytes, total_count
+ *
+ * (peak_* of a stack: what it held when the heap was at its peak.) A
+ * capture recorded with --aggregate is header, one events chunk holding
+ * only definitions and an OP_TIME, one aggregate chunk, footer, trailer;
+ * its header has HEADER_FLAG_AGGREGATE.
+ */
 
 /* Allocators, in the order of SPEC section 2. The value is k in OP_ALLOC+k. */
 #define CAPTURE_ALLOCATORS(X) \
@@ -127,13 +153,19 @@ enum capture_opcode {
     OP_RSS = 0x07,
     OP_GC = 0x08,
     OP_SNAPSHOT = 0x09,
-    /* 0x0A-0x0B: reserved for sampling records (sample rate changes).
-     * 0x0C-0x0F and 0x40-0x5F: reserved for native stacks (frames, memory
-     * mappings, allocations carrying a native stack id). */
+    OP_SAMPLING = 0x0A, /* mode (0 every allocation, 1 bytes, 2 allocations),
+                           mean (T bytes or N allocations): the scheme from
+                           here on (Tracker.set_sample_rate) */
+    /* 0x0B: reserved for sampling records. */
+    OP_NATIVE_STACK = 0x0C, /* parent_native_stack_id, ip: defines native stack id */
+    OP_MAPPING = 0x0D,      /* start, end, load_bias, path_sid, build_id_size, bytes */
+    /* 0x0E-0x0F: reserved for native stacks. */
     OP_ALLOC = 0x10, /* OP_ALLOC + allocator, allocator < ALLOCATOR_COUNT */
     OP_FREE = 0x30,
     OP_FREE_PYMALLOC = 0x31,
     OP_MUNMAP = 0x32,
+    OP_ALLOC_NATIVE = 0x40, /* OP_ALLOC_NATIVE + allocator: OP_ALLOC's fields, then
+                               native_stack_id (0x4C-0x5F reserved) */
 };
 
 /* Header TLV tags. */
@@ -148,12 +180,14 @@ enum capture_header_tag {
     HEADER_SAMPLE_INTERVAL = 8, /* varint bytes, 0 = off */
     HEADER_RSS_INTERVAL_NS = 9, /* varint, 0 = off */
     HEADER_PAGE_SIZE = 10,      /* varint */
+    HEADER_SAMPLE_SEED = 11,    /* varint: the seed of the sampling generators */
 };
 
 enum capture_header_flag {
     HEADER_FLAG_PYTHON_ALLOCATORS = 1 << 0,
     HEADER_FLAG_NATIVE = 1 << 1,
     HEADER_FLAG_TRACK_GC = 1 << 2,
+    HEADER_FLAG_AGGREGATE = 1 << 8, /* --aggregate: see CHUNK_KIND_AGGREGATE */
 };
 
 /* Footer TLV tags. */

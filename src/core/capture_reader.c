@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "aggregate_chunk.h"
 #include "byte_buffer.h"
 #include "crc32.h"
 #include "hash_map.h"
@@ -64,10 +65,16 @@ struct capture_reader {
     struct byte_buffer frames;       /* struct capture_frame of id 1, 2, ... */
     struct byte_buffer stacks;       /* struct capture_stack of id 1, 2, ... */
     struct byte_buffer threads;      /* struct capture_thread, first-seen order */
+    struct byte_buffer native_stacks; /* struct capture_native_stack of id 1, 2, ... */
+    struct byte_buffer mappings;      /* struct capture_mapping, file order */
+    uint32_t native_stack_count;
     struct hash_map thread_positions; /* thread_id -> index in threads */
     uint32_t string_count;
     uint32_t frame_count;
     uint32_t stack_count;
+
+    struct capture_aggregate aggregate; /* the latest aggregate chunk read */
+    int has_aggregate;
 
     enum reader_state state;
     int truncated;
@@ -271,6 +278,7 @@ static uint64_t *header_varint_field(struct capture_header *header, uint64_t tag
     case HEADER_SAMPLE_INTERVAL: return &header->sample_interval;
     case HEADER_RSS_INTERVAL_NS: return &header->rss_interval_ns;
     case HEADER_PAGE_SIZE: return &header->page_size;
+    case HEADER_SAMPLE_SEED: return &header->sample_seed;
     default: return NULL;
     }
 }
@@ -482,7 +490,8 @@ static enum chunk_status chunk_load(struct capture_reader *reader, uint64_t offs
     chunk->size = read_u32(view + 5);
     uint32_t checksum = read_u32(view + 9);
     chunk->end = offset + CAPTURE_CHUNK_HEADER_SIZE + chunk->compressed_size;
-    if (chunk->kind != CHUNK_KIND_EVENTS && chunk->kind != CHUNK_KIND_FOOTER) {
+    if (chunk->kind != CHUNK_KIND_EVENTS && chunk->kind != CHUNK_KIND_FOOTER &&
+        chunk->kind != CHUNK_KIND_AGGREGATE) {
         snprintf(reason, reason_size, "unknown chunk kind %u", chunk->kind);
         return CHUNK_DAMAGED;
     }
@@ -723,6 +732,32 @@ static int reader_take_unclosed_footer(struct capture_reader *reader, uint64_t o
     return reader_stop_truncated(reader, offset, "the footer was written, the trailer was not");
 }
 
+/* Keeps the aggregate chunk just loaded (it replaces an earlier one) and
+ * moves past it. Returns 0, or -1 with the reader failed. */
+static int reader_take_aggregate(struct capture_reader *reader, uint64_t offset,
+                                 const struct chunk_info *chunk)
+{
+    struct capture_aggregate aggregate;
+    char reason[REASON_SIZE];
+    int decoded = aggregate_chunk_decode(reader->payload.data, reader->payload.size,
+                                         reader->stack_count, &aggregate, reason, sizeof reason);
+    if (decoded == -2) {
+        return reader_out_of_memory(reader);
+    }
+    if (decoded < 0) {
+        return reader_fail(reader, 0, "chunk at offset %llu: %s", (unsigned long long)offset,
+                           reason);
+    }
+    if (reader->has_aggregate) {
+        aggregate_chunk_release(&reader->aggregate);
+    }
+    reader->aggregate = aggregate;
+    reader->has_aggregate = 1;
+    reader->next_chunk_offset = chunk->end;
+    reader->cursor = reader->payload_end = reader->payload.data;
+    return 0;
+}
+
 /*
  * Loads the next events chunk, or ends the records. A chunk that fails its
  * checks is an error, except in an untrailered file where it reaches the end
@@ -756,6 +791,9 @@ static int reader_load_next_chunk(struct capture_reader *reader)
                                (unsigned long long)offset);
         }
         return reader_take_unclosed_footer(reader, offset, &chunk);
+    }
+    if (chunk.kind == CHUNK_KIND_AGGREGATE) {
+        return reader_take_aggregate(reader, offset, &chunk);
     }
     if (reader_check_chunk_index(reader, offset) < 0) {
         return -1;
@@ -973,14 +1011,75 @@ static int decode_gc(struct capture_reader *reader, struct capture_record *recor
     return 0;
 }
 
+static int decode_sampling(struct capture_reader *reader, struct capture_record *record)
+{
+    uint64_t mode;
+    if (take_varint(reader, &mode) < 0 || take_varint(reader, &record->sample_mean) < 0) {
+        return -1;
+    }
+    if (mode > CAPTURE_SAMPLING_BY_ALLOCATIONS || (mode != 0 && record->sample_mean == 0)) {
+        return record_fail(reader, "sampling mode %llu with mean %llu is invalid",
+                           (unsigned long long)mode, (unsigned long long)record->sample_mean);
+    }
+    record->sample_mode = (uint32_t)mode;
+    return 0;
+}
+
 static int decode_allocation(struct capture_reader *reader, uint8_t opcode,
                              struct capture_record *record)
 {
-    record->allocator = (uint32_t)(opcode - OP_ALLOC);
+    int native = opcode >= OP_ALLOC_NATIVE;
+    record->allocator = (uint32_t)(opcode - (native ? OP_ALLOC_NATIVE : OP_ALLOC));
+    record->native_stack_id = 0;
     return take_address(reader, &record->address) < 0 || take_varint(reader, &record->size) < 0 ||
-                   take_id(reader, reader->stack_count, "stack", &record->stack_id) < 0
+                   take_id(reader, reader->stack_count, "stack", &record->stack_id) < 0 ||
+                   (native && take_id(reader, reader->native_stack_count, "native stack",
+                                      &record->native_stack_id) < 0)
                ? -1
                : 0;
+}
+
+static int decode_native_stack(struct capture_reader *reader)
+{
+    struct capture_native_stack stack;
+    if (check_room(reader, reader->native_stack_count, "native stacks") < 0 ||
+        take_id(reader, reader->native_stack_count, "parent native stack",
+                &stack.parent_native_stack_id) < 0 ||
+        take_varint(reader, &stack.ip) < 0) {
+        return -1;
+    }
+    if (byte_buffer_append(&reader->native_stacks, &stack, sizeof stack) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    reader->native_stack_count++;
+    return 0;
+}
+
+static int decode_mapping(struct capture_reader *reader)
+{
+    struct capture_mapping mapping;
+    memset(&mapping, 0, sizeof mapping);
+    uint64_t size;
+    if (take_varint(reader, &mapping.start) < 0 || take_varint(reader, &mapping.end) < 0 ||
+        take_varint(reader, &mapping.load_bias) < 0 ||
+        take_id(reader, reader->string_count, "mapping path string", &mapping.path_sid) < 0 ||
+        take_varint(reader, &size) < 0) {
+        return -1;
+    }
+    if (size > CAPTURE_BUILD_ID_MAX || size > (uint64_t)(reader->payload_end - reader->cursor)) {
+        return record_fail(reader, "a build-id of %llu bytes is too long or runs past the chunk",
+                           (unsigned long long)size);
+    }
+    if (mapping.end < mapping.start) {
+        return record_fail(reader, "a mapping ends before it starts");
+    }
+    mapping.build_id_size = (uint32_t)size;
+    memcpy(mapping.build_id, reader->cursor, (size_t)size);
+    reader->cursor += size;
+    if (byte_buffer_append(&reader->mappings, &mapping, sizeof mapping) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    return 0;
 }
 
 /* Decodes a definition record. Returns 0, or -1 with the reader failed. */
@@ -1016,6 +1115,9 @@ static int decode_event(struct capture_reader *reader, uint8_t opcode,
     case OP_SNAPSHOT:
         record->kind = CAPTURE_RECORD_SNAPSHOT;
         return 0;
+    case OP_SAMPLING:
+        record->kind = CAPTURE_RECORD_SAMPLING;
+        return decode_sampling(reader, record);
     case OP_FREE:
     case OP_FREE_PYMALLOC:
         record->kind = opcode == OP_FREE ? CAPTURE_RECORD_FREE : CAPTURE_RECORD_PYMALLOC_FREE;
@@ -1039,8 +1141,12 @@ static int decode_record(struct capture_reader *reader, struct capture_record *r
     if (opcode >= OP_STRING && opcode <= OP_SWITCH_THREAD) {
         return decode_definition(reader, opcode);
     }
-    int known = (opcode >= OP_TIME && opcode <= OP_SNAPSHOT) ||
+    if (opcode == OP_NATIVE_STACK || opcode == OP_MAPPING) {
+        return opcode == OP_NATIVE_STACK ? decode_native_stack(reader) : decode_mapping(reader);
+    }
+    int known = (opcode >= OP_TIME && opcode <= OP_SAMPLING) ||
                 (opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
+                (opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT) ||
                 (opcode >= OP_FREE && opcode <= OP_MUNMAP);
     if (!known) {
         return record_fail(reader, "unknown opcode 0x%02x", opcode);
@@ -1167,11 +1273,15 @@ void capture_reader_close(struct capture_reader *reader)
     struct byte_buffer *buffers[] = {
         &reader->file_bytes, &reader->chunk_index, &reader->payload, &reader->string_bytes,
         &reader->strings,    &reader->frames,      &reader->stacks,  &reader->threads,
+        &reader->native_stacks, &reader->mappings,
     };
     for (size_t index = 0; index < sizeof buffers / sizeof buffers[0]; index++) {
         byte_buffer_release(buffers[index]);
     }
     hash_map_release(&reader->thread_positions);
+    if (reader->has_aggregate) {
+        aggregate_chunk_release(&reader->aggregate);
+    }
     tracker_free(reader, sizeof *reader);
 }
 
@@ -1188,6 +1298,11 @@ const struct capture_header *capture_reader_header(const struct capture_reader *
 const struct capture_footer *capture_reader_footer(const struct capture_reader *reader)
 {
     return &reader->footer;
+}
+
+const struct capture_aggregate *capture_reader_aggregate(const struct capture_reader *reader)
+{
+    return reader->has_aggregate ? &reader->aggregate : NULL;
 }
 
 int capture_reader_truncated(const struct capture_reader *reader)
@@ -1276,4 +1391,32 @@ const struct capture_thread *capture_reader_thread(const struct capture_reader *
         return NULL;
     }
     return (const struct capture_thread *)reader->threads.data + index;
+}
+
+uint32_t capture_reader_native_stack_count(const struct capture_reader *reader)
+{
+    return reader->native_stack_count;
+}
+
+const struct capture_native_stack *capture_reader_native_stack(const struct capture_reader *reader,
+                                                               uint32_t native_stack_id)
+{
+    if (native_stack_id == 0 || native_stack_id > reader->native_stack_count) {
+        return NULL;
+    }
+    return (const struct capture_native_stack *)reader->native_stacks.data + native_stack_id - 1;
+}
+
+size_t capture_reader_mapping_count(const struct capture_reader *reader)
+{
+    return reader->mappings.size / sizeof(struct capture_mapping);
+}
+
+const struct capture_mapping *capture_reader_mapping(const struct capture_reader *reader,
+                                                     size_t index)
+{
+    if (index >= capture_reader_mapping_count(reader)) {
+        return NULL;
+    }
+    return (const struct capture_mapping *)reader->mappings.data + index;
 }

@@ -49,6 +49,7 @@ struct capture_header {
     uint64_t sample_interval;       /* 0 = off */
     uint64_t rss_interval_ns;       /* 0 = off */
     uint64_t page_size;             /* 0 = unknown */
+    uint64_t sample_seed;           /* 0 */
 };
 
 /* The footer's summary figures, as the writer wrote them (not cross-checked
@@ -80,6 +81,25 @@ struct capture_stack {
     uint32_t frame_id;        /* never 0 */
 };
 
+/* A native stack: its innermost return address plus the native stack of its
+ * callers (--native captures). */
+struct capture_native_stack {
+    uint32_t parent_native_stack_id; /* always smaller than the stack's own id */
+    uint64_t ip;
+};
+
+#define CAPTURE_BUILD_ID_MAX 64
+
+/* A loaded object of the recorded process (OP_MAPPING). */
+struct capture_mapping {
+    uint64_t start; /* [start, end): its code */
+    uint64_t end;
+    uint64_t load_bias;
+    uint32_t path_sid;
+    uint32_t build_id_size;
+    uint8_t build_id[CAPTURE_BUILD_ID_MAX];
+};
+
 struct capture_thread {
     uint64_t thread_id;
     uint64_t native_tid; /* 0 until an OP_THREAD declares it */
@@ -95,6 +115,14 @@ enum capture_record_kind {
     CAPTURE_RECORD_RSS,            /* rss_bytes, minor_faults, major_faults */
     CAPTURE_RECORD_GC,             /* gc_* */
     CAPTURE_RECORD_SNAPSHOT,       /* nothing */
+    CAPTURE_RECORD_SAMPLING,       /* sample_mode, sample_mean */
+};
+
+/* Sampling modes of OP_SAMPLING (the values of sampler.h's sampler_mode). */
+enum capture_sampling_mode {
+    CAPTURE_SAMPLING_EVERY_ALLOCATION = 0,
+    CAPTURE_SAMPLING_BY_BYTES = 1,
+    CAPTURE_SAMPLING_BY_ALLOCATIONS = 2,
 };
 
 /* One event. kind and thread_id are always set; the other fields only for
@@ -106,6 +134,7 @@ struct capture_record {
     uint64_t size;
     uint32_t allocator; /* < ALLOCATOR_COUNT */
     uint32_t stack_id;  /* a defined stack id, or 0 */
+    uint32_t native_stack_id; /* allocations: a defined native stack id, or 0 */
     uint64_t time_ns;   /* since capture start */
     uint64_t rss_bytes;
     uint64_t minor_faults;
@@ -114,6 +143,8 @@ struct capture_record {
     uint64_t gc_collected;
     uint64_t gc_uncollectable;
     uint64_t gc_duration_ns;
+    uint32_t sample_mode; /* enum capture_sampling_mode */
+    uint64_t sample_mean; /* T bytes or N allocations */
 };
 
 struct capture_reader;
@@ -151,6 +182,11 @@ const struct capture_header *capture_reader_header(const struct capture_reader *
  * once the records have been read (if its footer chunk was written). */
 const struct capture_footer *capture_reader_footer(const struct capture_reader *reader);
 
+/* The latest aggregate snapshot read so far (captures recorded with
+ * --aggregate, see aggregate_chunk.h), or NULL. Owned by the reader. */
+struct capture_aggregate;
+const struct capture_aggregate *capture_reader_aggregate(const struct capture_reader *reader);
+
 /* 1 when the file has no valid trailer (it was not closed), known at open. */
 int capture_reader_truncated(const struct capture_reader *reader);
 /* A sentence on the truncation (complete once the records have been read),
@@ -174,6 +210,14 @@ uint32_t capture_reader_stack_count(const struct capture_reader *reader);
 /* Returns the stack, or NULL for id 0 (the empty stack) and ids not defined. */
 const struct capture_stack *capture_reader_stack(const struct capture_reader *reader,
                                                  uint32_t stack_id);
+uint32_t capture_reader_native_stack_count(const struct capture_reader *reader);
+/* Returns the native stack, or NULL for id 0 and ids not defined. */
+const struct capture_native_stack *capture_reader_native_stack(const struct capture_reader *reader,
+                                                               uint32_t native_stack_id);
+/* Mappings in file order; NULL when index is too large. */
+size_t capture_reader_mapping_count(const struct capture_reader *reader);
+const struct capture_mapping *capture_reader_mapping(const struct capture_reader *reader,
+                                                     size_t index);
 /* Threads in the order they first appeared (declared or switched to). */
 size_t capture_reader_thread_count(const struct capture_reader *reader);
 /* Returns thread number index (0-based), or NULL when index is too large. */

@@ -1,6 +1,8 @@
 #include "event_buffer.h"
 
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -15,6 +17,7 @@ struct thread_buffer {
     int retired;               /* the owning thread has exited; guarded by lock */
     int declared;              /* the writer has declared it; guarded by registry_mutex */
     struct thread_record record; /* guarded by registry_mutex */
+    char kernel_name[16];      /* the kernel's name when last read; registry_mutex */
     struct event_block *block; /* guarded by lock */
     struct thread_buffer *next; /* registry link; guarded by registry_mutex */
 };
@@ -149,6 +152,7 @@ static struct thread_buffer *thread_buffer_create(void)
     }
     buffer->record.native_tid = (int32_t)gettid();
     prctl(PR_GET_NAME, buffer->record.name, 0, 0, 0);
+    memcpy(buffer->kernel_name, buffer->record.name, sizeof buffer->kernel_name);
     pthread_once(&retire_key_once, retire_key_create);
     pthread_mutex_lock(&registry_mutex);
     registry_add_unlocked(buffer);
@@ -195,8 +199,11 @@ static void wait_for_writer(void)
     pthread_mutex_unlock(&full_mutex);
 }
 
-void event_buffer_append(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
-                         uint32_t value)
+/* Appends one event (native_stack_id: 0, or the allocation's native stack). */
+static inline __attribute__((always_inline)) void append_event(uint8_t kind, uint8_t allocator,
+                                                                uint64_t address, uint64_t size,
+                                                                uint32_t value,
+                                                                uint32_t native_stack_id)
 {
     struct thread_buffer *buffer = this_thread_buffer;
     if (__builtin_expect(buffer == NULL || buffer == THREAD_BUFFER_RETIRED, 0)) {
@@ -222,12 +229,25 @@ void event_buffer_append(uint8_t kind, uint8_t allocator, uint64_t address, uint
     event->address = address;
     event->size = size;
     event->value = value;
+    event->native_stack_id = native_stack_id;
     event->kind = kind;
     event->allocator = allocator;
     spin_unlock(&buffer->lock);
     if (must_wait) {
         wait_for_writer();
     }
+}
+
+void event_buffer_append(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
+                         uint32_t value)
+{
+    append_event(kind, allocator, address, size, value, 0);
+}
+
+void event_buffer_append_native(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
+                                uint32_t value, uint32_t native_stack_id)
+{
+    append_event(kind, allocator, address, size, value, native_stack_id);
 }
 
 uint64_t event_buffers_sequence(void)
@@ -364,6 +384,52 @@ int event_buffers_begin(void)
 void event_buffers_end(void)
 {
     set_collector_running(0);
+}
+
+/* Reads thread tid's kernel name from /proc into name (16 bytes, NUL
+ * terminated). Returns 0, or -1 when the thread is gone. Raw system calls
+ * only: no allocation. */
+static int read_kernel_name(int32_t tid, char name[16])
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    char text[17] = "";
+    ssize_t size = read(fd, text, 16);
+    close(fd);
+    if (size <= 0) {
+        return -1;
+    }
+    text[size] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    memset(name, 0, 16);
+    memcpy(name, text, strnlen(text, 15));
+    return 0;
+}
+
+void event_buffers_refresh_names(int (*rename)(const struct thread_record *thread, void *context),
+                                 void *context)
+{
+    pthread_mutex_lock(&registry_mutex);
+    for (struct thread_buffer *buffer = registry; buffer; buffer = buffer->next) {
+        char name[16];
+        if (buffer == &orphan_buffer || !buffer->declared ||
+            __atomic_load_n(&buffer->retired, __ATOMIC_RELAXED) ||
+            read_kernel_name(buffer->record.native_tid, name) < 0 ||
+            memcmp(name, buffer->kernel_name, sizeof name) == 0) {
+            continue;
+        }
+        struct thread_record renamed = buffer->record;
+        memcpy(renamed.name, name, sizeof name);
+        if (rename(&renamed, context) == 0) {
+            memcpy(buffer->kernel_name, name, sizeof name);
+            buffer->record = renamed;
+        }
+    }
+    pthread_mutex_unlock(&registry_mutex);
 }
 
 uint64_t event_buffers_dropped(void)

@@ -25,6 +25,7 @@ enum event_kind {
                              value = uncollectable, allocator = generation */
     EVENT_SNAPSHOT,
     EVENT_THREAD_NAME,    /* value = name string id */
+    EVENT_SAMPLING,       /* allocator = mode, size = mean */
 };
 
 struct recorded_event {
@@ -32,6 +33,7 @@ struct recorded_event {
     uint64_t address;
     uint64_t size;
     uint32_t value;
+    uint32_t native_stack_id; /* EVENT_ALLOCATION with --native; else 0 */
     uint8_t kind;
     uint8_t allocator;
     uint16_t unused;
@@ -66,6 +68,9 @@ void event_buffers_end(void);
 /* Appends one event for the calling thread (any thread, any time). */
 void event_buffer_append(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
                          uint32_t value);
+/* The same, for an allocation carrying a native stack id. */
+void event_buffer_append_native(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
+                                uint32_t value, uint32_t native_stack_id);
 
 /* The next sequence number to be handed out. */
 uint64_t event_buffers_sequence(void);
@@ -81,6 +86,17 @@ void event_buffers_collect(struct event_block **blocks,
                            int (*declare)(const struct thread_record *thread, void *context),
                            void *context);
 void event_block_recycle(struct event_block *block);
+
+/*
+ * Writer side. Re-reads the kernel name (/proc/self/task/TID/comm) of every
+ * declared, live thread and calls rename with the thread's record carrying
+ * the new name for each whose kernel name changed since it was last read
+ * (names given by recorder_set_thread_name are not kernel names and stay
+ * until the kernel name changes). A thread whose rename returned nonzero is
+ * offered again next time.
+ */
+void event_buffers_refresh_names(int (*rename)(const struct thread_record *thread, void *context),
+                                 void *context);
 
 /* Number of events discarded because memory ran out (never expected). */
 uint64_t event_buffers_dropped(void);

@@ -27,10 +27,16 @@ static void put_opcode(struct byte_buffer *out, uint8_t opcode)
 static void put_allocation(struct event_encoder *encoder, struct byte_buffer *out,
                            const struct recorded_event *event, uint32_t stack_limit)
 {
-    put_opcode(out, (uint8_t)(OP_ALLOC + event->allocator));
+    uint32_t native = event->native_stack_id <= encoder->native_stack_limit
+                          ? event->native_stack_id
+                          : 0;
+    put_opcode(out, (uint8_t)((native ? OP_ALLOC_NATIVE : OP_ALLOC) + event->allocator));
     put_address_delta(encoder, out, event->address);
     byte_buffer_put_varint_unchecked(out, event->size);
     byte_buffer_put_varint_unchecked(out, event->value <= stack_limit ? event->value : 0);
+    if (native) {
+        byte_buffer_put_varint_unchecked(out, native);
+    }
     encoder->allocation_count++;
     encoder->allocated_bytes += event->size;
 }
@@ -76,6 +82,11 @@ int event_encoder_put(struct event_encoder *encoder, struct byte_buffer *out,
         break;
     case EVENT_SNAPSHOT:
         put_opcode(out, OP_SNAPSHOT);
+        break;
+    case EVENT_SAMPLING:
+        put_opcode(out, OP_SAMPLING);
+        byte_buffer_put_varint_unchecked(out, event->allocator);
+        byte_buffer_put_varint_unchecked(out, event->size);
         break;
     case EVENT_THREAD_NAME:
         put_opcode(out, OP_THREAD);

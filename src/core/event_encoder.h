@@ -17,6 +17,9 @@ struct event_encoder {
     uint64_t allocation_count;
     uint64_t allocated_bytes;
     uint64_t free_count;
+    /* The largest native stack id defined in the capture so far: an
+     * allocation's larger id is dropped (written as OP_ALLOC). */
+    uint32_t native_stack_limit;
 };
 
 /* Resets the delta state: each chunk decodes from the same start. */

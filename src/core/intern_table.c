@@ -223,6 +223,52 @@ uint32_t intern_stack_count(void)
     return count;
 }
 
+int intern_stack_lookup(uint32_t stack_id, uint32_t *parent_stack_id, uint32_t *frame_id)
+{
+    pthread_mutex_lock(&intern_mutex);
+    int found = stack_id > 0 && stack_id < stacks.count;
+    if (found) {
+        const struct interned_stack *entry = (const struct interned_stack *)stacks.items + stack_id;
+        *parent_stack_id = entry->parent;
+        *frame_id = entry->frame;
+    }
+    pthread_mutex_unlock(&intern_mutex);
+    return found;
+}
+
+int intern_frame_lookup(uint32_t frame_id, uint32_t *function_sid, uint32_t *file_sid,
+                        uint32_t *line)
+{
+    pthread_mutex_lock(&intern_mutex);
+    int found = frame_id > 0 && frame_id < frames.count;
+    if (found) {
+        const struct interned_frame *entry = (const struct interned_frame *)frames.items + frame_id;
+        *function_sid = entry->function_sid;
+        *file_sid = entry->file_sid;
+        *line = entry->line;
+    }
+    pthread_mutex_unlock(&intern_mutex);
+    return found;
+}
+
+size_t intern_string_copy(uint32_t string_id, char *out, size_t out_size)
+{
+    pthread_mutex_lock(&intern_mutex);
+    size_t length = 0;
+    if (string_id > 0 && string_id < strings.count) {
+        const struct interned_string *entry =
+            (const struct interned_string *)strings.items + string_id;
+        length = entry->size;
+        size_t copied = length < out_size - 1 ? length : out_size - 1;
+        memcpy(out, string_bytes.data + entry->offset, copied);
+        out[copied] = '\0';
+    } else if (out_size) {
+        out[0] = '\0';
+    }
+    pthread_mutex_unlock(&intern_mutex);
+    return length;
+}
+
 static int encode_strings_unlocked(struct byte_buffer *out, uint32_t from)
 {
     for (uint32_t id = from; id < strings.count; id++) {
@@ -298,4 +344,14 @@ size_t intern_tables_memory(void)
 void intern_tables_after_fork_in_child(void)
 {
     pthread_mutex_init(&intern_mutex, NULL);
+}
+
+void intern_tables_before_fork(void)
+{
+    pthread_mutex_lock(&intern_mutex);
+}
+
+void intern_tables_after_fork_in_parent(void)
+{
+    pthread_mutex_unlock(&intern_mutex);
 }

@@ -32,6 +32,15 @@ uint32_t intern_stack(uint32_t parent_stack_id, uint32_t frame_id);
 /* Number of stacks defined so far (the largest valid stack id). */
 uint32_t intern_stack_count(void);
 
+/* Lookups by id, for in-process reports (memlyze.tracemalloc). Each returns
+ * 1 and fills the outputs when id is defined, else 0. */
+int intern_stack_lookup(uint32_t stack_id, uint32_t *parent_stack_id, uint32_t *frame_id);
+int intern_frame_lookup(uint32_t frame_id, uint32_t *function_sid, uint32_t *file_sid,
+                        uint32_t *line);
+/* Copies string id's bytes into out (at most out_size - 1, then a NUL) and
+ * returns the full length; 0 for id 0 or an undefined id. */
+size_t intern_string_copy(uint32_t string_id, char *out, size_t out_size);
+
 /*
  * Appends OP_STRING, OP_FRAME and OP_STACK records for every value defined
  * since cursor, in an order where each record only refers to earlier ones,
@@ -41,6 +50,10 @@ int intern_tables_encode_new(struct byte_buffer *out, struct intern_cursor *curs
 
 /* In a forked child: the mutex may have been held by a parent thread. */
 void intern_tables_after_fork_in_child(void);
+/* Around fork (pthread_atfork prepare and parent handlers): hold the tables'
+ * mutex so that a child inherits them whole, never half updated. */
+void intern_tables_before_fork(void);
+void intern_tables_after_fork_in_parent(void);
 
 /* Bytes held by the tables. */
 size_t intern_tables_memory(void);

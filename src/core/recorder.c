@@ -18,7 +18,11 @@
 #include "event_buffer.h"
 #include "event_encoder.h"
 #include "intern_table.h"
+#include "native_intern.h"
+#include "live_table.h"
+#include "aggregate_writer.h"
 #include "rss.h"
+#include "sampler.h"
 #include "tracker_memory.h"
 
 /* A chunk is written once it holds this much, or is this old: a killed
@@ -27,9 +31,12 @@
 #define CHUNK_MAX_AGE_NS (100u * 1000u * 1000u)
 #define ROUND_INTERVAL_NS (10u * 1000u * 1000u)
 #define ROUND_MIN_INTERVAL_NS (1u * 1000u * 1000u)
+/* Kernel thread names are re-read this often, and after pthread_setname_np. */
+#define NAME_REFRESH_INTERVAL_NS (1000u * 1000u * 1000u)
 
 int recorder_active_flag;
 THREAD_LOCAL int recorder_thread_busy;
+static int thread_names_changed; /* atomic: set by recorder_note_thread_renamed */
 
 /* An event with the thread that made it, waiting for its turn. */
 struct staged_event {
@@ -61,6 +68,17 @@ static struct {
     pthread_mutex_t wake_mutex;
     pthread_cond_t wake_condition;
     int stop_requested; /* guarded by wake_mutex */
+    pthread_cond_t flush_condition; /* signalled when a round completes flushes */
+    uint64_t flush_requested;       /* guarded by wake_mutex */
+    uint64_t flush_completed;       /* guarded by wake_mutex */
+
+    int streaming;                  /* events go to a capture file */
+    uint64_t aggregate_interval_ns; /* nonzero: --aggregate snapshots */
+    uint64_t last_aggregate_ns;
+    uint64_t aggregate_peak_bytes;   /* the live table's peak at the last round */
+    uint64_t aggregate_peak_time_ns; /* since start: the round that saw it grow */
+    char *aggregate_path;
+    struct byte_buffer header_payload;
 
     uint64_t start_ns; /* CLOCK_MONOTONIC at start */
     uint64_t round_interval_ns;
@@ -77,10 +95,13 @@ static struct {
     struct staged_array pending;
     struct staged_array window;
     struct thread_declarations declarations;
+    uint64_t last_name_refresh_ns;
+    struct native_cursor native_cursor;
 } recorder = {
     .control_mutex = PTHREAD_MUTEX_INITIALIZER,
     .wake_mutex = PTHREAD_MUTEX_INITIALIZER,
     .wake_condition = PTHREAD_COND_INITIALIZER,
+    .flush_condition = PTHREAD_COND_INITIALIZER,
 };
 
 static uint64_t monotonic_ns(void)
@@ -202,14 +223,21 @@ static int declare_thread(const struct thread_record *thread, void *context)
 static int encode_thread_declarations(void)
 {
     struct thread_declarations *declarations = &recorder.declarations;
+    if (!recorder.streaming) {
+        declarations->count = 0;
+        return 0;
+    }
     uint32_t names[64];
     for (size_t index = 0; index < declarations->count; index++) {
         const char *name = declarations->records[index].name;
         names[index] = intern_string(name, strnlen(name, sizeof declarations->records[0].name));
     }
-    if (intern_tables_encode_new(&recorder.chunk, &recorder.cursor) < 0) {
+    if (intern_tables_encode_new(&recorder.chunk, &recorder.cursor) < 0 ||
+        native_tables_encode_new(&recorder.chunk, &recorder.native_cursor,
+                                 recorder.cursor.strings_written) < 0) {
         return -1;
     }
+    recorder.encoder.native_stack_limit = recorder.native_cursor.stacks_written;
     for (size_t index = 0; index < declarations->count; index++) {
         const struct thread_record *thread = &declarations->records[index];
         if (event_encoder_put_thread(&recorder.encoder, &recorder.chunk, thread->thread_id,
@@ -227,16 +255,21 @@ static int encode_window(size_t length)
 {
     uint32_t stack_limit = intern_stack_count();
     size_t index = 0;
+    live_table_lock();
     for (; index < length; index++) {
         const struct staged_event *staged = &recorder.window.items[index];
         if (!staged->thread_id) {
             break;
         }
-        if (event_encoder_put(&recorder.encoder, &recorder.chunk, &staged->event,
+        live_table_apply(&staged->event);
+        if (recorder.streaming &&
+            event_encoder_put(&recorder.encoder, &recorder.chunk, &staged->event,
                               staged->thread_id, stack_limit) < 0) {
+            live_table_unlock();
             return -1;
         }
     }
+    live_table_unlock();
     recorder.next_sequence_to_write += index;
     for (size_t rest = index; rest < length; rest++) {
         const struct staged_event *staged = &recorder.window.items[rest];
@@ -249,6 +282,9 @@ static int encode_window(size_t length)
 
 static int encode_time_and_rss(uint64_t now)
 {
+    if (!recorder.streaming) {
+        return 0;
+    }
     if (event_encoder_put_time(&recorder.encoder, &recorder.chunk, now - recorder.start_ns) < 0) {
         return -1;
     }
@@ -265,7 +301,7 @@ static int encode_time_and_rss(uint64_t now)
 
 static void flush_chunk(uint64_t now)
 {
-    if (recorder.chunk.size) {
+    if (recorder.chunk.size && recorder.streaming) {
         if (capture_writer_write_chunk(&recorder.file, CHUNK_KIND_EVENTS, recorder.chunk.data,
                                        recorder.chunk.size) < 0) {
             /* The disk is full or gone: stop costing the program anything. */
@@ -277,6 +313,18 @@ static void flush_chunk(uint64_t now)
     recorder.chunk_started_ns = now;
 }
 
+/* Re-reads the kernel's thread names after a rename was noted, and every
+ * NAME_REFRESH_INTERVAL_NS (prctl(PR_SET_NAME) is not hooked). */
+static void refresh_thread_names(uint64_t now)
+{
+    int noted = __atomic_exchange_n(&thread_names_changed, 0, __ATOMIC_ACQ_REL);
+    if (!noted && now - recorder.last_name_refresh_ns < NAME_REFRESH_INTERVAL_NS) {
+        return;
+    }
+    recorder.last_name_refresh_ns = now;
+    event_buffers_refresh_names(declare_thread, &recorder.declarations);
+}
+
 /* One round of the writer: collect, order, encode, maybe write a chunk. */
 static void writer_round(int final)
 {
@@ -285,6 +333,7 @@ static void writer_round(int final)
     event_buffers_collect(&blocks, declare_thread, &recorder.declarations);
     size_t length = order_events(blocks, limit);
     uint64_t now = monotonic_ns();
+    refresh_thread_names(now);
     if (recorder.chunk.size == 0) {
         recorder.chunk_started_ns = now;
     }
@@ -308,7 +357,7 @@ static int wait_for_next_round(void)
     deadline.tv_sec += (time_t)(nanoseconds / 1000000000u);
     deadline.tv_nsec = (long)(nanoseconds % 1000000000u);
     pthread_mutex_lock(&recorder.wake_mutex);
-    while (!recorder.stop_requested) {
+    while (!recorder.stop_requested && recorder.flush_requested == recorder.flush_completed) {
         if (pthread_cond_timedwait(&recorder.wake_condition, &recorder.wake_mutex, &deadline) ==
             ETIMEDOUT) {
             break;
@@ -319,15 +368,87 @@ static int wait_for_next_round(void)
     return stop;
 }
 
+/* The flush requests made so far (a round started now serves them all). */
+static uint64_t flush_requests_pending(void)
+{
+    pthread_mutex_lock(&recorder.wake_mutex);
+    uint64_t requested = recorder.flush_requested;
+    pthread_mutex_unlock(&recorder.wake_mutex);
+    return requested;
+}
+
+/* Tells recorder_flush() callers up to request number served are done. */
+static void flush_requests_complete(uint64_t served)
+{
+    pthread_mutex_lock(&recorder.wake_mutex);
+    if (served > recorder.flush_completed) {
+        recorder.flush_completed = served;
+    }
+    pthread_cond_broadcast(&recorder.flush_condition);
+    pthread_mutex_unlock(&recorder.wake_mutex);
+}
+
+/* In --aggregate mode, rewrites the capture when the interval has passed
+ * (always when final). A failed write leaves the previous snapshot. */
+static void write_aggregate_if_due(int final)
+{
+    uint64_t now = monotonic_ns();
+    struct live_table_totals totals;
+    live_table_get_totals(&totals);
+    if (totals.peak_bytes != recorder.aggregate_peak_bytes) {
+        recorder.aggregate_peak_bytes = totals.peak_bytes;
+        recorder.aggregate_peak_time_ns = now - recorder.start_ns;
+    }
+    if (!recorder.aggregate_interval_ns ||
+        (!final && now - recorder.last_aggregate_ns < recorder.aggregate_interval_ns)) {
+        return;
+    }
+    recorder.last_aggregate_ns = now;
+    struct aggregate_snapshot_context context = {
+        .path = recorder.aggregate_path,
+        .header_payload = &recorder.header_payload,
+        .time_ns = now - recorder.start_ns,
+        .peak_time_ns = recorder.aggregate_peak_time_ns,
+        .tracker_memory_peak = tracker_memory_peak(),
+        .thread_count = event_buffers_thread_count(),
+    };
+    if (aggregate_writer_write(&context) < 0 && !recorder.file.error_number) {
+        recorder.file.error_number = errno ? errno : EIO;
+    }
+}
+
 static void *writer_thread_main(void *unused)
 {
     (void)unused;
     recorder_thread_busy = 1;
     while (!wait_for_next_round()) {
+        uint64_t served = flush_requests_pending();
         writer_round(0);
+        write_aggregate_if_due(0);
+        flush_requests_complete(served);
     }
+    uint64_t served = flush_requests_pending();
     writer_round(1);
+    write_aggregate_if_due(1);
+    flush_requests_complete(served);
     return NULL;
+}
+
+int recorder_flush(void)
+{
+    pthread_mutex_lock(&recorder.control_mutex);
+    int running = recorder.running && recorder.owner_pid == (int)getpid();
+    if (running) {
+        pthread_mutex_lock(&recorder.wake_mutex);
+        uint64_t wanted = ++recorder.flush_requested;
+        pthread_cond_signal(&recorder.wake_condition);
+        while (recorder.flush_completed < wanted) {
+            pthread_cond_wait(&recorder.flush_condition, &recorder.wake_mutex);
+        }
+        pthread_mutex_unlock(&recorder.wake_mutex);
+    }
+    pthread_mutex_unlock(&recorder.control_mutex);
+    return running ? 0 : -1;
 }
 
 /* --- start and stop ------------------------------------------------------ */
@@ -350,7 +471,8 @@ static int encode_header(const struct recorder_options *options, struct byte_buf
                  byte_buffer_append_tlv_varint(out, HEADER_RSS_INTERVAL_NS,
                                                options->rss_interval_ns) ||
                  byte_buffer_append_tlv_varint(out, HEADER_PAGE_SIZE,
-                                               (uint64_t)sysconf(_SC_PAGESIZE));
+                                               (uint64_t)sysconf(_SC_PAGESIZE)) ||
+                 byte_buffer_append_tlv_varint(out, HEADER_SAMPLE_SEED, options->sample_seed);
     return failed ? -1 : 0;
 }
 
@@ -368,6 +490,7 @@ static void recorder_reset_state(const struct recorder_options *options)
     recorder.last_rss_ns = 0;
     memset(&recorder.encoder, 0, sizeof recorder.encoder);
     memset(&recorder.cursor, 0, sizeof recorder.cursor);
+    memset(&recorder.native_cursor, 0, sizeof recorder.native_cursor);
     memset(&recorder.declarations, 0, sizeof recorder.declarations);
     recorder.next_sequence_to_write = 0;
     byte_buffer_clear(&recorder.chunk);
@@ -392,10 +515,68 @@ static void recorder_after_fork_handler(void)
 }
 
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+/* pthread_atfork prepare: a child must inherit whole tables. */
+static void recorder_before_fork_handler(void)
+{
+    intern_tables_before_fork();
+    native_tables_before_fork();
+}
+
+static void recorder_after_fork_in_parent_handler(void)
+{
+    native_tables_after_fork_in_parent();
+    intern_tables_after_fork_in_parent();
+}
+
 static void register_fork_handler(void)
 {
-    pthread_atfork(NULL, NULL, recorder_after_fork_handler);
+    pthread_atfork(recorder_before_fork_handler, recorder_after_fork_in_parent_handler,
+                   recorder_after_fork_handler);
 }
+
+/* Sets up where the recording goes: a capture file of events, --aggregate
+ * snapshots, or nothing but the live table (path NULL). Returns 0, or -1
+ * with a reason in error. */
+static int open_output(const struct recorder_options *options, const struct byte_buffer *header,
+                       char *error, size_t error_size)
+{
+    memset(&recorder.file, 0, sizeof recorder.file);
+    recorder.file.fd = -1;
+    recorder.streaming = options->path && !options->aggregate_interval_ns;
+    recorder.aggregate_interval_ns = options->path ? options->aggregate_interval_ns : 0;
+    if (options->live_table || !recorder.streaming) {
+        live_table_enable();
+    } else {
+        live_table_disable();
+    }
+    if (recorder.streaming) {
+        return capture_writer_open(&recorder.file, options->path, options->overwrite, header,
+                                   error, error_size);
+    }
+    if (!recorder.aggregate_interval_ns) {
+        return 0;
+    }
+    size_t path_size = strlen(options->path) + 1;
+    byte_buffer_release(&recorder.header_payload);
+    if (recorder.aggregate_path) {
+        tracker_free(recorder.aggregate_path, strlen(recorder.aggregate_path) + 1);
+    }
+    recorder.aggregate_path = tracker_malloc(path_size);
+    if (!recorder.aggregate_path ||
+        byte_buffer_append(&recorder.header_payload, header->data, header->size) < 0) {
+        snprintf(error, error_size, "out of memory starting the recording");
+        return -1;
+    }
+    memcpy(recorder.aggregate_path, options->path, path_size);
+    recorder.last_aggregate_ns = monotonic_ns();
+    recorder.aggregate_peak_bytes = 0;
+    recorder.aggregate_peak_time_ns = 0;
+    struct aggregate_snapshot_context context = {.path = options->path,
+                                                 .header_payload = header};
+    return aggregate_writer_create(&context, options->overwrite, error, error_size);
+}
+
+static void remember_options(const struct recorder_options *options);
 
 static int recorder_start_unlocked(const struct recorder_options *options, char *error,
                                    size_t error_size)
@@ -405,13 +586,13 @@ static int recorder_start_unlocked(const struct recorder_options *options, char 
         return -1;
     }
     struct byte_buffer header = {0};
-    if (intern_tables_reset() < 0 || encode_header(options, &header) < 0) {
+    if (intern_tables_reset() < 0 || native_tables_reset() < 0 ||
+        encode_header(options, &header) < 0) {
         byte_buffer_release(&header);
         snprintf(error, error_size, "out of memory starting the recording");
         return -1;
     }
-    int opened = capture_writer_open(&recorder.file, options->path, options->overwrite, &header,
-                                     error, error_size);
+    int opened = open_output(options, &header, error, error_size);
     byte_buffer_release(&header);
     if (opened < 0) {
         return -1;
@@ -424,15 +605,112 @@ static int recorder_start_unlocked(const struct recorder_options *options, char 
     if (start_writer_thread() != 0) {
         event_buffers_end();
         capture_writer_abandon(&recorder.file);
-        unlink(options->path);
+        if (options->path) {
+            unlink(options->path);
+        }
         rss_reader_close(&recorder.rss);
         snprintf(error, error_size, "cannot start the writer thread");
         return -1;
     }
     recorder.running = 1;
     recorder.owner_pid = (int)getpid();
+    remember_options(options);
     __atomic_store_n(&recorder_active_flag, 1, __ATOMIC_SEQ_CST);
     return 0;
+}
+
+/* --- follow-fork ------------------------------------------------------------ */
+
+/* The options of the running recording, kept for a forked child's restart. */
+static struct {
+    struct recorder_options options;
+    char path[4096];
+    char child_path[4096 + 24]; /* a follow-fork child's own capture */
+    char python_version[64];
+    char *command;
+    size_t command_size;
+    int follow_fork;  /* the running recording follows forks */
+    int forked_child; /* this process is a follow-fork child recording */
+} remembered;
+
+/* Keeps a copy of options when they ask to follow forks into capture files. */
+static void remember_options(const struct recorder_options *options)
+{
+    remembered.follow_fork = options->follow_fork && options->path &&
+                             !options->aggregate_interval_ns &&
+                             strlen(options->path) < sizeof remembered.path;
+    remembered.forked_child = 0;
+    if (!remembered.follow_fork) {
+        return;
+    }
+    remembered.options = *options;
+    snprintf(remembered.path, sizeof remembered.path, "%s", options->path);
+    snprintf(remembered.python_version, sizeof remembered.python_version, "%s",
+             options->python_version ? options->python_version : "");
+    const char *command = options->command ? options->command : "";
+    tracker_free(remembered.command, remembered.command_size);
+    remembered.command_size = strlen(command) + 1;
+    remembered.command = tracker_malloc(remembered.command_size);
+    if (remembered.command) {
+        memcpy(remembered.command, command, remembered.command_size);
+    }
+    remembered.options.path = remembered.path;
+    remembered.options.python_version = remembered.python_version;
+    remembered.options.command = remembered.command ? remembered.command : "";
+}
+
+/* In a follow-fork child, right after fork: records into <path>.<pid> with
+ * the interned tables inherited from the parent (all written again first:
+ * the cursor starts at zero). On any failure the child does not record. */
+static void restart_in_forked_child(void)
+{
+    char *path = remembered.child_path;
+    snprintf(path, sizeof remembered.child_path, "%s.%d", remembered.path, (int)getpid());
+    struct recorder_options options = remembered.options;
+    options.path = path;
+    options.pid = (uint64_t)getpid();
+    options.overwrite = 1;
+    struct byte_buffer header = {0};
+    char error[256];
+    int failed = encode_header(&options, &header) < 0 ||
+                 open_output(&options, &header, error, sizeof error) < 0;
+    byte_buffer_release(&header);
+    if (failed) {
+        return;
+    }
+    recorder_reset_state(&options);
+    rss_reader_close(&recorder.rss);
+    rss_reader_open(&recorder.rss);
+    tracker_memory_reset_peak();
+    event_buffers_begin();
+    if (start_writer_thread() != 0) {
+        event_buffers_end();
+        capture_writer_abandon(&recorder.file);
+        unlink(path);
+        return;
+    }
+    recorder.running = 1;
+    recorder.owner_pid = (int)getpid();
+    remembered.forked_child = 1;
+    __atomic_store_n(&recorder_active_flag, 1, __ATOMIC_SEQ_CST);
+}
+
+void recorder_before_exec(void)
+{
+    if (remembered.forked_child && recorder.running && recorder.owner_pid == (int)getpid()) {
+        char error[256];
+        recorder_stop(error, sizeof error);
+        unlink(remembered.child_path);
+        remembered.forked_child = 0;
+    }
+}
+
+void recorder_before_exit(void)
+{
+    if (remembered.forked_child && recorder.running && recorder.owner_pid == (int)getpid()) {
+        char error[256];
+        recorder_stop(error, sizeof error);
+    }
 }
 
 int recorder_start(const struct recorder_options *options, char *error, size_t error_size)
@@ -485,8 +763,10 @@ static int recorder_stop_unlocked(char *error, size_t error_size)
     if (encode_footer(&footer, monotonic_ns()) < 0 && !recorder.file.error_number) {
         recorder.file.error_number = ENOMEM;
     }
-    int result = capture_writer_finish(&recorder.file, &footer);
+    int result = recorder.streaming ? capture_writer_finish(&recorder.file, &footer)
+                                    : (recorder.file.error_number ? -1 : 0);
     byte_buffer_release(&footer);
+    live_table_disable();
     if (result < 0) {
         snprintf(error, error_size, "capture file is incomplete: %s",
                  strerror(recorder.file.error_number));
@@ -508,6 +788,7 @@ void recorder_after_fork_in_child(void)
     /* The writer thread did not come along; its file belongs to the parent.
      * Forget both without touching the file, and make the locks usable. */
     __atomic_store_n(&recorder_active_flag, 0, __ATOMIC_SEQ_CST);
+    int was_running = recorder.running;
     pthread_mutex_init(&recorder.control_mutex, NULL);
     pthread_mutex_init(&recorder.wake_mutex, NULL);
     pthread_cond_init(&recorder.wake_condition, NULL);
@@ -518,6 +799,18 @@ void recorder_after_fork_in_child(void)
     recorder.running = 0;
     event_buffers_after_fork_in_child();
     intern_tables_after_fork_in_child();
+    native_tables_after_fork_in_child();
+    sampler_after_fork_in_child();
+    pthread_cond_init(&recorder.flush_condition, NULL);
+    live_table_after_fork_in_child();
+    int follow = was_running && remembered.follow_fork;
+    remembered.forked_child = 0;
+    if (follow) {
+        int busy = recorder_thread_busy;
+        recorder_thread_busy = 1;
+        restart_in_forked_child();
+        recorder_thread_busy = busy;
+    }
 }
 
 /* --- interning and events -------------------------------------------------- */
@@ -549,6 +842,13 @@ void recorder_record_allocation(int allocator, uintptr_t address, uint64_t size,
     event_buffer_append(EVENT_ALLOCATION, (uint8_t)allocator, address, size, stack_id);
 }
 
+void recorder_record_native_allocation(int allocator, uintptr_t address, uint64_t size,
+                                       uint32_t stack_id, uint32_t native_stack_id)
+{
+    event_buffer_append_native(EVENT_ALLOCATION, (uint8_t)allocator, address, size, stack_id,
+                               native_stack_id);
+}
+
 void recorder_record_free(uintptr_t address)
 {
     event_buffer_append(EVENT_FREE, 0, address, 0, 0);
@@ -574,6 +874,16 @@ void recorder_record_gc(uint32_t generation, uint64_t collected, uint64_t uncoll
 void recorder_record_snapshot(void)
 {
     event_buffer_append(EVENT_SNAPSHOT, 0, 0, 0, 0);
+}
+
+void recorder_note_thread_renamed(void)
+{
+    __atomic_store_n(&thread_names_changed, 1, __ATOMIC_RELEASE);
+}
+
+void recorder_record_sampling(int mode, uint64_t mean)
+{
+    event_buffer_append(EVENT_SAMPLING, (uint8_t)mode, 0, mean, 0);
 }
 
 void recorder_set_thread_name(const char *name)

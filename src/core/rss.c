@@ -1,13 +1,37 @@
 #include "rss.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+static atomic_uint_fast64_t fork_generation;
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+
+/* Runs in the child of every fork: makes every reader reopen its file. */
+static void count_fork_in_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+/* Registers count_fork_in_child, once per process. */
+static void register_fork_handler(void)
+{
+    pthread_atfork(NULL, NULL, count_fork_in_child);
+}
+
+uint64_t rss_fork_generation(void)
+{
+    return (uint64_t)atomic_load_explicit(&fork_generation, memory_order_relaxed);
+}
+
 int rss_reader_open(struct rss_reader *reader)
 {
+    pthread_once(&fork_handler_once, register_fork_handler);
     reader->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
     reader->owner_pid = (int)getpid();
+    reader->fork_generation = rss_fork_generation();
     reader->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     return reader->statm_fd < 0 ? -1 : 0;
 }
@@ -36,7 +60,7 @@ static uint64_t statm_resident_pages(const char *text, ssize_t length)
 
 uint64_t rss_reader_current(struct rss_reader *reader)
 {
-    if (reader->owner_pid != (int)getpid()) {
+    if (reader->fork_generation != rss_fork_generation()) {
         rss_reader_close(reader);
         if (rss_reader_open(reader) < 0) {
             return 0;

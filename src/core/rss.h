@@ -1,7 +1,9 @@
 /*
- * Resident set size of this process, read from a kept-open /proc file.
- * A descriptor opened before fork keeps naming the parent: call
- * rss_reader_reopen in the child.
+ * Resident set size of this process, read from a kept-open /proc file with
+ * one pread and no re-open. A descriptor opened before fork keeps naming the
+ * parent; rss_reader_current notices a fork (a pthread_atfork child handler
+ * bumps a generation counter, so the check costs a load, not a getpid) and
+ * reopens the file in the child.
  */
 #ifndef MEMLYZE_RSS_H
 #define MEMLYZE_RSS_H
@@ -11,6 +13,7 @@
 struct rss_reader {
     int statm_fd;
     int owner_pid;
+    uint64_t fork_generation; /* rss_fork_generation() when opened */
     uint64_t page_size;
 };
 
@@ -23,5 +26,8 @@ uint64_t rss_reader_current(struct rss_reader *reader);
 /* Peak RSS in bytes (getrusage's ru_maxrss) and page-fault counts. */
 uint64_t rss_peak_bytes(void);
 void rss_page_faults(uint64_t *minor, uint64_t *major);
+/* How many forks this process descends through since rss.c first opened a
+ * reader (0 before any fork). */
+uint64_t rss_fork_generation(void);
 
 #endif

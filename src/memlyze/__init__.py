@@ -22,7 +22,8 @@ in :mod:`memlyze.cli`.
 __version__ = "0.1.0"
 
 from .file_reader import Allocation, CaptureError, FileReader, Frame, Record
-from .tracker import Tracker, start
+from .tracker import Tracker, TrackerError, start
+from ._memlyze import rss, rss_peak  # exact current and peak RSS in bytes (issue #6)
 
 # Room for later: rss() and rss_peak() (SPEC 1.2), the compatibility modules
 # memlyze.tracemalloc, memlyze.mprofile and memlyze.cpymemtrace.
@@ -34,6 +35,9 @@ __all__ = [
     "Frame",
     "Record",
     "Tracker",
+    "TrackerError",
     "__version__",
+    "rss",
+    "rss_peak",
     "start",
 ]

@@ -37,6 +37,7 @@ class Record(NamedTuple):
     size: int
     allocator: object
     stack_id: int
+    native_stack_id: int = 0  # with --native: see FileReader.native_stack()
 
 
 class Allocation:
@@ -111,7 +112,14 @@ class FileReader:
         return list(self._capture.threads())
 
     def records(self) -> Iterator[Record]:
-        """Every event of the capture, in order."""
+        """Every event of the capture, in order.
+
+        Raises CaptureError for a capture recorded with --aggregate, which
+        keeps per-stack totals only (its peak and leak figures are in summary,
+        peak_allocations() and leaks())."""
+        if self.metadata.get("aggregate"):
+            raise CaptureError("this capture was recorded with --aggregate; per-event records "
+                               "are not available")
         for record in self._capture.records():
             yield Record(*record)
 
@@ -122,6 +130,20 @@ class FileReader:
             frames = [Frame(*frame) for frame in self._capture.stack(stack_id)]
             self._stacks[stack_id] = frames
         return frames
+
+    def native_stack(self, native_stack_id: int) -> list[tuple]:
+        """A --native capture's native frames, innermost first, symbolised now:
+        ``(function or None, file, line, address, object, note)``; ``note``
+        says why a frame is unresolved (e.g. ``"build-id mismatch"`` when the
+        object's file changed since recording) or is ``"inlined"``."""
+        return list(self._capture.native_stack(native_stack_id))
+
+    def merged_stack(self, stack_id: int, native_stack_id: int) -> list[tuple]:
+        """One stack from a record's ``stack_id`` and ``native_stack_id``,
+        innermost first: ``(function, file, line, kind)`` with kind
+        ``"native"`` or ``"python"``; the Python frames stand where the
+        interpreter's evaluation loop ran them."""
+        return list(self._capture.merged_stack(stack_id, native_stack_id))
 
     def _allocations(self, rows) -> Iterator[Allocation]:
         for stack_id, nbytes, count in sorted(rows, key=lambda row: (-row[1], row[0])):

@@ -10,6 +10,7 @@ import os
 import threading
 
 from . import _memlyze
+from .byte_sizes import parse_byte_size
 
 __all__ = ["Tracker", "TrackerError", "start"]
 
@@ -17,14 +18,7 @@ __all__ = ["Tracker", "TrackerError", "start"]
 # means "off". Accepted (so code written against the full API keeps its
 # shape); anything but the default is refused with a clear message.
 _NOT_YET_SUPPORTED = {
-    "sample_rate": 1.0,
-    "sample_interval": None,
-    "native": False,
-    "include_patterns": None,
-    "exclude_patterns": None,
-    "aggregate": False,
     "ring": None,
-    "seed": None,
 }
 
 # The engine's limits (src/binding/tracker_binding.c).
@@ -33,6 +27,75 @@ MAX_RSS_INTERVAL = 3600.0
 
 _lock = threading.Lock()
 _running: "Tracker | None" = None
+
+
+def _install_thread_naming(set_thread_name) -> None:
+    """Makes every thread threading starts name itself in the capture, once.
+
+    Wraps ``Thread._set_native_id``, which each new thread calls first thing
+    in its own context and which returns before the thread's target runs:
+    no profile hook, and no extra frame on the thread's stacks.
+    """
+    original = getattr(threading.Thread, "_set_native_id", None)
+    if original is None or getattr(original, "_memlyze_names_thread", False):
+        return
+
+    def _set_native_id(self):
+        original(self)
+        if _memlyze.is_tracking():
+            try:
+                set_thread_name(str(self.name))
+            except Exception:  # never disturb the thread
+                pass
+
+    _set_native_id._memlyze_names_thread = True
+    threading.Thread._set_native_id = _set_native_id
+
+
+def _check_sampling(sample_rate, sample_interval, seed):
+    """Returns (rate, interval bytes or 0, seed or None) or raises ValueError/TypeError."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
+        raise TypeError(f"sample_rate must be a number, not {type(sample_rate).__name__}")
+    if not 0 < sample_rate <= 1:
+        raise ValueError(f"sample_rate must be in (0, 1] (got {sample_rate})")
+    interval = 0
+    if sample_interval is not None:
+        interval = parse_byte_size(sample_interval)
+        if sample_rate < 1:
+            raise ValueError("sample_rate and sample_interval cannot be used together")
+    if seed is None:
+        environment_seed = os.environ.get("MEMLYZE_SEED")
+        if environment_seed:
+            try:
+                seed = int(environment_seed, 0)
+            except ValueError:
+                raise ValueError(f"MEMLYZE_SEED must be an integer (got {environment_seed!r})")
+    elif isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, not {type(seed).__name__}")
+    return float(sample_rate), interval, seed
+
+
+def _check_aggregate_interval(interval) -> float:
+    """Returns the --aggregate snapshot interval in seconds, or raises."""
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+        raise TypeError(f"aggregate_interval must be a number, not {type(interval).__name__}")
+    if not 0.01 <= interval <= 86400:
+        raise ValueError(f"aggregate_interval must be between 0.01 and 86400 seconds "
+                         f"(got {interval})")
+    return float(interval)
+
+
+def _check_patterns(name, patterns):
+    """A tuple of fnmatch patterns on module names, from None, a str or strs."""
+    if patterns is None:
+        return ()
+    if isinstance(patterns, str):
+        patterns = (patterns,)
+    patterns = tuple(patterns)
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern:
+            raise TypeError(f"{name} must be non-empty strings, got {pattern!r}")
+    return patterns
 
 
 class TrackerError(RuntimeError):
@@ -62,6 +125,12 @@ class Tracker:
 
     or call :meth:`start` and :meth:`stop` yourself. ``force=True`` overwrites
     an existing capture; otherwise an existing file is an error.
+
+    ``aggregate=True`` keeps only per-stack totals in memory and rewrites the
+    capture every ``aggregate_interval`` seconds (and at stop) with the latest
+    aggregated snapshot: a bounded file for long-running processes, whose last
+    snapshot survives the process being killed. Reports then answer what was
+    held at the peak and at the snapshot, not temporary allocations.
     """
 
     def __init__(
@@ -74,6 +143,15 @@ class Tracker:
         rss_interval: float = 0.01,
         force: bool = False,
         command: str | None = None,
+        sample_rate: float = 1.0,
+        sample_interval=None,
+        seed: int | None = None,
+        native: bool = False,
+        follow_fork: bool = False,
+        aggregate: bool = False,
+        aggregate_interval: float = 60.0,
+        include_patterns=None,
+        exclude_patterns=None,
         **later_options,
     ):
         for name, value in later_options.items():
@@ -82,6 +160,10 @@ class Tracker:
             if value != _NOT_YET_SUPPORTED[name]:
                 raise NotImplementedError(f"the {name!r} option is not supported yet")
         _check_options(max_stack_depth, rss_interval)
+        self.sample_rate, self.sample_interval, self.seed = _check_sampling(
+            sample_rate, sample_interval, seed)
+        self.include_patterns = _check_patterns("include_patterns", include_patterns)
+        self.exclude_patterns = _check_patterns("exclude_patterns", exclude_patterns)
         self.path = os.fspath(path)
         self.max_stack_depth = max_stack_depth
         self.python_allocators = bool(python_allocators)
@@ -89,6 +171,12 @@ class Tracker:
         self.rss_interval = float(rss_interval)
         self.force = bool(force)
         self.command = command
+        self.native = bool(native)
+        self.aggregate = bool(aggregate)
+        self.aggregate_interval = _check_aggregate_interval(aggregate_interval)
+        if self.aggregate and (self.sample_rate < 1 or self.sample_interval):
+            raise ValueError("aggregate cannot be combined with sampling yet")
+        self.follow_fork = bool(follow_fork)
         self._started = False
         self._stopped = False
         self._pid = None
@@ -129,20 +217,44 @@ class Tracker:
                 track_gc=self.track_gc,
                 rss_interval=self.rss_interval,
                 command=command,
+                sample_rate=self.sample_rate,
+                sample_interval=self.sample_interval,
+                seed=self.seed,
+                native=self.native,
+                follow_fork=self.follow_fork,
+                aggregate_interval=self.aggregate_interval if self.aggregate else 0.0,
+                include_patterns=self.include_patterns,
+                exclude_patterns=self.exclude_patterns,
             )
             self._started = True
             self._pid = os.getpid()
             _running = self
+            if self.follow_fork:
+                os.register_at_fork(after_in_child=self._continue_in_child)
             set_thread_name = getattr(_memlyze, "set_thread_name", None)
             if set_thread_name is not None:
                 set_thread_name(threading.current_thread().name)
+                _install_thread_naming(set_thread_name)
         return self
+
+    def _continue_in_child(self) -> None:
+        """In a forked child with follow_fork: the engine already records into
+        ``<path>.<pid>``; this tracker now stops that capture (at exit)."""
+        if self._started and not self._stopped and _memlyze.is_tracking():
+            self._pid = os.getpid()
+            self.child_path = f"{self.path}.{self._pid}"
+            try:
+                _memlyze.set_thread_name(threading.current_thread().name)
+            except Exception:
+                pass
 
     def stop(self) -> None:
         """Stops recording and completes the capture file.
 
         Calling it again, or in a forked child (where recording already
-        stopped without touching the parent's file), does nothing.
+        stopped without touching the parent's file), does nothing; with
+        ``follow_fork`` a forked child's stop completes its own capture,
+        ``<path>.<pid>`` (``memlyze record`` stops it at exit).
         """
         global _running
         if not self._started or self._stopped:
@@ -160,6 +272,18 @@ class Tracker:
         if not self.is_running:
             raise TrackerError("the tracker is not running")
         _memlyze.snapshot()
+
+    def set_sample_rate(self, sample_rate: float) -> None:
+        """Changes the fraction of allocations kept, from now on.
+
+        Only for a tracker started with ``sample_rate`` below 1; the capture
+        records the moment, and estimates use the rate each allocation had.
+        """
+        if not self.is_running:
+            raise TrackerError("the tracker is not running")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
+            raise TypeError(f"sample_rate must be a number, not {type(sample_rate).__name__}")
+        _memlyze.set_sample_rate(float(sample_rate))
 
     def __enter__(self) -> "Tracker":
         return self.start()

@@ -94,9 +94,9 @@ def test_tracker_api(tmp_path):
         except ValueError:
             print("bad depth")
         try:
-            memlyze.Tracker(first, sample_rate=0.5)
-        except NotImplementedError:
-            print("not yet")
+            memlyze.Tracker(first, sample_rate=1.5)
+        except ValueError:
+            print("bad rate")
     """)
     result = check(python(script, "first.mlyze", "second.mlyze", cwd=tmp_path))
     assert result.stdout.splitlines() == [
@@ -106,7 +106,7 @@ def test_tracker_api(tmp_path):
         "running False",
         "exists: FileExistsError",
         "bad depth",
-        "not yet",
+        "bad rate",
     ]
     second = stats_json(tmp_path / "second.mlyze", tmp_path)
     top = second["top_by_peak"][0]

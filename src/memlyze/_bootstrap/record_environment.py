@@ -21,6 +21,14 @@ TRACKER_OPTIONS = {
     "python_allocators": False,
     "track_gc": True,
     "rss_interval": 0.01,
+    "sample_rate": 1.0,
+    "sample_interval": None,
+    "include_patterns": [],
+    "exclude_patterns": [],
+    "native": False,
+    "follow_fork": False,
+    "aggregate": False,
+    "aggregate_interval": 60.0,
 }
 
 

@@ -21,6 +21,12 @@ COMMANDS = {
     "run": "run",
     "summary": "summary",
     "stats": "stats",
+    "tree": "tree",
+    "table": "table",
+    "diff": "diff",
+    "export": "export",
+    "flamegraph": "flamegraph",
+    "plot": "plot",
 }
 
 _DESCRIPTIONS = {
@@ -28,6 +34,12 @@ _DESCRIPTIONS = {
     "run": "profile a Python script, module (-m) or code (-c) with this Python",
     "summary": "table of the locations holding the most memory at the peak",
     "stats": "totals, peak, leaks, allocators, sizes, top locations, GC (--json)",
+    "tree": "call tree of the memory held at the peak (interactive on a terminal)",
+    "table": "allocations grouped by location (--html for a sortable page)",
+    "diff": "growth and shrinkage by location between captures or snapshots",
+    "export": "pprof, speedscope, collapsed stacks, CSV or JSON",
+    "flamegraph": "self-contained HTML flame graph and memory-over-time chart",
+    "plot": "memory over time from a python -m memlyze.process log (PNG/SVG)",
 }
 
 

@@ -41,6 +41,36 @@ def rss_interval(text: str) -> float:
     return value
 
 
+def sample_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}") from None
+    if not (0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}")
+    return value
+
+
+def sample_interval(text: str) -> int:
+    from memlyze.byte_sizes import parse_byte_size
+
+    try:
+        return parse_byte_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def aggregate_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or not 0.01 <= value <= 86400:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds from 0.01 to 86400, got {text!r}")
+    return value
+
+
 def stack_depth(text: str) -> int:
     from memlyze.tracker import MAX_STACK_DEPTH_LIMIT
 
@@ -64,9 +94,36 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
                         help="do not record garbage collections")
     parser.add_argument("--rss-interval", type=rss_interval, default=0.01, metavar="SECONDS",
                         help="RSS sampling period, 0 for none (default: 0.01)")
-    # Room for later (SPEC 1.1): --sample-rate, --sample-interval, --native,
-    # --include/--exclude, --follow-fork, --follow-subprocesses, --aggregate,
-    # --ring, --live.
+    sampling = parser.add_mutually_exclusive_group()
+    sampling.add_argument("--sample-rate", type=sample_rate, default=1.0, metavar="F",
+                          help="record one allocation in N = round(1/F) on average (gaps drawn "
+                               "from a fixed-seed generator); figures are scaled estimates")
+    sampling.add_argument("--sample-interval", type=sample_interval, default=None,
+                          metavar="BYTES",
+                          help="Poisson byte sampling with this mean interval, e.g. 512KiB; "
+                               "figures are unbiased estimates with 95%% intervals")
+    parser.add_argument("--native", action="store_true",
+                        help="also record each allocation's native (C) call chain; reports "
+                             "merge it with the Python stack")
+    parser.add_argument("--follow-fork", action="store_true",
+                        help="forked children record too, each into <output>.<pid> "
+                             "(spawned interpreters are new processes and are not tracked)")
+    parser.add_argument("--aggregate", action="store_true",
+                        help="keep only per-stack totals and rewrite the capture with the "
+                             "latest aggregated snapshot every --aggregate-interval: a small "
+                             "file for long runs that survives kill -9 (no temporary "
+                             "allocations, timeline or per-event records)")
+    parser.add_argument("--aggregate-interval", type=aggregate_interval, default=60.0,
+                        metavar="SECONDS",
+                        help="how often --aggregate rewrites the capture (default: 60)")
+    parser.add_argument("--include", action="append", default=[], metavar="PATTERN",
+                        help="record only allocations with a frame in a module matching "
+                             "PATTERN (fnmatch on the module's __name__, e.g. 'myapp.*'); "
+                             "repeatable")
+    parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                        help="do not record allocations with a frame in a module matching "
+                             "PATTERN; repeatable")
+    # Room for later (SPEC 1.1): --follow-subprocesses, --ring, --live.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +296,9 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
     """Creates the capture, sets up the hook and execs the command. Never returns."""
     from memlyze._bootstrap import record_environment
 
+    if options.aggregate and (options.sample_rate < 1 or options.sample_interval):
+        raise CliError("--aggregate cannot be combined with --sample-rate or "
+                       "--sample-interval yet", status=2)
     program = find_program(command[0], dict(os.environ))
     path = expand_output(options.output, name or script_name(command))
     create_output(path, options.force)
@@ -251,6 +311,14 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         python_allocators=options.python_allocators,
         track_gc=options.track_gc,
         rss_interval=options.rss_interval,
+        sample_rate=options.sample_rate,
+        sample_interval=options.sample_interval,
+        native=options.native,
+        follow_fork=options.follow_fork,
+        aggregate=options.aggregate,
+        aggregate_interval=options.aggregate_interval,
+        include_patterns=options.include,
+        exclude_patterns=options.exclude,
     )
     for stream in (sys.stdout, sys.stderr):
         try:

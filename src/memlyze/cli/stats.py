@@ -102,6 +102,10 @@ def render(summary: dict, path: str) -> str:
         how = (f"one sample every {fmt.human_bytes(interval)} on average" if interval
                else f"sample rate {get('sample_rate')}")
         out.append(f"Sampled:         {how}; byte figures are estimates of the whole")
+    if get("aggregated"):
+        out.append("Aggregated:      recorded with --aggregate: per-stack totals of its latest "
+                   "snapshot; leaks are what was alive then (no sizes, allocators, GC, RSS "
+                   "or temporary allocations)")
     out.append(f"Duration:        {fmt.human_duration(get('duration_s'))}")
     out.append(f"Allocations:     {fmt.human_count(get('total_allocations'))}")
     out.append(f"Total allocated: {fmt.human_bytes(get('total_bytes'))}{_estimate(summary, 'total_bytes')}")

@@ -53,7 +53,31 @@ def render(summary: dict, path: str, top: int, width: int | None = None) -> str:
                 function, _, where = row[3].partition(" ")
                 row[3] = f"{function} {fmt.shorten_path(where, max(room - len(function) - 1, 12))}"
     out.append(fmt.table(("bytes", "%", "count", "location"), rows, align="rrrl", indent="  "))
+    out.extend(render_native_stacks(entries))
     return "\n".join(out)
+
+
+NATIVE_FRAMES_SHOWN = 24
+
+
+def render_native_stacks(entries) -> list[str]:
+    """For a --native capture: the merged native and Python stack of the
+    largest allocation at each location, innermost first."""
+    lines = []
+    for entry in entries:
+        stack = entry.get("native_stack")
+        if not stack:
+            continue
+        if not lines:
+            lines += ["", "Native and Python stack of the largest allocation at each location "
+                          "(innermost first; [py] marks Python frames):"]
+        lines += ["", f"  {fmt.location(entry)}"]
+        for function, file, line, kind in stack[:NATIVE_FRAMES_SHOWN]:
+            where = f" {file}:{line}" if file and line else (f" {file}" if file else "")
+            lines.append(f"    {'[py] ' if kind == 'python' else ''}{function}{where}")
+        if len(stack) > NATIVE_FRAMES_SHOWN:
+            lines.append(f"    ... {len(stack) - NATIVE_FRAMES_SHOWN} more frames")
+    return lines
 
 
 def main(argv: list[str]) -> int:

@@ -1,0 +1,118 @@
+"""Capture bytes per recorded allocation, memlyze and memray side by side.
+
+Records each benchmark of the set (the same in-process runs as
+benchmarks/overhead.py) once under memlyze and memray, in their default
+mode and tracing the Python allocators too, and reports per benchmark each
+capture's size, the allocations it holds (each profiler's own count) and
+bytes per allocation, the ratio of memlyze's to memray's bytes per
+allocation, and the geometric mean of that ratio (SPEC: at most 0.5). The
+two tools do not count exactly the same events, so the ratio of whole file
+sizes is shown as well.
+
+    python benchmarks/capture_size.py --skip-install --benchmarks allocation_heavy,json_dumps
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import overhead  # noqa: E402
+from harness.benchmark_set import BENCHMARK_SET, QUICK  # noqa: E402
+from harness.configurations import CONFIGURATIONS  # noqa: E402
+from harness.statistics import geometric_mean  # noqa: E402
+
+PAIRS = {"default": ("memlyze", "memray"),
+         "python allocators": ("memlyze-python-allocators", "memray-python-allocators")}
+
+
+def measure(benchmarks, python, scale):
+    """{mode: {benchmark: {configuration: {"allocations", "bytes", ...} or {"error"}}}}"""
+    results = {mode: {} for mode in PAIRS}
+    with tempfile.TemporaryDirectory(prefix="memlyze-capture-size-") as directory:
+        for name in benchmarks:
+            for mode, pair in PAIRS.items():
+                results[mode][name] = {}
+                for configuration in pair:
+                    try:
+                        _, _, recorded = overhead.run_once(
+                            BENCHMARK_SET[name], CONFIGURATIONS[configuration], python,
+                            directory, scale, count=True)
+                    except overhead.RecordingError as error:
+                        recorded = {"error": str(error)}
+                        print(f"  REJECTED {name} under {error}", file=sys.stderr)
+                    results[mode][name][configuration] = recorded
+            print(f"  {name} done", file=sys.stderr)
+    return results
+
+
+def markdown(results):
+    lines = []
+    for mode, (mine, theirs) in PAIRS.items():
+        lines += [f"## {mode}: `{mine}` vs `{theirs}`", "",
+                  f"| benchmark | {mine} bytes | allocations | bytes/allocation | "
+                  f"{theirs} bytes | allocations | bytes/allocation | "
+                  "ratio of bytes/allocation | ratio of file sizes |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        ratios, size_ratios = [], []
+        for benchmark, pair in results[mode].items():
+            a, b = pair[mine], pair[theirs]
+            if "error" in a or "error" in b:
+                lines.append(f"| {benchmark} | " + " | ".join(
+                    ["REJECTED" if "error" in a else f"{a['bytes']:,}", "", "",
+                     "REJECTED" if "error" in b else f"{b['bytes']:,}", "", "", "-", "-"])
+                    + " |")
+                continue
+            ratio = a["bytes_per_allocation"] / b["bytes_per_allocation"]
+            size_ratio = a["bytes"] / b["bytes"]
+            ratios.append(ratio)
+            size_ratios.append(size_ratio)
+            lines.append(f"| {benchmark} | {a['bytes']:,} | {a['allocations']:,} | "
+                         f"{a['bytes_per_allocation']:.2f} | {b['bytes']:,} | "
+                         f"{b['allocations']:,} | {b['bytes_per_allocation']:.2f} | "
+                         f"{ratio:.3f} | {size_ratio:.3f} |")
+        if ratios:
+            lines.append(f"| **geometric mean** | | | | | | | **{geometric_mean(ratios):.3f}** "
+                         f"| **{geometric_mean(size_ratios):.3f}** |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--benchmarks", default=",".join(QUICK),
+                        help=f"comma-separated; known: {','.join(BENCHMARK_SET)}; "
+                             "'all' for every one")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--output", help="write the results as JSON here")
+    parser.add_argument("--skip-install", action="store_true")
+    parser.add_argument("--python", default=None)
+    parser.add_argument("--no-install", action="store_true")
+    arguments = parser.parse_args(argv)
+    python = overhead.choose_interpreter(arguments)
+    names = list(BENCHMARK_SET) if arguments.benchmarks == "all" else \
+        arguments.benchmarks.split(",")
+    unknown = [name for name in names if name not in BENCHMARK_SET]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s): {', '.join(unknown)}")
+    names, skipped = overhead.available_benchmarks(names, python)
+    for name, reason in skipped.items():
+        print(f"skipping benchmark {name}: {reason}")
+    missing = {name: reason for pair in PAIRS.values() for name in pair
+               if (reason := CONFIGURATIONS[name].unavailable(python))}
+    if missing:
+        raise SystemExit("cannot compare: " + "; ".join(f"{k}: {v}" for k, v in missing.items()))
+    results = measure(names, python, arguments.scale)
+    print(f"Capture bytes per recorded allocation, one run each, work scale {arguments.scale}, "
+          f"{python}\n")
+    print(markdown(results))
+    if arguments.output:
+        pathlib.Path(arguments.output).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The benchmark set the overhead, capture-size and instruction-count
+benchmarks share: pyperformance's benchmarks, each run in-process by
+harness/pyperformance_runner.py for a fixed number of loops, plus memlyze's
+own workloads. Loops are calibrated to about 0.3-1 s of plain run time on
+the development machine (re-check with `benchmarks/overhead.py --calibrate`).
+"""
+
+import pathlib
+
+BENCHMARKS = pathlib.Path(__file__).resolve().parent.parent
+RUNNER = BENCHMARKS / "harness" / "pyperformance_runner.py"
+WORKLOADS = BENCHMARKS / "workloads"
+
+
+class Benchmark:
+    """One entry of the set. `arguments(scale)` gives the script's arguments
+    with the amount of work multiplied by scale (at least one loop), so the
+    smoke test can run a sliver of it. minimum_allocations: the fewest
+    allocations a fully traced run must record to count as recorded at all
+    (a profiler that silently failed to start records next to none)."""
+
+    def __init__(self, name, script, build_arguments, size, requires=(),
+                 minimum_allocations=1000):
+        self.name = name
+        self.script = script
+        self.build_arguments = build_arguments
+        self.size = size
+        self.requires = tuple(requires)
+        self.minimum_allocations = minimum_allocations
+
+    def arguments(self, scale=1.0):
+        return self.build_arguments(max(1, round(self.size * scale)))
+
+
+def _pyperformance(name, loops, directory=None, options=(), requires=()):
+    directory = directory or f"bm_{name}"
+
+    def build(size):
+        return [str(size), directory, *options]
+    return Benchmark(name, RUNNER, build, loops, requires=("pyperformance", *requires))
+
+
+def _workload(name, size, requires=(), minimum_allocations=1000):
+    return Benchmark(name, WORKLOADS / f"{name}.py", lambda size: [str(size)], size,
+                     requires=requires, minimum_allocations=minimum_allocations)
+
+
+BENCHMARK_SET = {benchmark.name: benchmark for benchmark in [
+    _pyperformance("tornado_http", 2, requires=("tornado",)),
+    _pyperformance("json_dumps", 15),
+    _pyperformance("json_loads", 200),
+    _pyperformance("pickle", 160, directory="bm_pickle", options=("pickle",)),
+    _pyperformance("unpickle", 200, directory="bm_pickle", options=("unpickle",)),
+    _pyperformance("deltablue", 50),
+    _pyperformance("richards", 4),
+    _pyperformance("raytrace", 1),
+    _pyperformance("chaos", 4),
+    _pyperformance("go", 2),
+    _pyperformance("float", 3),
+    _pyperformance("nbody", 3),
+    _pyperformance("regex_v8", 10),
+    _pyperformance("logging", 400),
+    _pyperformance("sqlite_synth", 200),
+    _pyperformance("unpack_sequence", 400),
+    _pyperformance("spectral_norm", 3),
+    _pyperformance("deepcopy", 350),
+    _workload("allocation_heavy", 800),
+    _workload("numpy_heavy", 4, requires=("numpy",)),
+]}
+
+# About eight benchmarks of different kinds for --quick: allocation-heavy,
+# call-heavy, C-library-heavy, numeric.
+QUICK = ["allocation_heavy", "numpy_heavy", "json_dumps", "unpickle", "deltablue", "raytrace",
+         "regex_v8", "tornado_http"]

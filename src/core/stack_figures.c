@@ -1,0 +1,100 @@
+#include "stack_figures.h"
+
+#include <string.h>
+
+#include "tracker_memory.h"
+
+/* Makes room for stack_id; returns 0 or -1 when memory ran out. */
+static int stack_figures_reserve(struct stack_figures *figures, uint32_t stack_id)
+{
+    if (stack_id < figures->capacity) {
+        return 0;
+    }
+    size_t capacity = figures->capacity ? figures->capacity * 2 : 1024;
+    while (capacity <= stack_id) {
+        capacity *= 2;
+    }
+    size_t entry_size = sizeof *figures->entries;
+    struct stack_figures_entry *grown = tracker_realloc(
+        figures->entries, figures->capacity * entry_size, capacity * entry_size);
+    if (!grown) {
+        return -1;
+    }
+    memset(grown + figures->capacity, 0, (capacity - figures->capacity) * entry_size);
+    figures->entries = grown;
+    figures->capacity = capacity;
+    return 0;
+}
+
+/* Saves the stack's figures at the latest peak before they change. */
+static struct stack_figures_entry *stack_figures_touch(struct stack_figures *figures,
+                                                       uint32_t stack_id)
+{
+    struct stack_figures_entry *entry = &figures->entries[stack_id];
+    if (entry->changed_in_epoch != figures->epoch) {
+        entry->saved_peak_bytes = entry->live_bytes;
+        entry->saved_peak_count = entry->live_count;
+        entry->changed_in_epoch = figures->epoch;
+    }
+    return entry;
+}
+
+int stack_figures_allocate(struct stack_figures *figures, uint32_t stack_id, uint64_t bytes)
+{
+    if (stack_figures_reserve(figures, stack_id) < 0) {
+        return -1;
+    }
+    struct stack_figures_entry *entry = stack_figures_touch(figures, stack_id);
+    entry->live_bytes += bytes;
+    entry->live_count++;
+    entry->total_bytes += bytes;
+    entry->total_count++;
+    figures->heap_bytes += bytes;
+    figures->heap_count++;
+    if (figures->heap_bytes > figures->peak_bytes) {
+        figures->peak_bytes = figures->heap_bytes;
+        figures->peak_count = figures->heap_count;
+        figures->epoch++;
+    }
+    return 0;
+}
+
+void stack_figures_release(struct stack_figures *figures, uint32_t stack_id, uint64_t bytes,
+                           uint64_t count)
+{
+    if (stack_id >= figures->capacity) {
+        return; /* never allocated: nothing to release */
+    }
+    struct stack_figures_entry *entry = stack_figures_touch(figures, stack_id);
+    entry->live_bytes -= bytes < entry->live_bytes ? bytes : entry->live_bytes;
+    entry->live_count -= count < entry->live_count ? count : entry->live_count;
+    figures->heap_bytes -= bytes < figures->heap_bytes ? bytes : figures->heap_bytes;
+    figures->heap_count -= count < figures->heap_count ? count : figures->heap_count;
+}
+
+void stack_figures_at_peak(const struct stack_figures *figures, uint32_t stack_id,
+                           uint64_t *bytes, uint64_t *count)
+{
+    *bytes = 0;
+    *count = 0;
+    if (stack_id >= figures->capacity) {
+        return;
+    }
+    const struct stack_figures_entry *entry = &figures->entries[stack_id];
+    int changed = entry->changed_in_epoch == figures->epoch;
+    *bytes = changed ? entry->saved_peak_bytes : entry->live_bytes;
+    *count = changed ? entry->saved_peak_count : entry->live_count;
+}
+
+void stack_figures_reset_peak(struct stack_figures *figures)
+{
+    figures->peak_bytes = figures->heap_bytes;
+    figures->peak_count = figures->heap_count;
+    figures->epoch++;
+}
+
+void stack_figures_clear(struct stack_figures *figures)
+{
+    tracker_free(figures->entries, figures->capacity * sizeof *figures->entries);
+    memset(figures, 0, sizeof *figures);
+}

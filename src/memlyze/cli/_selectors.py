@@ -1,0 +1,94 @@
+"""The selectors every report command takes, and loading a report with them.
+
+--leaks | --temporary [--temporary-threshold N] | --snapshot K (default: the
+peak), --thread T, --include PATTERN, --exclude PATTERN.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ._common import CliError, UsageError, check_capture_path, describe_capture_error, warn
+
+SELECTOR_HELP = """\
+selection (one of; default: memory held at the peak):
+  --leaks            what was still allocated when tracking stopped
+  --temporary        allocations freed before N other allocations happened
+  --snapshot K       memory held at the K-th tracker.snapshot() (from 1)
+filters:
+  --thread T         only allocations of thread T (id or name)
+  --include PATTERN  only stacks with a frame matching PATTERN
+  --exclude PATTERN  no stack with a frame matching PATTERN
+PATTERN is fnmatch syntax, tested against each frame's function name, its file
+path and the file's base name: --include 'mypkg/*' --exclude '*/site-packages/*'."""
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return value
+
+
+def add_selectors(parser, snapshot: bool = True) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--leaks", action="store_true", help="what was never freed")
+    which.add_argument("--temporary", action="store_true", help="short-lived allocations")
+    if snapshot:
+        which.add_argument("--snapshot", type=_count, metavar="K",
+                           help="memory held at snapshot K (1-based)")
+    parser.add_argument("--temporary-threshold", type=_count, default=1, metavar="N",
+                        help="with --temporary: freed before N other allocations (default: 1)")
+    parser.add_argument("--thread", metavar="T", help="only allocations of thread T (id or name)")
+    parser.add_argument("--include", action="append", default=[], metavar="PATTERN",
+                        help="only stacks with a frame matching PATTERN (repeatable)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                        help="no stack with a frame matching PATTERN (repeatable)")
+
+
+def selection_of(options) -> tuple[str, int | None]:
+    if options.leaks:
+        return "leaks", None
+    if options.temporary:
+        return "temporary", None
+    if getattr(options, "snapshot", None) is not None:
+        return "snapshot", options.snapshot
+    return "peak", None
+
+
+def load_report(path: str, options, *, selection=None, snapshot=None, temporal=False):
+    """The Report of the capture at path with the options' selectors, or a
+    CliError saying (in one line) why there is none."""
+    from memlyze import _memlyze
+    from memlyze.reports.report_data import ReportError, open_report
+
+    if options.temporary_threshold != 1 and not options.temporary:
+        raise UsageError("--temporary-threshold needs --temporary")
+    check_capture_path(path)
+    if selection is None:
+        selection, snapshot = selection_of(options)
+    try:
+        report = open_report(path, selection=selection, snapshot=snapshot,
+                             thread=options.thread, include=tuple(options.include),
+                             exclude=tuple(options.exclude),
+                             temporary_threshold=options.temporary_threshold,
+                             temporal=temporal)
+    except ReportError as error:
+        raise CliError(f"{path}: {error}") from None
+    except (_memlyze.CaptureError, OSError, ValueError, RuntimeError, MemoryError) as error:
+        raise CliError(describe_capture_error(path, error)) from None
+    if report.header.get("truncated"):
+        note = report.header.get("truncation_note") or "the recording process did not finish"
+        warn(f"{path}: capture is truncated: {note}")
+    return report
+
+
+def sampled_note(report) -> str | None:
+    """The line every report on a sampled capture shows."""
+    if report.sampled:
+        how = report.sample_description.replace(" (estimates)", "")
+        return f"Sampled capture ({how}): byte figures are estimates of the whole."
+    return None

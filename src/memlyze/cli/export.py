@@ -1,0 +1,92 @@
+"""``memlyze export FILE --format pprof|speedscope|collapsed|csv|json [-o OUT]``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from ._common import CliError, make_parser, os_error_text
+from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
+
+DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV or JSON"
+FORMATS = ("pprof", "speedscope", "collapsed", "csv", "json")
+EXTENSIONS = {"pprof": ".pb.gz", "speedscope": ".speedscope.json", "collapsed": ".collapsed",
+              "csv": ".csv", "json": ".json"}
+
+EPILOG = SELECTOR_HELP + """
+
+formats:
+  pprof       gzipped profile.proto: go tool pprof -sample_index=inuse_space -top OUT
+              (alloc_* = every allocation, inuse_* = the selection, the peak by default)
+  speedscope  https://www.speedscope.app file format (sampled, weights in bytes)
+  collapsed   'outer;...;inner BYTES' lines for flamegraph.pl and inferno
+  csv, json   one row per location: bytes and count of the selection, leaked,
+              total allocated, held at the peak
+
+Output: -o OUT; without it pprof goes to memlyze-<capture>.pb.gz and the text
+formats to stdout."""
+
+
+def build_parser():
+    parser = make_parser("export", DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    parser.add_argument("--format", required=True, choices=FORMATS, metavar="FORMAT",
+                        help="one of " + ", ".join(FORMATS))
+    parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-': stdout)")
+    add_selectors(parser)
+    return parser
+
+
+def _stem(path: str) -> str:
+    name = Path(path).name
+    return name[: -len(".mlyze")] if name.endswith(".mlyze") else name
+
+
+def _text(report, form: str) -> str:
+    from memlyze.reports import exports
+
+    if form == "collapsed":
+        return exports.collapsed(report)
+    if form == "speedscope":
+        return json.dumps(exports.speedscope(report, _stem(report.path)), ensure_ascii=False) + "\n"
+    if form == "csv":
+        return exports.locations_csv(report)
+    return exports.dumps(exports.locations_json(report))
+
+
+def _write(output: str | None, text: str) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise CliError(f"cannot write {output}: {os_error_text(error)}") from None
+
+
+def main(argv: list[str]) -> int:
+    options = build_parser().parse_args(argv)
+    output = options.output
+    if output and output != "-" and os.path.isdir(output):
+        raise CliError(f"{output} is a directory; give a file name with -o")
+    if options.format == "pprof" and output == "-":
+        raise CliError("pprof is binary: give a file name with -o")
+    report = load_report(options.file, options)
+    note = sampled_note(report)
+    if note:
+        sys.stderr.write(f"memlyze: {note}\n")
+    if options.format == "pprof":
+        output = output or f"memlyze-{_stem(options.file)}{EXTENSIONS['pprof']}"
+        try:
+            report.export_pprof(output)
+        except OSError as error:
+            raise CliError(f"cannot write {output}: {os_error_text(error)}") from None
+        sys.stderr.write(f"Wrote {output}\n")
+        return 0
+    _write(output, _text(report, options.format))
+    if output not in (None, "-"):
+        sys.stderr.write(f"Wrote {output}\n")
+    return 0

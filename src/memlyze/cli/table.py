@@ -1,0 +1,111 @@
+"""``memlyze table FILE``: allocations grouped by location (innermost frame)."""
+
+from __future__ import annotations
+
+import sys
+
+from .. import formatting as fmt
+from ._common import CliError, make_parser, os_error_text, positive_int
+from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
+
+DESCRIPTION = "allocations grouped by location (--html for a sortable page)"
+
+
+def build_parser():
+    parser = make_parser("table", DESCRIPTION, epilog=SELECTOR_HELP)
+    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    parser.add_argument("--sort", choices=("bytes", "count"), default="bytes",
+                        help="order of the rows (default: bytes)")
+    parser.add_argument("-n", "--top", type=positive_int, default=None, metavar="N",
+                        help="only the first N rows (text output; default: all)")
+    parser.add_argument("--html", action="store_true", help="write a sortable HTML page")
+    parser.add_argument("-o", "--output", metavar="OUT",
+                        help="output file (default: stdout; with --html memlyze-table-<capture>.html)")
+    add_selectors(parser)
+    return parser
+
+
+def sorted_rows(report, key: str) -> list[dict]:
+    from memlyze.reports.exports import location_rows
+
+    rows = [row for row in location_rows(report) if row["bytes"] or row["count"]]
+    rows.sort(key=lambda row: (-row[key], -row["bytes" if key == "count" else "count"]))
+    return rows
+
+
+def text(report, rows: list[dict], path: str, top: int | None) -> str:
+    total = sum(row["bytes"] for row in rows)
+    out = [f"{path}: {report.header['command'] or '-'}",
+           f"{report.selection_label()}: {fmt.human_bytes(total)} in "
+           f"{fmt.human_count(sum(row['count'] for row in rows))} allocations"]
+    note = sampled_note(report)
+    if note:
+        out.append(note)
+    out.append("")
+    if not rows:
+        out.append("Nothing was selected: no allocation matches.")
+        return "\n".join(out)
+    shown = rows[:top] if top else rows
+    cells = [[fmt.human_bytes(row["bytes"]), fmt.percent(row["bytes"], total),
+              fmt.human_count(row["count"]), fmt.human_bytes(row["total_bytes"]),
+              f"{row['function']} {row['file']}:{row['line']}" if row["file"] else row["function"]]
+             for row in shown]
+    out.append(fmt.table(("bytes", "%", "count", "allocated", "location"), cells,
+                         align="rrrrl", indent="  "))
+    if len(shown) < len(rows):
+        out.append(f"  ... {len(rows) - len(shown)} more locations")
+    return "\n".join(out)
+
+
+def html_page(report, rows: list[dict], path: str) -> str:
+    from memlyze.reports.table_html import cell, page
+
+    total = sum(row["bytes"] for row in rows)
+    notes = [f"{path}: {report.header['command'] or '-'}",
+             f"{report.selection_label()}: {fmt.human_bytes(total)}"]
+    note = sampled_note(report)
+    if note:
+        notes.append(note)
+    body = [[cell(fmt.human_bytes(row["bytes"]), row["bytes"], "number"),
+             cell(fmt.percent(row["bytes"], total), row["bytes"], "number"),
+             cell(fmt.human_count(row["count"]), row["count"], "number"),
+             cell(fmt.human_bytes(row["leaked_bytes"]), row["leaked_bytes"], "number"),
+             cell(fmt.human_bytes(row["total_bytes"]), row["total_bytes"], "number"),
+             cell(fmt.human_count(row["total_count"]), row["total_count"], "number"),
+             cell(row["function"]),
+             cell(f"{row['file']}:{row['line']}" if row["file"] else "", css="where")]
+            for row in rows]
+    return page("memlyze table", notes, ["bytes", "%", "count", "leaked", "allocated",
+                                         "allocations", "function", "location"], body)
+
+
+def write_output(output: str | None, content: str) -> None:
+    if output in (None, "-"):
+        sys.stdout.write(content if content.endswith("\n") else content + "\n")
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(content)
+    except OSError as error:
+        raise CliError(f"cannot write {output}: {os_error_text(error)}") from None
+    sys.stderr.write(f"Wrote {output}\n")
+
+
+def default_html_name(prefix: str, path: str) -> str:
+    from pathlib import Path
+
+    name = Path(path).name
+    stem = name[: -len(".mlyze")] if name.endswith(".mlyze") else name
+    return f"memlyze-{prefix}-{stem}.html"
+
+
+def main(argv: list[str]) -> int:
+    options = build_parser().parse_args(argv)
+    report = load_report(options.file, options)
+    rows = sorted_rows(report, options.sort)
+    if options.html:
+        output = options.output or default_html_name("table", options.file)
+        write_output(output, html_page(report, rows, options.file))
+    else:
+        write_output(options.output, text(report, rows, options.file, options.top))
+    return 0

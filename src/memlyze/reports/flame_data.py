@@ -1,0 +1,166 @@
+"""The data behind the flame graph page: ``build_flame_data(path, ...) -> dict``.
+
+Everything is aggregated in C (``memlyze._memlyze.ReportCollection``): the
+capture is read once, the call tree is built and bounded there, so the dict
+stays small (at most ~50,000 nodes) whatever the capture's size.
+
+Shape (the HTML page codes against it)::
+
+    {"meta": {"command", "pid", "python_version", "duration_s", "peak_bytes",
+              "peak_time_s", "total_bytes", "total_count", "selection",
+              "selection_label", "inverted", "sampled", "sample_description",
+              "truncated", "node_count", "other_threshold_bytes",
+              # extra keys: "capture_truncated", "truncation_note",
+              # "split_threads", "temporary_threshold", "snapshot_count"},
+     "strings": ["", ...],
+     "nodes": {"parent", "function", "file", "line", "bytes", "count", "self_bytes"},
+     "timeline": {"time_s", "heap_bytes", "rss_time_s", "rss_bytes", "gc_time_s",
+                  "peak_time_s", "peak_bytes"},
+     "temporal": None or {"bucket_edges_s", "node", "alloc_bucket", "free_bucket",
+                          "bytes", "count"}}
+
+meta["truncated"] says the tree was bounded: nodes below
+``other_threshold_bytes`` were folded into "other" nodes (function "other",
+file ""). Whether the *capture* was cut short (its process killed) is
+meta["capture_truncated"]. Node 0 is the root "<all>"; parents precede
+children; bytes and count are inclusive. total_bytes / total_count are the
+root's: the selected memory. With temporal=True the tree holds every stack
+that allocated (its figures still those of the selection) and "temporal"
+lists, per node whose allocations end there, the allocations by (alloc time
+bucket, free time bucket or -1 for never freed), so a page can compute
+"allocated in [t0, t1] and alive at t1" for any bucket range itself.
+Names and files are untrusted text from the profiled program.
+"""
+
+from __future__ import annotations
+
+from .report_data import node_names, open_report
+
+OTHER_FRACTION = 0.0005
+MAX_NODES = 50_000
+
+
+class _Strings:
+    """A string table: index 0 is ""."""
+
+    def __init__(self):
+        self.table = [""]
+        self.index = {"": 0}
+
+    def __call__(self, text: str) -> int:
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.table)
+            self.table.append(text)
+        return found
+
+
+def _nodes(tree: dict, report, strings: _Strings) -> dict:
+    nodes = tree["nodes"]
+    names = node_names(tree, report)
+    return {
+        "parent": list(nodes["parent"]),
+        "function": [strings(function) for function, _, _ in names],
+        "file": [strings(file) for _, file, _ in names],
+        "line": [line for _, _, line in names],
+        "bytes": list(nodes["bytes"]),
+        "count": list(nodes["count"]),
+        "self_bytes": list(nodes["self_bytes"]),
+    }
+
+
+def _timeline(report) -> dict:
+    heap = report.series("heap")
+    rss = report.series("rss")
+    gc = report.series("gc")
+    summary = report.summary
+    return {
+        "time_s": [time_ns / 1e9 for time_ns, _ in heap],
+        "heap_bytes": [value for _, value in heap],
+        "rss_time_s": [time_ns / 1e9 for time_ns, _ in rss],
+        "rss_bytes": [value for _, value in rss],
+        "gc_time_s": [time_ns / 1e9 for time_ns, _ in gc],
+        "peak_time_s": summary["peak_time_ns"] / 1e9,
+        "peak_bytes": summary["peak_bytes"],
+    }
+
+
+def _temporal(tree: dict, report) -> dict:
+    summary = report.summary
+    width = summary["bucket_width_ns"]
+    count = summary["bucket_count"]
+    intervals = tree["intervals"] or []
+    return {
+        "bucket_edges_s": [index * width / 1e9 for index in range(count + 1)],
+        "node": [entry[0] for entry in intervals],
+        "alloc_bucket": [entry[1] for entry in intervals],
+        "free_bucket": [entry[2] for entry in intervals],
+        "bytes": [entry[3] for entry in intervals],
+        "count": [entry[4] for entry in intervals],
+    }
+
+
+def _meta(report, tree: dict, inverted: bool, split_threads: bool) -> dict:
+    header, summary = report.header, report.summary
+    nodes = tree["nodes"]
+    return {
+        "command": header["command"],
+        "pid": header["pid"],
+        "python_version": header["python_version"],
+        "duration_s": summary["end_time_ns"] / 1e9,
+        "peak_bytes": summary["peak_bytes"],
+        "peak_time_s": summary["peak_time_ns"] / 1e9,
+        "total_bytes": nodes["bytes"][0] if nodes["bytes"] else 0,
+        "total_count": nodes["count"][0] if nodes["count"] else 0,
+        "selection": report.selection,
+        "selection_label": report.selection_label(),
+        "inverted": bool(inverted),
+        "sampled": report.sampled,
+        "sample_description": report.sample_description,
+        "truncated": bool(tree["truncated"]),
+        "node_count": len(nodes["parent"]),
+        "other_threshold_bytes": tree["other_threshold"],
+        "capture_truncated": bool(header["truncated"]),
+        "truncation_note": header["truncation_note"],
+        "split_threads": bool(split_threads),
+        "temporary_threshold": report.temporary_threshold,
+        "snapshot_count": summary["snapshot_count"],
+    }
+
+
+def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, split_threads=False,
+                     include=(), exclude=(), inverted=False, temporal=False,
+                     temporary_threshold=1, other_fraction=OTHER_FRACTION, max_nodes=MAX_NODES,
+                     time_range=None, progress="auto") -> dict:
+    """The flame graph data of the capture at path (see the module docstring).
+
+    selection: "peak" (default), "leaks", "temporary", "snapshot" (with
+    snapshot=K, 1-based) or "total"; thread: a thread id or name; include /
+    exclude: fnmatch patterns tested against each frame's function, file path
+    and file base name. progress: "auto" shows a bar on stderr when it is a
+    terminal; None for none; or a callable(chunks_read, chunk_count).
+    time_range=(t0, t1) in seconds selects what was allocated within it and
+    is still alive at t1 (selection "range").
+    Raises OSError or CaptureError for unreadable captures and ValueError
+    (ReportError) for selectors the capture cannot satisfy.
+    """
+    range_ns = None
+    if time_range is not None:
+        start, end = time_range
+        selection, range_ns = "range", (max(int(start * 1e9), 0), max(int(end * 1e9), 0))
+    report = open_report(path, selection=selection, snapshot=snapshot, thread=thread,
+                         include=include, exclude=exclude,
+                         temporary_threshold=temporary_threshold, temporal=temporal,
+                         range_ns=range_ns, progress=progress)
+    tree = report.tree(inverted=bool(inverted), split_threads=bool(split_threads),
+                       temporal=bool(temporal), other_fraction=float(other_fraction),
+                       max_nodes=int(max_nodes))
+    strings = _Strings()
+    nodes = _nodes(tree, report, strings)
+    return {
+        "meta": _meta(report, tree, inverted, split_threads),
+        "strings": strings.table,
+        "nodes": nodes,
+        "timeline": _timeline(report),
+        "temporal": _temporal(tree, report) if temporal else None,
+    }

@@ -1,0 +1,204 @@
+"""--native: native call chains recorded with each allocation, symbolised at
+report time and merged with the Python stack at the interpreter's
+evaluation frames; what happens when unwinding or symbolising cannot work."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import check, clean_env, line_of, memlyze, write_script
+from native_build import build_extension, build_late_library
+
+CHAINS = """
+import sys
+
+sys.path.insert(0, sys.argv[1])
+import native_allocations as native
+
+
+def inner_python():
+    native.allocate(1_234_567)  # INNER
+
+
+def direct():
+    native.allocate(3_000_001)  # DIRECT
+
+
+def chain():
+    native.call_back(inner_python, 2_222_223)  # CHAIN
+
+
+direct()
+chain()
+native.allocate_in_thread(1_111_119, "c-native")
+import ctypes
+
+late = ctypes.CDLL(sys.argv[2])  # loaded after tracking started: its mapping comes then
+late.late_library_allocate(ctypes.c_ulong(3_333_331))  # LATE
+"""
+
+
+def merged_stacks(capture, sizes):
+    """{size: merged stack} for the allocations of those sizes."""
+    from memlyze import FileReader
+
+    with FileReader(capture) as reader:
+        return {record.size: reader.merged_stack(record.stack_id, record.native_stack_id)
+                for record in reader.records() if record.kind == "alloc" and record.size in sizes}
+
+
+def names(stack, script=None):
+    """The stack as (kind, function[, line for Python frames of script])."""
+    result = []
+    for function, file, line, kind in stack:
+        if kind == "python" and script is not None and Path(file).name == script.name:
+            result.append((kind, function, line))
+        else:
+            result.append((kind, function))
+    return result
+
+
+def ordered_in(expected, actual):
+    """True when expected occurs in actual in that order (others in between)."""
+    position = 0
+    for item in actual:
+        if position < len(expected) and item == expected[position]:
+            position += 1
+    return position == len(expected)
+
+
+@pytest.fixture(scope="module")
+def native_capture(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("native_stacks")
+    build_extension(directory)
+    library = build_late_library(directory)
+    script = write_script(directory, "chains.py", CHAINS)
+    capture = directory / "chains.mlyze"
+    result = check(memlyze("run", "--native", "-o", capture, script, directory, library,
+                           cwd=directory))
+    assert "warning" not in result.stderr
+    return directory, script, capture
+
+
+def test_c_functions_in_order_above_the_python_frames(native_capture):
+    _, script, capture = native_capture
+    stack = names(merged_stacks(capture, {3_000_001})[3_000_001], script)
+    assert stack[:3] == [("native", "native_allocation_leaf"), ("native", "native_allocation_middle"),
+                         ("native", "allocate")], stack
+    python = [item for item in stack if item[0] == "python"]
+    assert python[:2] == [("python", "direct", line_of(script, "DIRECT")),
+                          ("python", "<module>", line_of(script, "DIRECT") + 7)], stack
+    assert ("native", "_PyEval_EvalFrameDefault") not in stack
+
+
+def test_python_c_python_c_chain_is_merged_in_call_order(native_capture):
+    _, script, capture = native_capture
+    stacks = merged_stacks(capture, {1_234_567, 2_222_223})
+    inner = names(stacks[1_234_567], script)
+    assert ordered_in([
+        ("native", "native_allocation_leaf"),
+        ("native", "allocate"),
+        ("python", "inner_python", line_of(script, "INNER")),
+        ("native", "native_call_python"),
+        ("native", "call_back"),
+        ("python", "chain", line_of(script, "CHAIN")),
+        ("python", "<module>", line_of(script, "CHAIN") + 4),
+        ("native", "Py_RunMain"),
+    ], inner), inner
+    outer = names(stacks[2_222_223], script)
+    assert ordered_in([("native", "native_allocation_middle"), ("native", "native_call_python"),
+                       ("python", "chain", line_of(script, "CHAIN"))], outer), outer
+    assert ("python", "inner_python", line_of(script, "INNER")) not in outer
+
+
+def test_thread_from_c_has_its_native_stack_and_no_python_frame(native_capture):
+    _, _, capture = native_capture
+    stack = merged_stacks(capture, {1_111_119})[1_111_119]
+    assert [kind for *_, kind in stack] == ["native"] * len(stack)
+    functions = [function for function, *_ in stack]
+    assert functions[:2] == ["native_thread_allocation", "native_thread_main"], functions
+
+
+def test_library_loaded_after_start_is_symbolised(native_capture):
+    _, script, capture = native_capture
+    stack = names(merged_stacks(capture, {3_333_331})[3_333_331], script)
+    assert stack[0] == ("native", "late_library_allocate"), stack
+    assert ("python", "<module>", line_of(script, "LATE")) in stack, stack
+
+
+def test_summary_shows_merged_stacks(native_capture):
+    directory, script, capture = native_capture
+    output = check(memlyze("summary", "-n", "3", capture, cwd=directory)).stdout
+    assert "Native and Python stack of the largest allocation" in output
+    leaf = output.index("native_allocation_leaf")
+    assert leaf < output.index("allocate ", leaf) < output.index("[py] direct", leaf), output
+
+
+def test_native_frames_have_source_lines(native_capture):
+    from memlyze import FileReader
+
+    _, _, capture = native_capture
+    with FileReader(capture) as reader:
+        record = next(record for record in reader.records() if record.size == 3_000_001)
+        frames = reader.native_stack(record.native_stack_id)
+    leaf = frames[0]
+    assert leaf[0] == "native_allocation_leaf" and Path(leaf[1]).name == "native_allocations.c"
+    assert leaf[2] > 0 and leaf[5] == ""
+
+
+def test_changed_object_is_reported_unresolved_not_misnamed(native_capture, tmp_path):
+    directory, script, capture = native_capture
+    moved = tmp_path / "chains.mlyze"
+    moved.write_bytes(capture.read_bytes())
+    # Rebuild the extension in place: same path, other code, another build-id.
+    build_extension(directory, extra_flags=["-O2", "-DREBUILT=1", "-fno-inline"])
+    from memlyze import FileReader
+
+    with FileReader(moved) as reader:
+        record = next(record for record in reader.records() if record.size == 3_000_001)
+        frames = reader.native_stack(record.native_stack_id)
+        merged = reader.merged_stack(record.stack_id, record.native_stack_id)
+    extension = [frame for frame in frames if frame[4].endswith(".so") and "native_allocations" in frame[4]]
+    assert extension and all(frame[0] is None and frame[5] == "build-id mismatch" for frame in extension)
+    assert merged[0][0].startswith("<unresolved 0x") and "build-id mismatch" in merged[0][0]
+    assert "native_allocation_leaf" not in [frame[0] for frame in merged]
+    assert any(frame[0] == "cfunction_vectorcall_O" for frame in frames)  # the rest still resolves
+    assert ("direct", line_of(script, "DIRECT")) in [(frame[0], frame[2]) for frame in merged]
+
+
+def test_native_where_unwinding_fails_warns_and_records_without(tmp_path):
+    script = write_script(tmp_path, "plain.py", "blocks = [bytearray(1_000_000) for _ in range(3)]\n")
+    env = clean_env(MEMLYZE_TEST_NATIVE_UNWIND_FAILS="1")
+    result = check(memlyze("run", "--native", "-o", "plain.mlyze", script, cwd=tmp_path, env=env))
+    assert result.stderr.strip() == (
+        "memlyze: warning: --native: unwinding is disabled (MEMLYZE_TEST_NATIVE_UNWIND_FAILS is "
+        "set); recording without native frames")
+    from memlyze import FileReader
+
+    with FileReader(tmp_path / "plain.mlyze") as reader:
+        assert reader.metadata["native"] is False
+        sizes = [record.size for record in reader.records()
+                 if record.kind == "alloc" and record.native_stack_id == 0]
+    assert sizes.count(1_000_001) == 3
+
+
+def test_tracker_native_option(tmp_path):
+    code = (
+        "import memlyze\n"
+        "with memlyze.Tracker('api.mlyze', native=True):\n"
+        "    block = bytearray(4_000_000)\n"
+    )
+    check(memlyze("run", "-o", "outer.mlyze", "-c", "pass", cwd=tmp_path))
+    from conftest import python
+
+    check(python("-c", code, cwd=tmp_path))
+    from memlyze import FileReader
+
+    with FileReader(tmp_path / "api.mlyze") as reader:
+        assert reader.metadata["native"] is True
+        record = next(record for record in reader.records() if record.size == 4_000_001)
+        assert record.native_stack_id > 0
+        merged = reader.merged_stack(record.stack_id, record.native_stack_id)
+    assert ("<module>", "python") in [(frame[0], frame[3]) for frame in merged]
