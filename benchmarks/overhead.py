@@ -27,6 +27,7 @@ import os
 import pathlib
 import platform
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,9 +54,9 @@ def parse_arguments(argv):
                                      epilog=__doc__.split("\n\n", 2)[2])
     parser.add_argument("--quick", action="store_true",
                         help=f"benchmarks {','.join(QUICK_BENCHMARKS)}; configurations "
-                             f"{','.join(QUICK)}; 5 runs (under 20 minutes on 2 cores)")
+                             f"{','.join(QUICK)}; 7 runs (under 20 minutes on 2 cores)")
     parser.add_argument("--runs", type=int, default=None,
-                        help="runs per benchmark and configuration (default 11, --quick 5)")
+                        help="runs per benchmark and configuration (default 11, --quick 7)")
     parser.add_argument("--configurations", default=None,
                         help=f"comma-separated; known: {','.join(CONFIGURATIONS)}")
     parser.add_argument("--benchmarks", "--workloads", dest="benchmarks", default=None,
@@ -74,6 +75,8 @@ def parse_arguments(argv):
                              "does not import there are skipped, each with its reason)")
     parser.add_argument("--chart-from", nargs=2, metavar=("JSON", "PNG"),
                         help="only draw the chart of an earlier run's JSON")
+    parser.add_argument("--report-from", metavar="JSON",
+                        help="only print the Markdown report of an earlier run's JSON")
     parser.add_argument("--calibrate", action="store_true",
                         help="only time each benchmark under plain Python, 3 runs")
     return parser.parse_args(argv)
@@ -162,7 +165,9 @@ def run_once(benchmark, configuration, python, directory, scale, count):
             command, environment=environment.environment_variables(), cwd=directory)
     except subprocess.CalledProcessError as error:
         tail = " | ".join((error.stderr or "").strip().splitlines()[-3:])
-        raise RecordingError(f"{configuration.name}: exited with {error.returncode}: {tail}")
+        status = f"exited with {error.returncode}" if error.returncode >= 0 else \
+            f"killed by {signal.Signals(-error.returncode).name}"
+        raise RecordingError(f"{configuration.name}: {status}: {tail or 'no stderr'}")
     try:
         recorded = check_recorded(configuration, python, capture, stderr,
                                   benchmark.minimum_allocations, count=count)
@@ -267,7 +272,7 @@ def _cell(value):
 
 
 def markdown_report(rows, means, configurations, results, context):
-    profiled = [name for name in configurations if name != "python" and name in means]
+    profiled = [name for name in configurations if name != "python"]
     benchmarks = list(results)
     lines = [f"# Overhead of memlyze and its peers ({context['title']})", ""]
     lines += [f"- Date: {context['date']}",
@@ -291,8 +296,11 @@ def markdown_report(rows, means, configurations, results, context):
     lines += ["## Geometric mean of the median slowdown (95% bootstrap interval)", "",
               "| configuration | benchmarks | wall ratio | CPU ratio |", "|---|---|---|---|"]
     for name in profiled:
-        lines.append(f"| {name} | {means[name]['benchmarks']} | {_cell(means[name]['wall'])} | "
-                     f"{_cell(means[name]['cpu'])} |")
+        if name in means:
+            lines.append(f"| {name} | {means[name]['benchmarks']} | "
+                         f"{_cell(means[name]['wall'])} | {_cell(means[name]['cpu'])} |")
+        else:
+            lines.append(f"| {name} | 0 | REJECTED everywhere | REJECTED everywhere |")
     by_key = {(row["benchmark"], row["configuration"]): row for row in rows}
     for measure_name, title in (("wall", "wall time"), ("cpu", "CPU time (user + system)")):
         lines += ["", f"## Median {title} ratio to plain Python (95% bootstrap interval)", "",
@@ -329,7 +337,8 @@ def markdown_report(rows, means, configurations, results, context):
     rejected = [(benchmark, name, reason) for benchmark in benchmarks
                 for name, reason in results[benchmark]["rejected"].items()]
     if rejected:
-        lines += ["", "## Rejected runs", ""]
+        lines += ["", "## REJECTED: runs that failed or recorded nothing plausible "
+                  "(not timed further)", ""]
         lines += [f"- {benchmark} / {name}: {reason}" for benchmark, name, reason in rejected]
     return "\n".join(lines) + "\n"
 
@@ -346,6 +355,9 @@ def draw_chart(path, rows, means, configurations, results, title):
     import matplotlib.ticker
 
     profiled = [name for name in configurations if name != "python" and name in means]
+    if not profiled:
+        print(f"no chart: no profiled configuration has results to draw ({path})")
+        return
     benchmarks = list(results)
     labels = benchmarks + ["GEOMETRIC MEAN"]
     height = max(4.0, 0.45 * len(labels) * max(1.0, len(profiled) / 5) + 1.5)
@@ -412,7 +424,7 @@ def machine_description():
             "kernel": platform.release(), "machine": platform.machine()}
 
 
-def describe_context(arguments, python, runs, configurations, skipped_configurations,
+def describe_context(arguments, argv, python, runs, configurations, skipped_configurations,
                      skipped_benchmarks, title):
     version = subprocess.run(
         [str(python), "-c", "import sys; print(sys.version.split()[0])"],
@@ -435,7 +447,7 @@ def describe_context(arguments, python, runs, configurations, skipped_configurat
             "configurations": configurations,
             "skipped_configurations": skipped_configurations,
             "skipped_benchmarks": skipped_benchmarks,
-            "command": "python benchmarks/overhead.py " + " ".join(sys.argv[1:])}
+            "command": "python benchmarks/overhead.py " + " ".join(argv)}
 
 
 def calibrate(benchmarks, python, scale):
@@ -479,7 +491,13 @@ def main(argv=None):
     if arguments.chart_from:
         chart_from_json(*arguments.chart_from)
         return 0
-    runs = arguments.runs or (5 if arguments.quick else 11)
+    if arguments.report_from:
+        raw = json.loads(pathlib.Path(arguments.report_from).read_text())
+        print(markdown_report(raw["summary"], raw["geometric_means"],
+                              raw["context"]["configurations"], raw["results"], raw["context"]),
+              end="")
+        return 0
+    runs = arguments.runs or (7 if arguments.quick else 11)
     configurations = (arguments.configurations.split(",") if arguments.configurations
                       else list(QUICK if arguments.quick else FULL))
     if "python" not in configurations:
@@ -516,7 +534,8 @@ def main(argv=None):
     if arguments.benchmarks or arguments.configurations or arguments.runs or \
             arguments.scale != 1.0:
         title += ", custom selection"
-    context = describe_context(arguments, python, runs, configurations, skipped_configurations,
+    context = describe_context(arguments, sys.argv[1:] if argv is None else argv, python,
+                               runs, configurations, skipped_configurations,
                                skipped_benchmarks, title)
     report = markdown_report(rows, means, configurations, results, context)
     print(report)

@@ -101,14 +101,14 @@ def prepare_environment(memlyze_source, skip_install):
         sys.exit(f"cannot install memlyze from {memlyze_source}:\n{installed.stderr[-3000:]}")
     if have_pymemtrace() and PYMEMTRACE_NOTE.exists():
         return PYMEMTRACE_NOTE.read_text().strip() + " (installed by an earlier run)"
-    plain = pip("--no-cache-dir", "pymemtrace")
+    plain = pip("--no-cache-dir", "--force-reinstall", "--no-deps", "pymemtrace")
     if plain.returncode == 0:
         note = "pymemtrace: installed from PyPI as it is"
     else:
         compiler_errors = [line.strip() for line in plain.stderr.splitlines()
                            if "[-Werror" in line or "error: " in line and ".c:" in line]
         last_error = "; ".join(dict.fromkeys(compiler_errors)) or "see pip's output"
-        relaxed = pip("--no-cache-dir", "pymemtrace",
+        relaxed = pip("--no-cache-dir", "--force-reinstall", "--no-deps", "pymemtrace",
                       env=dict(os.environ, CFLAGS=PYMEMTRACE_CFLAGS))
         if relaxed.returncode:
             return f"pymemtrace: could not be installed on this Python ({last_error}); left out"

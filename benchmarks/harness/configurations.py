@@ -217,4 +217,5 @@ FULL = ["python", "memlyze", "memlyze-python-allocators", "memlyze-native",
 
 
 def capture_path(directory, configuration, workload):
-    return pathlib.Path(directory) / f"{workload}-{configuration.name}{configuration.capture_suffix}"
+    name = f"{workload}-{configuration.name}{configuration.capture_suffix}"
+    return pathlib.Path(directory) / name

@@ -8,9 +8,15 @@ Runs a fixed number of rounds (no timing of its own):
     python numpy_heavy.py [ROUNDS]
 """
 
+import os
 import sys
 
-import numpy
+# One BLAS thread: on a small shared machine, BLAS threads make the timing
+# depend on what else runs, and this workload is about allocations.
+for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(variable, "1")
+
+import numpy  # noqa: E402
 
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 4
 

@@ -35,21 +35,47 @@ static int cached_line(PyCodeObject *code, int instruction)
     return line;
 }
 
-void current_location(PyCodeObject **code, int *line)
+#if PY_VERSION_HEX >= 0x030D0000
+/* 3.13+ (untested until memlyze builds there): frames hang off the thread
+ * state and may run something other than a code object. */
+static _PyInterpreterFrame *innermost_frame(PyThreadState *thread)
 {
-    PyThreadState *thread = PyThreadState_GET();
-    *code = NULL;
-    *line = 0;
-    if (!thread || !thread->cframe) {
-        return;
+    _PyInterpreterFrame *frame = thread->current_frame;
+    while (frame && (_PyFrame_IsIncomplete(frame) || !PyCode_Check(frame->f_executable))) {
+        frame = frame->previous;
     }
-    _PyInterpreterFrame *frame = thread->cframe->current_frame;
+    return frame;
+}
+
+static PyCodeObject *frame_code(_PyInterpreterFrame *frame)
+{
+    return _PyFrame_GetCode(frame);
+}
+#else
+static _PyInterpreterFrame *innermost_frame(PyThreadState *thread)
+{
+    _PyInterpreterFrame *frame = thread->cframe ? thread->cframe->current_frame : NULL;
     while (frame && _PyFrame_IsIncomplete(frame)) {
         frame = frame->previous;
     }
+    return frame;
+}
+
+static PyCodeObject *frame_code(_PyInterpreterFrame *frame)
+{
+    return frame->f_code;
+}
+#endif
+
+void current_location(PyCodeObject **code, int *line)
+{
+    PyThreadState *thread = PyThreadState_GET();
+    _PyInterpreterFrame *frame = thread ? innermost_frame(thread) : NULL;
+    *code = NULL;
+    *line = 0;
     if (!frame) {
         return;
     }
-    *code = frame->f_code;
-    *line = cached_line(frame->f_code, _PyInterpreterFrame_LASTI(frame));
+    *code = frame_code(frame);
+    *line = cached_line(*code, _PyInterpreterFrame_LASTI(frame));
 }

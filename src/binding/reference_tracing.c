@@ -240,6 +240,7 @@ static PyObject *watched_type_new(PyTypeObject *metatype, PyObject *args, PyObje
 
 /* --- start and stop --------------------------------------------------------- */
 
+#if PY_VERSION_HEX < 0x030D0000
 /* Finds subtype_dealloc and type_new (once), from a throwaway class. */
 static int learn_interpreter_slots(void)
 {
@@ -313,6 +314,8 @@ static int visit_existing_types(void)
     Py_XDECREF(seen);
     return status;
 }
+
+#endif /* below 3.13: the slot-replacing start */
 
 /* Puts every replaced slot back and drops the references taken. */
 static void restore_slots(void)
@@ -421,16 +424,21 @@ static int to_name_set(PyObject *names, const char *what, PyObject **set)
     if (!created) {
         return -1;
     }
+    PyObject *items = PyObject_GetIter(created);
     PyObject *item;
-    Py_ssize_t position = 0;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(created, &position, &item, &hash)) {
+    int status = items ? 0 : -1;
+    while (status == 0 && (item = PyIter_Next(items))) {
         if (!PyUnicode_Check(item)) {
             PyErr_Format(PyExc_TypeError, "%s must hold str type names, not %.100s", what,
                          Py_TYPE(item)->tp_name);
-            Py_DECREF(created);
-            return -1;
+            status = -1;
         }
+        Py_DECREF(item);
+    }
+    Py_XDECREF(items);
+    if (status < 0 || PyErr_Occurred()) {
+        Py_DECREF(created);
+        return -1;
     }
     Py_XSETREF(*set, created);
     return 0;

@@ -12,10 +12,6 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#define Py_BUILD_CORE 1
-#include "internal/pycore_frame.h"
-#undef Py_BUILD_CORE
-
 #include <stdlib.h>
 #include <time.h>
 
@@ -178,7 +174,8 @@ static int tracer_hook(PyObject *self, PyFrameObject *frame, int what, PyObject 
     event.clock_ns = monotonic_ns() - tracer->start_ns;
     event.what = what;
     event.line = PyFrame_GetLineNumber(frame);
-    event.code = (PyObject *)frame->f_frame->f_code;
+    PyCodeObject *code = PyFrame_GetCode(frame);
+    event.code = (PyObject *)code;
     event.c_function = is_c_event(what) ? arg : NULL;
     long long delta = (long long)(event.rss - tracer->logged_rss);
     if (delta < 0) {
@@ -192,6 +189,7 @@ static int tracer_hook(PyObject *self, PyFrameObject *frame, int what, PyObject 
         log_event(tracer, "NEXT:\t", &event);
     }
     remember_event(tracer, &event);
+    Py_DECREF(code);
     return 0;
 }
 

@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "capture_format.h"
 #include "tracker_memory.h"
 #include "varint.h"
 
 #define AGGREGATE_STACK_FIELDS 7
 #define AGGREGATE_FIGURES 10
+#define WEIGHTED_SIZE 32 /* four doubles */
 
 /* Reads count varints into values; returns 0 or -1 (the payload ended). */
 static int take_varints(const uint8_t **cursor, const uint8_t *end, uint64_t *values,
@@ -44,10 +46,69 @@ static int decode_stacks(const uint8_t **cursor, const uint8_t *end, uint32_t st
         stack->total_bytes = fields[5];
         stack->total_count = fields[6];
     }
-    if (*cursor != end) {
-        snprintf(reason, reason_size, "%zu stray bytes after the aggregate stacks",
-                 (size_t)(end - *cursor));
+    return 0;
+}
+
+/* Reads four little-endian doubles into *amount (the caller checked room). */
+static void take_weighted(const uint8_t **cursor, struct weighted_amount *amount)
+{
+    double values[4];
+    for (int field = 0; field < 4; field++) {
+        uint64_t bits = 0;
+        for (int index = 0; index < 8; index++) {
+            bits |= (uint64_t)(*cursor)[index] << (8 * index);
+        }
+        memcpy(&values[field], &bits, sizeof bits);
+        *cursor += 8;
+    }
+    amount->bytes = values[0];
+    amount->count = values[1];
+    amount->bytes_variance = values[2];
+    amount->observed_bytes = values[3];
+}
+
+/* Reads the estimates section (its tag already taken). Returns 0 or -1. */
+static int decode_estimates(const uint8_t **cursor, const uint8_t *end,
+                            struct capture_aggregate *aggregate, char *reason,
+                            size_t reason_size)
+{
+    size_t wanted = (3 + 3 * aggregate->stack_count) * WEIGHTED_SIZE;
+    if ((size_t)(end - *cursor) < wanted) {
+        snprintf(reason, reason_size, "the aggregate estimates are cut short");
         return -1;
+    }
+    take_weighted(cursor, &aggregate->estimated_allocated);
+    take_weighted(cursor, &aggregate->estimated_peak);
+    take_weighted(cursor, &aggregate->estimated_live);
+    for (size_t index = 0; index < aggregate->stack_count; index++) {
+        struct capture_aggregate_stack *stack = &aggregate->stacks[index];
+        take_weighted(cursor, &stack->estimated_live);
+        take_weighted(cursor, &stack->estimated_peak);
+        take_weighted(cursor, &stack->estimated_total);
+    }
+    aggregate->estimated = 1;
+    return 0;
+}
+
+/* Reads the optional sections after the stacks (capture_format.h). */
+static int decode_sections(const uint8_t **cursor, const uint8_t *end,
+                           struct capture_aggregate *aggregate, char *reason,
+                           size_t reason_size)
+{
+    while (*cursor != end) {
+        uint64_t section;
+        if (varint_decode(cursor, end, &section) != 0) {
+            snprintf(reason, reason_size, "an aggregate section tag is cut short");
+            return -1;
+        }
+        if (section != AGGREGATE_SECTION_ESTIMATES || aggregate->estimated) {
+            snprintf(reason, reason_size, "unknown or repeated aggregate section %llu",
+                     (unsigned long long)section);
+            return -1;
+        }
+        if (decode_estimates(cursor, end, aggregate, reason, reason_size) < 0) {
+            return -1;
+        }
     }
     return 0;
 }
@@ -86,7 +147,8 @@ int aggregate_chunk_decode(const uint8_t *data, size_t size, uint32_t stack_limi
         aggregate->stack_count = 0;
         return -2;
     }
-    if (decode_stacks(&cursor, end, stack_limit, aggregate, reason, reason_size) < 0) {
+    if (decode_stacks(&cursor, end, stack_limit, aggregate, reason, reason_size) < 0 ||
+        decode_sections(&cursor, end, aggregate, reason, reason_size) < 0) {
         aggregate_chunk_release(aggregate);
         return -1;
     }

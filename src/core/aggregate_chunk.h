@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stack_figures.h"
+
 struct capture_aggregate_stack {
     uint32_t stack_id;
     uint64_t live_bytes; /* at the snapshot */
@@ -16,6 +18,10 @@ struct capture_aggregate_stack {
     uint64_t peak_count;
     uint64_t total_bytes; /* allocated over the recording */
     uint64_t total_count;
+    /* Estimates of the whole (when the capture's aggregate has them) */
+    struct weighted_amount estimated_live;
+    struct weighted_amount estimated_peak;
+    struct weighted_amount estimated_total;
 };
 
 struct capture_aggregate {
@@ -30,6 +36,12 @@ struct capture_aggregate {
     uint64_t free_count;
     size_t stack_count;
     struct capture_aggregate_stack *stacks; /* tracker heap */
+    /* AGGREGATE_SECTION_ESTIMATES was present (sampled recordings): these and
+     * each stack's estimated_* hold estimates of the whole program. */
+    int estimated;
+    struct weighted_amount estimated_allocated;
+    struct weighted_amount estimated_peak;
+    struct weighted_amount estimated_live;
 };
 
 /*

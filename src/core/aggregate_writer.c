@@ -26,6 +26,43 @@ static int encode_stack(struct byte_buffer *out, const struct live_table_stack *
     return failed ? -1 : 0;
 }
 
+/* Appends value as 8 little-endian bytes (IEEE 754). */
+static int append_double(struct byte_buffer *out, double value)
+{
+    uint64_t bits;
+    memcpy(&bits, &value, sizeof bits);
+    uint8_t encoded[8];
+    for (int index = 0; index < 8; index++) {
+        encoded[index] = (uint8_t)(bits >> (8 * index));
+    }
+    return byte_buffer_append(out, encoded, sizeof encoded);
+}
+
+/* Appends bytes, count, bytes_variance, observed_bytes as doubles. */
+static int append_weighted(struct byte_buffer *out, const struct weighted_amount *amount)
+{
+    int failed = append_double(out, amount->bytes) || append_double(out, amount->count) ||
+                 append_double(out, amount->bytes_variance) ||
+                 append_double(out, amount->observed_bytes);
+    return failed ? -1 : 0;
+}
+
+/* Appends the estimates section of a sampled recording (capture_format.h). */
+static int encode_estimates(struct byte_buffer *out, const struct live_table_totals *totals,
+                            const struct live_table_stack *stacks, size_t count)
+{
+    int failed = byte_buffer_append_varint(out, AGGREGATE_SECTION_ESTIMATES) ||
+                 append_weighted(out, &totals->weighted_allocated) ||
+                 append_weighted(out, &totals->weighted_peak) ||
+                 append_weighted(out, &totals->weighted_heap);
+    for (size_t index = 0; !failed && index < count; index++) {
+        failed = append_weighted(out, &stacks[index].weighted_live) ||
+                 append_weighted(out, &stacks[index].weighted_peak) ||
+                 append_weighted(out, &stacks[index].weighted_total);
+    }
+    return failed ? -1 : 0;
+}
+
 int aggregate_payload_encode(struct byte_buffer *out, uint64_t time_ns, uint64_t peak_time_ns)
 {
     struct live_table_totals totals;
@@ -47,6 +84,9 @@ int aggregate_payload_encode(struct byte_buffer *out, uint64_t time_ns, uint64_t
                  byte_buffer_append_varint(out, count);
     for (size_t index = 0; !failed && index < count; index++) {
         failed = encode_stack(out, &stacks[index]) < 0;
+    }
+    if (!failed && totals.sampled) {
+        failed = encode_estimates(out, &totals, stacks, count) < 0;
     }
     live_table_free_stacks(stacks, count);
     return failed ? -1 : 0;

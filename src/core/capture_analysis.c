@@ -922,6 +922,25 @@ static int analysis_take_aggregate(struct capture_analysis *analysis,
     return 0;
 }
 
+/* Sampled aggregate captures: takes the snapshot's estimates of the whole
+ * into the estimator (which saw no allocation records). A sampled capture
+ * whose snapshot has no estimates keeps its recorded figures. Returns 0, or
+ * -1 when memory ran out. */
+static int analysis_take_aggregate_estimates(struct capture_analysis *analysis,
+                                             const struct capture_aggregate *aggregate)
+{
+    if (!analysis->estimates) {
+        return 0;
+    }
+    if (!aggregate->estimated) {
+        capture_estimates_free(analysis->estimates);
+        analysis->estimates = NULL;
+        return 0;
+    }
+    return capture_estimates_take_aggregate(analysis->estimates, aggregate,
+                                            aggregate->peak_time_ns);
+}
+
 /* --- the public API ---------------------------------------------------------------- */
 
 static void error_out_of_memory(struct capture_error *error)
@@ -967,7 +986,8 @@ struct capture_analysis *capture_analysis_run(struct capture_reader *reader,
     }
     analysis->summary.event_count = event_index;
     if (capture_reader_aggregate(reader) &&
-        analysis_take_aggregate(analysis, capture_reader_aggregate(reader)) < 0) {
+        (analysis_take_aggregate(analysis, capture_reader_aggregate(reader)) < 0 ||
+         analysis_take_aggregate_estimates(analysis, capture_reader_aggregate(reader)) < 0)) {
         goto out_of_memory;
     }
     analysis_finish_summary(analysis);

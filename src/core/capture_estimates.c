@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "aggregate_chunk.h"
 #include "byte_buffer.h"
 #include "hash_map.h"
 #include "tracker_memory.h"
@@ -255,6 +256,39 @@ int capture_estimates_take(struct capture_estimates *estimates, const struct cap
     default:
         return 0;
     }
+}
+
+/* Copies a weighted amount of an aggregate snapshot into an estimate. */
+static struct estimate estimate_of(const struct weighted_amount *amount)
+{
+    struct estimate estimate = {amount->bytes, amount->count, amount->bytes_variance,
+                                amount->observed_bytes};
+    return estimate;
+}
+
+int capture_estimates_take_aggregate(struct capture_estimates *estimates,
+                                     const struct capture_aggregate *aggregate,
+                                     uint64_t peak_time_ns)
+{
+    estimates->epoch++; /* every stack's at_peak below is its figure at the peak */
+    for (size_t index = 0; index < aggregate->stack_count; index++) {
+        const struct capture_aggregate_stack *snapshot = &aggregate->stacks[index];
+        if (stack_reserve(estimates, snapshot->stack_id) < 0) {
+            return -1;
+        }
+        struct stack_estimates *stack = &stack_array(estimates)[snapshot->stack_id];
+        stack->live = estimate_of(&snapshot->estimated_live);
+        stack->at_peak = estimate_of(&snapshot->estimated_peak);
+        stack->total = estimate_of(&snapshot->estimated_total);
+        stack->changed_in_epoch = estimates->epoch;
+    }
+    struct estimate_summary *summary = &estimates->summary;
+    summary->allocated = estimate_of(&aggregate->estimated_allocated);
+    summary->at_peak = estimate_of(&aggregate->estimated_peak);
+    summary->peak_time_ns = peak_time_ns;
+    summary->peak_time_pending = 0;
+    estimates->heap = estimate_of(&aggregate->estimated_live);
+    return 0;
 }
 
 void capture_estimates_finish(struct capture_estimates *estimates)

@@ -54,6 +54,15 @@ void capture_estimates_free(struct capture_estimates *estimates);
 int capture_estimates_take(struct capture_estimates *estimates, const struct capture_record *record,
                            uint64_t event_index);
 
+/* Takes the estimates an --aggregate snapshot of a sampled recording
+ * carries (aggregate->estimated, see aggregate_chunk.h) in place of
+ * records: per stack live, at-peak and total, and the summary's allocated
+ * and at-peak; its live heap is what capture_estimates_finish calls leaked.
+ * The peak's time is peak_time_ns. Returns 0, or -1 when memory ran out. */
+int capture_estimates_take_aggregate(struct capture_estimates *estimates,
+                                     const struct capture_aggregate *aggregate,
+                                     uint64_t peak_time_ns);
+
 /* Call once every record was taken: fixes what is leaked. */
 void capture_estimates_finish(struct capture_estimates *estimates);
 

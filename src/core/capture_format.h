@@ -116,7 +116,27 @@ enum capture_chunk_kind {
  * capture recorded with --aggregate is header, one events chunk holding
  * only definitions and an OP_TIME, one aggregate chunk, footer, trailer;
  * its header has HEADER_FLAG_AGGREGATE.
+ *
+ * Optional sections may follow the stacks, each a varint
+ * AGGREGATE_SECTION_* then its fields; a payload without them (every
+ * capture recorded before sections existed) is read as before.
+ *
+ *   AGGREGATE_SECTION_ESTIMATES (sampled recordings: the header has
+ *   HEADER_SAMPLE_INTERVAL or HEADER_SAMPLE_RATE < 1): estimates of the
+ *   whole program, each "weighted" a group of four little-endian IEEE 754
+ *   doubles: bytes, count, bytes_variance, observed_bytes. Each recorded
+ *   block of s bytes with the chance p of being recorded (capture_estimates.h)
+ *   counts 1/p blocks, s/p bytes and the variance s^2 (1 - p) / p^2:
+ *     allocated, at_peak, live             (weighted, of the whole heap;
+ *                                           at_peak: the largest estimated
+ *                                           heap, not the recorded one)
+ *     stack_count times, in the stacks' order:
+ *       live, at_peak, total               (weighted, of that stack)
+ *   The varint figures above stay those of the recorded blocks.
  */
+enum capture_aggregate_section {
+    AGGREGATE_SECTION_ESTIMATES = 1,
+};
 
 /* Allocators, in the order of SPEC section 2. The value is k in OP_ALLOC+k. */
 #define CAPTURE_ALLOCATORS(X) \

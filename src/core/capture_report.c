@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "byte_buffer.h"
+#include "aggregate_chunk.h"
 #include "capture_estimates.h"
 #include "hash_map.h"
 
@@ -572,6 +573,60 @@ static int finish(struct report_collection *collection)
     return 0;
 }
 
+static struct report_figures figures_of(int estimated, const struct weighted_amount *estimate,
+                                        uint64_t bytes, uint64_t count)
+{
+    struct report_figures figures = {bytes, count};
+    if (estimated) {
+        figures.bytes = estimate->bytes > 0 ? (uint64_t)llround(estimate->bytes) : 0;
+        figures.count = estimate->count > 0 ? (uint64_t)llround(estimate->count) : 0;
+    }
+    return figures;
+}
+
+/*
+ * An --aggregate capture has no events, only its latest per-stack snapshot:
+ * what was held at the peak, at the snapshot (the leaks view) and allocated
+ * in total. Fills those selections from it (estimates when sampled). Returns
+ * 0, or -1 when memory ran out.
+ */
+static int take_aggregate(struct report_collection *collection,
+                          const struct capture_aggregate *aggregate)
+{
+    int estimated = aggregate->estimated;
+    for (size_t index = 0; index < aggregate->stack_count; index++) {
+        const struct capture_aggregate_stack *stack = &aggregate->stacks[index];
+        int64_t context_index = context_of(collection, 0, stack->stack_id);
+        if (context_index < 0) {
+            return -1;
+        }
+        struct report_context *context = &contexts_of(collection)[context_index];
+        context->selected[REPORT_PEAK] = figures_of(estimated, &stack->estimated_peak,
+                                                    stack->peak_bytes, stack->peak_count);
+        context->live = figures_of(estimated, &stack->estimated_live, stack->live_bytes,
+                                   stack->live_count);
+        context->selected[REPORT_LEAKS] = context->live;
+        context->selected[REPORT_TOTAL] = figures_of(estimated, &stack->estimated_total,
+                                                     stack->total_bytes, stack->total_count);
+        context->changed_in_epoch = collection->epoch;
+    }
+    struct report_summary *summary = &collection->summary;
+    struct report_figures peak = figures_of(estimated, &aggregate->estimated_peak,
+                                            aggregate->peak_bytes, aggregate->peak_count);
+    struct report_figures total = figures_of(estimated, &aggregate->estimated_allocated,
+                                             aggregate->allocated_bytes,
+                                             aggregate->allocation_count);
+    summary->peak_bytes = peak.bytes;
+    summary->peak_count = peak.count;
+    summary->peak_time_ns = aggregate->peak_time_ns;
+    summary->total_bytes = total.bytes;
+    summary->total_count = total.count;
+    if (summary->end_time_ns < aggregate->time_ns) {
+        summary->end_time_ns = aggregate->time_ns;
+    }
+    return 0;
+}
+
 /* Reads every record; returns 0, or -1 with error filled. */
 static int run_pass(struct report_collection *collection, struct capture_error *error)
 {
@@ -592,7 +647,8 @@ static int run_pass(struct report_collection *collection, struct capture_error *
         *error = *capture_reader_error(collection->reader);
         return -1;
     }
-    if (finish(collection) == 0) {
+    const struct capture_aggregate *aggregate = capture_reader_aggregate(collection->reader);
+    if (finish(collection) == 0 && (!aggregate || take_aggregate(collection, aggregate) == 0)) {
         return 0;
     }
 out_of_memory:

@@ -54,7 +54,7 @@ enum extra_string {
 };
 static const char *const extra_strings[EXTRA_STRING_COUNT] = {
     "alloc_objects", "count", "alloc_space", "bytes", "inuse_objects", "inuse_space", "space",
-    "<no Python frame>",
+    "(no Python frame)",
 };
 
 struct pprof_writer {
@@ -64,6 +64,8 @@ struct pprof_writer {
     struct byte_buffer message;   /* the submessage being built */
     struct byte_buffer packed;    /* a packed repeated field being built */
     struct hash_map functions;    /* function sid << 32 | file sid -> function id */
+    struct hash_map renamed;      /* reader sid -> string index of its display name */
+    struct byte_buffer renamed_sids; /* uint32_t reader sids, in string table order */
     uint64_t strings;             /* the reader's string count + 1 */
 };
 
@@ -183,6 +185,36 @@ static int put_samples(struct pprof_writer *writer, const struct report_filter *
     return result;
 }
 
+/* Whether a reader string is a name like <module> or <listcomp>: pprof
+ * strips <...> from names (C++ template arguments), leaving nothing. */
+static int bracketed(const struct pprof_writer *writer, uint64_t name)
+{
+    size_t size = 0;
+    const char *text = name < writer->strings
+                           ? capture_reader_string(writer->reader, (uint32_t)name, &size) : NULL;
+    return text && size >= 2 && text[0] == '<' && text[size - 1] == '>';
+}
+
+/* The string index pprof shows for a function name: a bracketed name gets
+ * an extra string with parentheses, "(module)". 0 when memory ran out. */
+static uint64_t display_name(struct pprof_writer *writer, uint64_t name)
+{
+    if (!bracketed(writer, name)) {
+        return name;
+    }
+    uint64_t *found = hash_map_find(&writer->renamed, name);
+    if (found) {
+        return *found;
+    }
+    uint32_t sid = (uint32_t)name;
+    uint64_t index = writer->strings + EXTRA_STRING_COUNT + writer->renamed.count;
+    if (hash_map_put(&writer->renamed, name, index) < 0 ||
+        byte_buffer_append(&writer->renamed_sids, &sid, sizeof sid) < 0) {
+        return 0;
+    }
+    return index;
+}
+
 /* Returns the function id of (name, file), writing the function the first
  * time; 0 when memory ran out. */
 static uint64_t function_id(struct pprof_writer *writer, uint64_t name, uint64_t file)
@@ -193,9 +225,10 @@ static uint64_t function_id(struct pprof_writer *writer, uint64_t name, uint64_t
         return *found;
     }
     uint64_t id = writer->functions.count + 1;
-    if (hash_map_put(&writer->functions, key, id) < 0 ||
+    uint64_t shown = display_name(writer, name);
+    if (!shown || hash_map_put(&writer->functions, key, id) < 0 ||
         put_varint_field(&writer->message, FUNCTION_ID, id) < 0 ||
-        put_varint_field(&writer->message, FUNCTION_NAME, name) < 0 ||
+        put_varint_field(&writer->message, FUNCTION_NAME, shown) < 0 ||
         put_varint_field(&writer->message, FUNCTION_SYSTEM_NAME, name) < 0 ||
         put_varint_field(&writer->message, FUNCTION_FILENAME, file) < 0 ||
         flush_message(writer, PROFILE_FUNCTION) < 0) {
@@ -251,6 +284,18 @@ static int put_strings(struct pprof_writer *writer)
             return -1;
         }
     }
+    const uint32_t *sids = (const uint32_t *)writer->renamed_sids.data;
+    for (size_t i = 0; i < writer->renamed_sids.size / sizeof *sids; i++) {
+        size_t size;
+        const char *text = capture_reader_string(writer->reader, sids[i], &size);
+        struct byte_buffer *out = &writer->message;
+        byte_buffer_clear(out);
+        if (byte_buffer_append_byte(out, '(') < 0 || byte_buffer_append(out, text + 1, size - 2) ||
+            byte_buffer_append_byte(out, ')') < 0 ||
+            put_bytes_field(&writer->profile, PROFILE_STRING_TABLE, out->data, out->size) < 0) {
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -298,6 +343,7 @@ int export_pprof(const struct report_collection *collection, const struct report
     writer.reader = report_collection_reader(collection);
     writer.strings = (uint64_t)capture_reader_string_count(writer.reader) + 1;
     hash_map_init(&writer.functions);
+    hash_map_init(&writer.renamed);
     int failure = 0;
     if (put_header(&writer) < 0 || put_samples(&writer, filter) < 0 ||
         put_locations(&writer) < 0 || put_strings(&writer) < 0) {
@@ -311,6 +357,8 @@ int export_pprof(const struct report_collection *collection, const struct report
     byte_buffer_release(&writer.message);
     byte_buffer_release(&writer.packed);
     hash_map_release(&writer.functions);
+    hash_map_release(&writer.renamed);
+    byte_buffer_release(&writer.renamed_sids);
     if (failure) {
         error->os_errno = failure;
         snprintf(error->message, sizeof error->message, "cannot write %s: %s", path,

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "capture_estimates.h"
 #include "capture_format.h"
 #include "event_buffer.h"
 #include "hash_map.h"
@@ -28,6 +29,9 @@ static struct {
     uint64_t allocation_count;
     uint64_t allocated_bytes;
     uint64_t free_count;
+    uint32_t sample_mode; /* CAPTURE_SAMPLING_* */
+    uint64_t sample_mean;
+    int sampled;
 } table = {.mutex = PTHREAD_MUTEX_INITIALIZER, .free_slot = NO_FREE_SLOT};
 
 static enum block_family family_of(uint32_t allocator)
@@ -61,6 +65,9 @@ int live_table_enable(void)
     pthread_mutex_lock(&table.mutex);
     table_empty_locked();
     table.enabled = 1;
+    table.sample_mode = 0;
+    table.sample_mean = 0;
+    table.sampled = 0;
     pthread_mutex_unlock(&table.mutex);
     return 0;
 }
@@ -70,6 +77,21 @@ void live_table_disable(void)
     pthread_mutex_lock(&table.mutex);
     table_empty_locked();
     table.enabled = 0;
+    pthread_mutex_unlock(&table.mutex);
+}
+
+/* Sets the scheme; call with the mutex held. */
+static void sampling_set_locked(uint32_t mode, uint64_t mean)
+{
+    table.sample_mode = mode;
+    table.sample_mean = mean;
+    table.sampled |= mode != 0;
+}
+
+void live_table_set_sampling(uint32_t mode, uint64_t mean)
+{
+    pthread_mutex_lock(&table.mutex);
+    sampling_set_locked(mode, mean);
     pthread_mutex_unlock(&table.mutex);
 }
 
@@ -132,7 +154,7 @@ static int block_remove(enum block_family family, uint64_t address,
         return 0;
     }
     struct live_table_block block = table.blocks[index];
-    stack_figures_release(&table.figures, block.stack_id, block.size, 1);
+    stack_figures_release_weighted(&table.figures, block.stack_id, block.size, block.weight);
     slot_give_back(index);
     if (removed) {
         *removed = block;
@@ -157,15 +179,21 @@ static void block_add(const struct live_table_block *block, int counted)
         slot_give_back(index);
         return;
     }
-    if (stack_figures_allocate(&table.figures, block->stack_id, block->size) < 0) {
+    if (stack_figures_allocate_weighted(&table.figures, block->stack_id, block->size,
+                                        block->weight) < 0) {
         hash_map_remove(&table.addresses[family], block->address, NULL);
         slot_give_back(index);
         return;
     }
     if (!counted) {
         /* a remainder of a trimmed mapping: not a new allocation */
-        table.figures.entries[block->stack_id].total_bytes -= block->size;
-        table.figures.entries[block->stack_id].total_count--;
+        struct stack_figures_entry *entry = &table.figures.entries[block->stack_id];
+        struct weighted_amount share;
+        weighted_amount_of_block(block->size, block->weight, &share);
+        entry->total_bytes -= block->size;
+        entry->total_count--;
+        weighted_amount_add(&entry->weighted_total, &share, -1);
+        weighted_amount_add(&table.figures.weighted_allocated, &share, -1);
         return;
     }
     table.allocation_count++;
@@ -197,11 +225,16 @@ void live_table_apply(const struct recorded_event *event)
     }
     switch (event->kind) {
     case EVENT_ALLOCATION: {
+        double probability = capture_estimates_keep_probability(
+            table.sample_mode, table.sample_mean, event->size);
         struct live_table_block block = {event->address, event->size, event->value,
-                                         event->allocator};
+                                         event->allocator, 1.0 / probability};
         block_add(&block, 1);
         break;
     }
+    case EVENT_SAMPLING:
+        sampling_set_locked(event->allocator, event->size);
+        break;
     case EVENT_FREE:
         table.free_count += (uint64_t)block_remove(FAMILY_MALLOC, event->address, NULL);
         break;
@@ -226,6 +259,10 @@ void live_table_get_totals(struct live_table_totals *totals)
     totals->allocation_count = table.allocation_count;
     totals->allocated_bytes = table.allocated_bytes;
     totals->free_count = table.free_count;
+    totals->sampled = table.sampled;
+    totals->weighted_heap = table.figures.weighted_heap;
+    totals->weighted_peak = table.figures.weighted_peak;
+    totals->weighted_allocated = table.figures.weighted_allocated;
     pthread_mutex_unlock(&table.mutex);
 }
 
@@ -286,6 +323,9 @@ static size_t stacks_collect_locked(struct live_table_stack *out)
             stack->peak_count = peak_count;
             stack->total_bytes = entry->total_bytes;
             stack->total_count = entry->total_count;
+            stack->weighted_live = entry->weighted_live;
+            stack_figures_weighted_at_peak(&table.figures, stack_id, &stack->weighted_peak);
+            stack->weighted_total = entry->weighted_total;
         }
         stored++;
     }

@@ -16,6 +16,12 @@
  * that starts inside a mapping is not followed (the capture analysis is
  * exact; this table serves the Python-level APIs).
  *
+ * Sampling: the table knows the recording's sampling scheme
+ * (live_table_set_sampling, then EVENT_SAMPLING events) and gives each
+ * block the weight 1/p of its chance p to be recorded (capture_estimates.h),
+ * so the weighted_* figures estimate the whole program (see
+ * stack_figures.h); the exact figures stay those of the recorded blocks.
+ *
  * Thread-safety: one mutex guards everything. The writer applies events
  * between live_table_lock() and live_table_unlock(); every other function
  * takes the mutex itself.
@@ -26,6 +32,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stack_figures.h"
+
 struct recorded_event;
 
 struct live_table_block {
@@ -33,6 +41,7 @@ struct live_table_block {
     uint64_t size;
     uint32_t stack_id;
     uint32_t allocator; /* ALLOCATOR_* */
+    double weight;      /* 1/p: how many blocks of the whole it stands for */
 };
 
 struct live_table_stack {
@@ -43,6 +52,9 @@ struct live_table_stack {
     uint64_t peak_count;
     uint64_t total_bytes; /* allocated since the table was enabled or cleared */
     uint64_t total_count;
+    struct weighted_amount weighted_live; /* estimates of the whole */
+    struct weighted_amount weighted_peak;
+    struct weighted_amount weighted_total;
 };
 
 struct live_table_totals {
@@ -53,17 +65,26 @@ struct live_table_totals {
     uint64_t allocation_count;
     uint64_t allocated_bytes;
     uint64_t free_count;
+    int sampled; /* a sampling scheme applied since the table was enabled */
+    struct weighted_amount weighted_heap;
+    struct weighted_amount weighted_peak;
+    struct weighted_amount weighted_allocated;
 };
 
 /* Empties the table and turns it on. Returns 0 (it cannot fail). */
 int live_table_enable(void);
 /* Turns the table off and frees its memory. */
 void live_table_disable(void);
+/* Sets the sampling scheme of the blocks applied from now on: mode is a
+ * CAPTURE_SAMPLING_* value (0 every allocation, 1 bytes of mean interval
+ * mean, 2 one allocation in mean). live_table_enable resets it to 0. */
+void live_table_set_sampling(uint32_t mode, uint64_t mean);
 /* Nonzero while enabled. */
 int live_table_enabled(void);
 
 /* Writer side: applies one event; call between lock and unlock. Events of
- * kinds other than allocations, frees and munmaps are ignored. */
+ * kinds other than allocations, frees, munmaps and sampling changes are
+ * ignored. */
 void live_table_lock(void);
 void live_table_apply(const struct recorded_event *event);
 void live_table_unlock(void);

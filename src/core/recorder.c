@@ -395,8 +395,10 @@ static void write_aggregate_if_due(int final)
     uint64_t now = monotonic_ns();
     struct live_table_totals totals;
     live_table_get_totals(&totals);
-    if (totals.peak_bytes != recorder.aggregate_peak_bytes) {
-        recorder.aggregate_peak_bytes = totals.peak_bytes;
+    uint64_t peak_bytes =
+        totals.sampled ? (uint64_t)totals.weighted_peak.bytes : totals.peak_bytes;
+    if (peak_bytes != recorder.aggregate_peak_bytes) {
+        recorder.aggregate_peak_bytes = peak_bytes;
         recorder.aggregate_peak_time_ns = now - recorder.start_ns;
     }
     if (!recorder.aggregate_interval_ns ||
@@ -534,6 +536,25 @@ static void register_fork_handler(void)
                    recorder_after_fork_handler);
 }
 
+/* The recording's sampling scheme as a SAMPLER_* mode (the values of
+ * CAPTURE_SAMPLING_*) and its mean
+ * (bytes, or N of one allocation in N), for the live table's weights. */
+static uint32_t live_table_sample_mode(const struct recorder_options *options)
+{
+    return options->sample_interval     ? SAMPLER_BY_BYTES
+           : options->sample_rate < 1.0 ? SAMPLER_BY_ALLOCATIONS
+                                         : SAMPLER_EVERY_ALLOCATION;
+}
+
+static uint64_t live_table_sample_mean(const struct recorder_options *options)
+{
+    if (options->sample_interval) {
+        return options->sample_interval;
+    }
+    double gap = options->sample_rate > 0.0 ? 1.0 / options->sample_rate : 1.0;
+    return gap < 1.0 ? 1 : (uint64_t)(gap + 0.5);
+}
+
 /* Sets up where the recording goes: a capture file of events, --aggregate
  * snapshots, or nothing but the live table (path NULL). Returns 0, or -1
  * with a reason in error. */
@@ -546,6 +567,7 @@ static int open_output(const struct recorder_options *options, const struct byte
     recorder.aggregate_interval_ns = options->path ? options->aggregate_interval_ns : 0;
     if (options->live_table || !recorder.streaming) {
         live_table_enable();
+        live_table_set_sampling(live_table_sample_mode(options), live_table_sample_mean(options));
     } else {
         live_table_disable();
     }

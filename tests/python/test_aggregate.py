@@ -106,6 +106,28 @@ def test_reports_refuse_what_an_aggregate_capture_lacks(tmp_path):
             "available") in result.stderr
 
 
+def test_reports_answer_peak_leaks_and_total_from_an_aggregate_capture(tmp_path):
+    from memlyze.reports.flame_data import build_flame_data
+
+    script, capture = record_aggregate(tmp_path, "reports.mlyze", "0.3")
+    hold = ("hold.<locals>.<listcomp>", line_of(script, "HOLD"))
+    for selection in ("peak", "leaks"):
+        data = build_flame_data(capture, selection=selection)
+        nodes, strings = data["nodes"], data["strings"]
+        named = {(strings[nodes["function"][index]], nodes["line"][index]): nodes["bytes"][index]
+                 for index in range(1, len(nodes["parent"]))}
+        assert 8_000_000 <= named[hold] <= 8_100_000, selection
+        assert nodes["bytes"][0] >= 8_000_000
+    total = build_flame_data(capture, selection="total")
+    assert total["nodes"]["bytes"][0] > 8_100_000  # the churn as well
+    collapsed = check(run_memlyze("export", "--format", "collapsed", "--leaks", capture,
+                                  cwd=tmp_path)).stdout
+    assert any(line.split(";")[-1].startswith("hold.<locals>.<listcomp>")
+               for line in collapsed.splitlines())
+    table = check(run_memlyze("table", capture, cwd=tmp_path)).stdout
+    assert "hold.<locals>.<listcomp>" in table
+
+
 def test_tracker_aggregate_in_process(tmp_path):
     capture = tmp_path / "api.mlyze"
     with memlyze.Tracker(capture, aggregate=True, aggregate_interval=0.05):
@@ -130,9 +152,5 @@ def test_bad_aggregate_interval_is_refused(tmp_path):
     result = run_memlyze("run", "--aggregate", "--aggregate-interval", "soon", "-c", "pass",
                          cwd=tmp_path)
     assert result.returncode == 2 and "aggregate-interval" in result.stderr
-    with pytest.raises(ValueError, match="sampling"):
-        memlyze.Tracker(tmp_path / "x.mlyze", aggregate=True, sample_interval=65536)
-    result = run_memlyze("run", "--aggregate", "--sample-interval", "64KiB", "-c", "pass",
-                         cwd=tmp_path)
-    assert result.returncode == 2 and "cannot be combined" in result.stderr
     assert not list(tmp_path.glob("*.mlyze"))  # refused before the capture is made
+    # (--aggregate with sampling works: tests/python/test_aggregate_sampling.py)

@@ -105,3 +105,8 @@ def test_bad_parameters(tmp_path):
         with pytest.raises(RuntimeError, match="do not nest"):
             with cpymemtrace.ReferenceTracing(filepath=tmp_path):
                 pass
+
+
+def test_type_names_must_be_strings():
+    with pytest.raises(TypeError, match="must hold str type names, not int"):
+        cpymemtrace.ReferenceTracing(exclude_tp_names=["Tracked", 3])

@@ -46,6 +46,7 @@ def test_pprof_top_function_matches_summary(ground_truth):
     assert summary_top == "hold" and f"hold {script}" in summary
     assert first_function(top) == summary_top
     assert "Type: inuse_space" in top
+    assert "(module)" in top  # pprof would strip a name written as <module>
     allocated = go_pprof_top(profile, "alloc_space", directory)
     assert {"hold", "churn", "leak"} <= {line.split()[-1] for line in allocated.splitlines()
                                          if line.strip()}

@@ -252,3 +252,21 @@ def test_time_range_selection(tmp_path):
     assert node_of(to_the_end, "early") is None and node_of(to_the_end, "late") is not None
     nothing = build_flame_data(capture, time_range=(1e5, 1e6), progress=None)
     assert nothing["meta"]["total_bytes"] == 0 and nothing["meta"]["node_count"] == 1
+
+
+def test_sampled_capture_figures_are_the_estimates_of_stats(tmp_path):
+    from conftest import GROUND_TRUTH, stats_json
+
+    script = write_script(tmp_path, "workload.py", GROUND_TRUTH)
+    check(memlyze("run", "--sample-interval", "512KiB", "-o", "sampled.mlyze", script,
+                  cwd=tmp_path))
+    capture = tmp_path / "sampled.mlyze"
+    stats = stats_json(capture, tmp_path)
+    assert stats["sampled"]
+    meta = build_flame_data(capture, progress=None)["meta"]
+    assert meta["sampled"] and meta["sample_description"].startswith("sampled every 512")
+    assert_close(meta["peak_bytes"], stats["peak_bytes"], 0.001)
+    total = build_flame_data(capture, selection="total", progress=None)["meta"]
+    assert_close(total["total_bytes"], stats["total_bytes"], 0.001)
+    leaks = build_flame_data(capture, selection="leaks", progress=None)["meta"]
+    assert_close(leaks["total_bytes"], stats["leaked_bytes"], 0.001)

@@ -174,9 +174,10 @@ HEADER_FLAG_AGGREGATE = 1 << 8  # capture_format.h
 
 
 def _refuse_aggregate_capture(header: dict, selection: str) -> None:
-    """Raises ReportError for a capture recorded with --aggregate: it holds
-    per-stack totals only, which memlyze stats and summary report. (The
-    header comes from the report's own pass: no second read of the file.)"""
+    """Raises ReportError for what a capture recorded with --aggregate cannot
+    answer: it holds per-stack figures at the peak, at its latest snapshot
+    (leaks) and in total, but no events. (The header comes from the
+    report's own pass: no second read of the file.)"""
     if not header.get("flags", 0) & HEADER_FLAG_AGGREGATE:
         return
     if selection == "temporary":
@@ -184,9 +185,10 @@ def _refuse_aggregate_capture(header: dict, selection: str) -> None:
     elif selection in ("snapshot", "range"):
         what = "snapshots and time ranges are not available"
     else:
-        what = "per-allocation reports are not available"
+        return
     raise ReportError(f"this capture was recorded with --aggregate; {what} "
-                      "(it keeps per-stack totals only: use memlyze stats or memlyze summary)")
+                      "(it keeps per-stack figures at the peak, at its latest snapshot and in "
+                      "total)")
 
 
 def open_report(path, *, selection="peak", snapshot=None, thread=None, include=(), exclude=(),
