@@ -37,7 +37,7 @@ def test_rss_grows_by_the_touched_buffer_and_peak_follows():
 
 
 def test_rss_in_a_forked_child_is_the_childs():
-    memlyze.rss()  # opens the kept /proc/self/statm descriptor in the parent
+    parent_before = memlyze.rss()  # also opens the kept /proc/self/statm descriptor
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: touch 64 MiB that the parent does not have
@@ -60,4 +60,7 @@ def test_rss_in_a_forked_child_is_the_childs():
     untouched, before, child_rss, after, _ = map(int, message.split())
     assert before - PAGE <= child_rss <= after + PAGE
     assert child_rss - untouched >= 60 * MIB  # the child's growth, not the parent's figure
-    assert memlyze.rss() < child_rss - 50 * MIB  # the parent never grew
+    # The parent never grew by the child's 64 MiB. (Comparing the two
+    # processes' figures directly depends on how many file-backed pages the
+    # child had faulted back in, so compare the parent with itself.)
+    assert memlyze.rss() - parent_before < 32 * MIB
