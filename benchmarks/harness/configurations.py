@@ -65,8 +65,12 @@ def _memlyze_recorded_allocations(python, capture):
 
 
 def _memray_allocations(python, capture):
-    code = ("import sys, memray; "
-            "print(memray.FileReader(sys.argv[1]).metadata.total_allocations)")
+    """Allocation records in a memray capture. (Its metadata's
+    total_allocations also counts free records, which would halve the
+    bytes-per-allocation figure.)"""
+    code = ("import sys, memray; from memray import AllocatorType; "
+            "print(sum(1 for r in memray.FileReader(sys.argv[1]).get_allocation_records() "
+            "if not any(word in AllocatorType(r.allocator).name for word in ('FREE', 'MUNMAP'))))")
     output = subprocess.run([str(python), "-c", code, str(capture)], check=True,
                             capture_output=True, text=True).stdout
     return int(output)
