@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #include "binding.h"
+#include "python_values.h"
 #include "capture_analysis.h"
 #include "capture_format.h"
 #include "capture_reader.h"
@@ -47,46 +48,11 @@ static PyObject *raise_capture_error(const struct capture_error *error, PyObject
 }
 
 /* Returns a new str from capture bytes (invalid UTF-8 replaced), or NULL. */
-static PyObject *text_object(const char *text, size_t size)
-{
-    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)size, "replace");
-}
 
-/* Returns a new str of a capture string id, or NULL. */
-static PyObject *string_object(const struct capture_reader *reader, uint32_t string_id)
-{
-    size_t size;
-    const char *text = capture_reader_string(reader, string_id, &size);
-    return text ? text_object(text, size) : text_object("", 0);
-}
 
-/* Stores value (a new reference, stolen; NULL means a failure already
- * raised) under key. Returns 0 or -1 with an exception set. */
-static int dict_put(PyObject *dict, const char *key, PyObject *value)
-{
-    if (!value) {
-        return -1;
-    }
-    int result = PyDict_SetItemString(dict, key, value);
-    Py_DECREF(value);
-    return result;
-}
 
-static PyObject *unsigned_object(uint64_t value)
-{
-    return PyLong_FromUnsignedLongLong(value);
-}
 
-/* Returns a new reference to None. */
-static PyObject *none_object(void)
-{
-    Py_RETURN_NONE;
-}
 
-static PyObject *seconds_object(uint64_t nanoseconds)
-{
-    return PyFloat_FromDouble((double)nanoseconds / 1e9);
-}
 
 /* --- opening and analysing ---------------------------------------------------- */
 
@@ -129,7 +95,7 @@ static PyObject *threads_list(const struct capture_reader *reader)
         PyObject *entry = PyDict_New();
         if (!entry || dict_put(entry, "thread_id", unsigned_object(thread->thread_id)) < 0 ||
             dict_put(entry, "native_tid", unsigned_object(thread->native_tid)) < 0 ||
-            dict_put(entry, "name", string_object(reader, thread->name_sid)) < 0) {
+            dict_put(entry, "name", capture_string_object(reader, thread->name_sid)) < 0) {
             Py_XDECREF(entry);
             Py_CLEAR(list);
             break;
@@ -651,8 +617,8 @@ static PyObject *capture_file_stack(struct capture_file_object *self, PyObject *
     const struct capture_stack *stack = capture_reader_stack(self->reader, (uint32_t)stack_id);
     for (; frames && stack; stack = capture_reader_stack(self->reader, stack->parent_stack_id)) {
         const struct capture_frame *frame = capture_reader_frame(self->reader, stack->frame_id);
-        PyObject *function = string_object(self->reader, frame->function_sid);
-        PyObject *file = string_object(self->reader, frame->file_sid);
+        PyObject *function = capture_string_object(self->reader, frame->function_sid);
+        PyObject *file = capture_string_object(self->reader, frame->file_sid);
         PyObject *entry = function && file ? Py_BuildValue("(OOI)", function, file, frame->line)
                                            : NULL;
         if (!entry || PyList_Append(frames, entry) < 0) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "binding.h"
+#include "python_values.h"
 #include "capture_report.h"
 #include "export_pprof.h"
 #include "report_tree.h"
@@ -63,27 +64,8 @@ static PyObject *raise_report_error(const struct capture_error *error, const cha
     return NULL;
 }
 
-static PyObject *text_of(const struct capture_reader *reader, uint32_t string_id)
-{
-    size_t size = 0;
-    const char *text = capture_reader_string(reader, string_id, &size);
-    return PyUnicode_DecodeUTF8(text ? text : "", text ? (Py_ssize_t)size : 0, "replace");
-}
 
-static int dict_put(PyObject *dict, const char *key, PyObject *value)
-{
-    if (!value) {
-        return -1;
-    }
-    int result = PyDict_SetItemString(dict, key, value);
-    Py_DECREF(value);
-    return result;
-}
 
-static PyObject *unsigned_object(uint64_t value)
-{
-    return PyLong_FromUnsignedLongLong(value);
-}
 
 /* Returns the selection named by text, or -1 with ValueError set. */
 static int selection_of(const char *text)
@@ -240,7 +222,7 @@ static PyObject *collection_threads(struct report_collection_object *self, PyObj
     PyObject *list = PyList_New((Py_ssize_t)count);
     for (size_t i = 0; list && i < count; i++) {
         const struct capture_thread *thread = capture_reader_thread(self->reader, i);
-        PyObject *name = text_of(self->reader, thread->name_sid);
+        PyObject *name = capture_string_object(self->reader, thread->name_sid);
         PyObject *item = name ? Py_BuildValue("KKN", (unsigned long long)thread->thread_id,
                                               (unsigned long long)thread->native_tid, name)
                               : NULL;
@@ -386,7 +368,7 @@ static PyObject *cached_text(const struct capture_reader *reader, PyObject *cach
         Py_DECREF(key);
         return Py_NewRef(text);
     }
-    text = key && !PyErr_Occurred() ? text_of(reader, sid) : NULL;
+    text = key && !PyErr_Occurred() ? capture_string_object(reader, sid) : NULL;
     if (text && PyDict_SetItem(cache, key, text) < 0) {
         Py_CLEAR(text);
     }
@@ -536,9 +518,9 @@ static PyObject *location_tuple(const struct capture_reader *reader,
 {
     const struct capture_frame *frame = row->frame_id ? capture_reader_frame(reader, row->frame_id)
                                                       : NULL;
-    PyObject *function = frame ? text_of(reader, frame->function_sid)
+    PyObject *function = frame ? capture_string_object(reader, frame->function_sid)
                                : PyUnicode_FromString("<no Python frame>");
-    PyObject *file = text_of(reader, frame ? frame->file_sid : 0);
+    PyObject *file = capture_string_object(reader, frame ? frame->file_sid : 0);
     if (!function || !file) {
         Py_XDECREF(function);
         Py_XDECREF(file);

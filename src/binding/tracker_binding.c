@@ -185,8 +185,7 @@ struct sampling_choice {
 static int sampling_check(struct sampling_choice *sampling)
 {
     if (!(sampling->rate > 0.0 && sampling->rate <= 1.0)) {
-        PyErr_Format(PyExc_ValueError, "sample_rate must be in (0, 1], not %R",
-                     PyFloat_FromDouble(sampling->rate));
+        PyErr_SetString(PyExc_ValueError, "sample_rate must be in (0, 1]");
         return -1;
     }
     if (sampling->interval && sampling->rate < 1.0) {
@@ -230,79 +229,112 @@ static void sampling_apply(const struct sampling_choice *sampling)
     }
 }
 
-static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
+/* What start_tracking was asked for, once parsed and checked. */
+struct start_request {
+    const char *path; /* NULL (None): no capture file, only the live table */
+    int overwrite;
+    int max_stack_depth;
+    int python_allocators;
+    int track_gc;
+    double rss_interval;
+    const char *command;
+    int live_table;
+    double aggregate_interval; /* seconds; nonzero: --aggregate */
+    struct sampling_choice sampling;
+    int follow_fork;
+    int native;
+    PyObject *include_patterns;
+    PyObject *exclude_patterns;
+};
+
+/* Parses and checks start_tracking's arguments. Returns 0, or -1 with an
+ * exception set. */
+static int start_request_parse(PyObject *args, PyObject *keywords, struct start_request *request)
 {
-    (void)self;
     static char *names[] = {"path", "overwrite", "max_stack_depth", "python_allocators",
                             "track_gc", "rss_interval", "command", "live_table",
                             "aggregate_interval", "sample_rate", "sample_interval", "seed",
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
                             NULL};
-    const char *path; /* NULL (None): no capture file, only the live table */
-    int live_table = 0;
-    double aggregate_interval = 0.0; /* seconds; nonzero: --aggregate */
-    int follow_fork = 0;
-    int native = 0;
-    int overwrite = 0;
-    int max_stack_depth = 128;
-    int python_allocators = 0;
-    int track_gc = 1;
-    double rss_interval = 0.01;
-    const char *command = "";
-    struct sampling_choice sampling = {1.0, 0, Py_None, 0};
-    PyObject *include_patterns = Py_None;
-    PyObject *exclude_patterns = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, keywords, "z|$pippdspddKOppOO:start_tracking", names,
-                                     &path, &overwrite, &max_stack_depth, &python_allocators,
-                                     &track_gc, &rss_interval, &command, &live_table,
-                                     &aggregate_interval, &sampling.rate, &sampling.interval,
-                                     &sampling.seed_object, &follow_fork, &native,
-                                     &include_patterns, &exclude_patterns) ||
-        check_start_arguments(max_stack_depth, rss_interval) < 0 ||
-        sampling_check(&sampling) < 0 ||
-        module_filter_configure(include_patterns, exclude_patterns) < 0) {
-        return NULL;
+    *request = (struct start_request){
+        .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
+        .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
+        .exclude_patterns = Py_None,
+    };
+    if (!PyArg_ParseTupleAndKeywords(
+            args, keywords, "z|$pippdspddKOppOO:start_tracking", names, &request->path,
+            &request->overwrite, &request->max_stack_depth, &request->python_allocators,
+            &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
+            &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
+            &request->sampling.seed_object, &request->follow_fork, &request->native,
+            &request->include_patterns, &request->exclude_patterns)) {
+        return -1;
     }
-    char version[64];
-    python_version_text(version, sizeof version);
+    if (check_start_arguments(request->max_stack_depth, request->rss_interval) < 0 ||
+        sampling_check(&request->sampling) < 0 ||
+        module_filter_configure(request->include_patterns, request->exclude_patterns) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* The recorder's options for a request; version is the Python version text. */
+static struct recorder_options start_request_options(const struct start_request *request,
+                                                     const char *version)
+{
     struct recorder_options options = {
-        .path = path,
-        .overwrite = overwrite,
+        .path = request->path,
+        .overwrite = request->overwrite,
         .pid = (uint64_t)getpid(),
         .python_version = version,
-        .command = command,
-        .flags = (python_allocators ? HEADER_FLAG_PYTHON_ALLOCATORS : 0) |
-                 (track_gc ? HEADER_FLAG_TRACK_GC : 0),
-        .max_stack_depth = (uint32_t)max_stack_depth,
-        .sample_rate = sampling.rate,
-        .sample_interval = sampling.interval,
-        .sample_seed = sampling.seed,
-        .rss_interval_ns = (uint64_t)(rss_interval * 1e9),
-        .live_table = live_table,
-        .aggregate_interval_ns = aggregate_interval > 0 ? (uint64_t)(aggregate_interval * 1e9) : 0,
-        .follow_fork = follow_fork,
+        .command = request->command,
+        .flags = (request->python_allocators ? HEADER_FLAG_PYTHON_ALLOCATORS : 0) |
+                 (request->track_gc ? HEADER_FLAG_TRACK_GC : 0),
+        .max_stack_depth = (uint32_t)request->max_stack_depth,
+        .sample_rate = request->sampling.rate,
+        .sample_interval = request->sampling.interval,
+        .sample_seed = request->sampling.seed,
+        .rss_interval_ns = (uint64_t)(request->rss_interval * 1e9),
+        .live_table = request->live_table,
+        .aggregate_interval_ns = request->aggregate_interval > 0
+                                     ? (uint64_t)(request->aggregate_interval * 1e9)
+                                     : 0,
+        .follow_fork = request->follow_fork,
     };
-    if (native && native_stack_probe_or_warn() == 0) {
+    if (request->native && native_stack_probe_or_warn() == 0) {
         options.flags |= HEADER_FLAG_NATIVE;
     }
     if (options.aggregate_interval_ns) {
         options.flags |= HEADER_FLAG_AGGREGATE;
     }
-    python_stack_configure((uint32_t)max_stack_depth);
+    return options;
+}
+
+static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
+{
+    (void)self;
+    struct start_request request;
+    if (start_request_parse(args, keywords, &request) < 0) {
+        return NULL;
+    }
+    char version[64];
+    python_version_text(version, sizeof version);
+    struct recorder_options options = start_request_options(&request, version);
+    python_stack_configure((uint32_t)request.max_stack_depth);
     char error[ERROR_SIZE] = "";
     errno = 0;
     if (recorder_start(&options, error, sizeof error) < 0) {
         raise_start_error(error, errno);
         return NULL;
     }
-    sampling_apply(&sampling);
+    sampling_apply(&request.sampling);
     if (options.flags & HEADER_FLAG_NATIVE) {
         native_stack_begin();
     }
-    if (start_hooks(python_allocators, track_gc) < 0) {
+    if (start_hooks(request.python_allocators, request.track_gc) < 0) {
         recorder_stop(error, sizeof error);
-        if (path) {
-            unlink(path);
+        if (request.path) {
+            unlink(request.path);
         }
         return NULL;
     }
