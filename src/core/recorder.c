@@ -41,7 +41,8 @@ static int thread_names_changed; /* atomic: set by recorder_note_thread_renamed 
 /* An event with the thread that made it, waiting for its turn. */
 struct staged_event {
     struct recorded_event event;
-    uint32_t thread_id; /* 0 marks an empty window slot */
+    uint32_t thread_id;
+    uint32_t round; /* in the window: filled in this round of the writer */
 };
 
 struct staged_array {
@@ -94,6 +95,7 @@ static struct {
     uint64_t next_sequence_to_write;
     struct staged_array pending;
     struct staged_array window;
+    uint32_t window_round; /* slots filled in this round are the window's */
     struct thread_declarations declarations;
     uint64_t last_name_refresh_ns;
     struct native_cursor native_cursor;
@@ -132,6 +134,8 @@ static int staged_array_reserve(struct staged_array *array, size_t wanted)
     if (!grown) {
         return -1;
     }
+    /* Fresh slots must not look filled in any round (rounds start at 1). */
+    memset(grown + array->capacity, 0, (capacity - array->capacity) * sizeof *grown);
     array->items = grown;
     array->capacity = capacity;
     return 0;
@@ -173,6 +177,7 @@ static void stage_event(const struct recorded_event *event, uint32_t thread_id, 
     struct staged_event *slot = &recorder.window.items[event->sequence - first];
     slot->event = *event;
     slot->thread_id = thread_id;
+    slot->round = recorder.window_round;
 }
 
 /* Sorts everything collected so far into the window [next, limit) and keeps
@@ -185,8 +190,10 @@ static size_t order_events(struct event_block *blocks, uint64_t limit)
         length = 0;
         limit = recorder.next_sequence_to_write;
     }
-    if (length) {
-        memset(recorder.window.items, 0, length * sizeof *recorder.window.items);
+    /* A new round number empties the window without touching it. */
+    recorder.window_round = recorder.window_round == UINT32_MAX ? 1 : recorder.window_round + 1;
+    if (recorder.window_round == 1 && recorder.window.capacity) {
+        memset(recorder.window.items, 0, recorder.window.capacity * sizeof *recorder.window.items);
     }
     recorder.window.count = length;
 
@@ -258,7 +265,7 @@ static int encode_window(size_t length)
     live_table_lock();
     for (; index < length; index++) {
         const struct staged_event *staged = &recorder.window.items[index];
-        if (!staged->thread_id) {
+        if (staged->round != recorder.window_round) {
             break;
         }
         live_table_apply(&staged->event);
@@ -273,7 +280,7 @@ static int encode_window(size_t length)
     recorder.next_sequence_to_write += index;
     for (size_t rest = index; rest < length; rest++) {
         const struct staged_event *staged = &recorder.window.items[rest];
-        if (staged->thread_id) {
+        if (staged->round == recorder.window_round) {
             staged_array_push(&recorder.pending, &staged->event, staged->thread_id);
         }
     }
