@@ -70,6 +70,13 @@
  *                                                  a loaded object (--native)
  *   OP_ALLOC_NATIVE+k  as OP_ALLOC+k, then native_stack_id
  *   OP_SAMPLING      mode, mean                    sampling scheme from here on
+ *   OP_FREE_RECENT d / OP_FREE_PYMALLOC_RECENT d   free of the block allocated
+ *                    d allocations ago in this chunk (1 <= d <= 65536)
+ *   OP_ALLOC_REUSED+k place, size, stack_id        allocation at the place-th
+ *                    latest freed address of this chunk (place < 16)
+ * (address_history.h: what writer and reader remember for these; both reset
+ * it with every chunk, and every address-bearing record updates the
+ * previous address.)
  *
  * Every event that changes the previous address (allocs and frees) updates
  * it. realloc is written as a free of the old block (if any) followed by an
@@ -184,6 +191,12 @@ enum capture_opcode {
     OP_FREE = 0x30,
     OP_FREE_PYMALLOC = 0x31,
     OP_MUNMAP = 0x32,
+    OP_FREE_RECENT = 0x33,          /* distance d: frees the malloc-family block
+                                       allocated d allocations ago in this chunk */
+    OP_FREE_PYMALLOC_RECENT = 0x34, /* distance d: the same for a pymalloc block */
+    OP_ALLOC_REUSED = 0x60,         /* OP_ALLOC_REUSED + allocator: place, size,
+                                       stack_id: an allocation at the place-th
+                                       latest freed address of this chunk */
     OP_ALLOC_NATIVE = 0x40, /* OP_ALLOC_NATIVE + allocator: OP_ALLOC's fields, then
                                native_stack_id (0x4C-0x5F reserved) */
 };

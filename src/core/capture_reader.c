@@ -10,6 +10,7 @@
 #include <zstd.h>
 
 #include "aggregate_chunk.h"
+#include "address_history.h"
 #include "byte_buffer.h"
 #include "crc32.h"
 #include "hash_map.h"
@@ -59,6 +60,11 @@ struct capture_reader {
     const uint8_t *record_start;
     uint64_t current_thread;
     uint64_t previous_address;
+    /* Per chunk (address_history.h): every allocation's address by its
+     * place in the chunk, and the latest freed addresses. */
+    uint64_t *recent_allocations; /* RECENT_ALLOCATIONS entries, tracker heap */
+    uint64_t chunk_allocations;
+    struct freed_history freed;
 
     struct byte_buffer string_bytes; /* each string followed by a NUL */
     struct byte_buffer strings;      /* struct string_entry of id 1, 2, ... */
@@ -805,6 +811,8 @@ static int reader_load_next_chunk(struct capture_reader *reader)
     reader->payload_end = reader->payload.data + reader->payload.size;
     reader->current_thread = 0;
     reader->previous_address = 0;
+    reader->chunk_allocations = 0;
+    freed_history_reset(&reader->freed);
     return 0;
 }
 
@@ -1025,18 +1033,84 @@ static int decode_sampling(struct capture_reader *reader, struct capture_record 
     return 0;
 }
 
+/* An OP_ALLOC_REUSED address: a place in the chunk's freed history. */
+static int take_reused_address(struct capture_reader *reader, uint64_t *address)
+{
+    uint64_t place;
+    if (take_varint(reader, &place) < 0) {
+        return -1;
+    }
+    if (freed_history_get(&reader->freed, place, address) < 0) {
+        return record_fail(reader, "reused address %llu frees back is not in this chunk",
+                           (unsigned long long)place);
+    }
+    reader->previous_address = *address;
+    return 0;
+}
+
+/* An OP_FREE_RECENT distance: the address of a recent allocation. */
+static int take_recent_address(struct capture_reader *reader, uint64_t *address)
+{
+    uint64_t distance;
+    if (take_varint(reader, &distance) < 0) {
+        return -1;
+    }
+    if (distance == 0 || distance > reader->chunk_allocations || distance > RECENT_ALLOCATIONS) {
+        return record_fail(reader, "free of the allocation %llu back is not in this chunk",
+                           (unsigned long long)distance);
+    }
+    uint64_t place = reader->chunk_allocations - distance;
+    *address = reader->recent_allocations[place & (RECENT_ALLOCATIONS - 1)];
+    reader->previous_address = *address;
+    return 0;
+}
+
+/* Notes an allocation's address for later OP_FREE_RECENT records; 0 or -1. */
+static int remember_allocation(struct capture_reader *reader, uint64_t address)
+{
+    if (!reader->recent_allocations) {
+        reader->recent_allocations = tracker_malloc(RECENT_ALLOCATIONS * sizeof(uint64_t));
+        if (!reader->recent_allocations) {
+            return reader_fail(reader, ENOMEM, "out of memory");
+        }
+    }
+    reader->recent_allocations[reader->chunk_allocations++ & (RECENT_ALLOCATIONS - 1)] = address;
+    return 0;
+}
+
 static int decode_allocation(struct capture_reader *reader, uint8_t opcode,
                              struct capture_record *record)
 {
-    int native = opcode >= OP_ALLOC_NATIVE;
-    record->allocator = (uint32_t)(opcode - (native ? OP_ALLOC_NATIVE : OP_ALLOC));
+    int native = opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT;
+    int reused = opcode >= OP_ALLOC_REUSED;
+    uint8_t base = native ? OP_ALLOC_NATIVE : reused ? OP_ALLOC_REUSED : OP_ALLOC;
+    record->allocator = (uint32_t)(opcode - base);
     record->native_stack_id = 0;
-    return take_address(reader, &record->address) < 0 || take_varint(reader, &record->size) < 0 ||
+    int address = reused ? take_reused_address(reader, &record->address)
+                         : take_address(reader, &record->address);
+    return address < 0 || take_varint(reader, &record->size) < 0 ||
                    take_id(reader, reader->stack_count, "stack", &record->stack_id) < 0 ||
                    (native && take_id(reader, reader->native_stack_count, "native stack",
-                                      &record->native_stack_id) < 0)
+                                      &record->native_stack_id) < 0) ||
+                   remember_allocation(reader, record->address) < 0
                ? -1
                : 0;
+}
+
+/* A free of either form; its address joins the freed history. */
+static int decode_free(struct capture_reader *reader, uint8_t opcode,
+                       struct capture_record *record)
+{
+    int pymalloc = opcode == OP_FREE_PYMALLOC || opcode == OP_FREE_PYMALLOC_RECENT;
+    int recent = opcode == OP_FREE_RECENT || opcode == OP_FREE_PYMALLOC_RECENT;
+    record->kind = pymalloc ? CAPTURE_RECORD_PYMALLOC_FREE : CAPTURE_RECORD_FREE;
+    record->size = 0;
+    if ((recent ? take_recent_address(reader, &record->address)
+                : take_address(reader, &record->address)) < 0) {
+        return -1;
+    }
+    freed_history_push(&reader->freed, record->address);
+    return 0;
 }
 
 static int decode_native_stack(struct capture_reader *reader)
@@ -1120,9 +1194,9 @@ static int decode_event(struct capture_reader *reader, uint8_t opcode,
         return decode_sampling(reader, record);
     case OP_FREE:
     case OP_FREE_PYMALLOC:
-        record->kind = opcode == OP_FREE ? CAPTURE_RECORD_FREE : CAPTURE_RECORD_PYMALLOC_FREE;
-        record->size = 0;
-        return take_address(reader, &record->address);
+    case OP_FREE_RECENT:
+    case OP_FREE_PYMALLOC_RECENT:
+        return decode_free(reader, opcode, record);
     case OP_MUNMAP:
         record->kind = CAPTURE_RECORD_MUNMAP;
         return take_address(reader, &record->address) < 0 ? -1 : take_varint(reader, &record->size);
@@ -1147,7 +1221,8 @@ static int decode_record(struct capture_reader *reader, struct capture_record *r
     int known = (opcode >= OP_TIME && opcode <= OP_SAMPLING) ||
                 (opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
                 (opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT) ||
-                (opcode >= OP_FREE && opcode <= OP_MUNMAP);
+                (opcode >= OP_ALLOC_REUSED && opcode < OP_ALLOC_REUSED + ALLOCATOR_COUNT) ||
+                (opcode >= OP_FREE && opcode <= OP_FREE_PYMALLOC_RECENT);
     if (!known) {
         return record_fail(reader, "unknown opcode 0x%02x", opcode);
     }
@@ -1264,6 +1339,7 @@ void capture_reader_close(struct capture_reader *reader)
         close(reader->fd);
     }
     ZSTD_freeDCtx(reader->decompressor);
+    tracker_free(reader->recent_allocations, RECENT_ALLOCATIONS * sizeof(uint64_t));
     if (reader->python_version) {
         tracker_free(reader->python_version, reader->header.python_version_size + 1);
     }

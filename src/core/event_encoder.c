@@ -1,5 +1,7 @@
 #include "event_encoder.h"
 
+#include <string.h>
+
 #include "capture_format.h"
 
 /* The most bytes one event can take: opcode, thread switch, four varints. */
@@ -9,6 +11,35 @@ void event_encoder_begin_chunk(struct event_encoder *encoder)
 {
     encoder->current_thread = 0;
     encoder->previous_address = 0;
+    encoder->chunk_allocations = 0;
+    memset(encoder->recent, 0, sizeof encoder->recent);
+    freed_history_reset(&encoder->freed);
+}
+
+static struct recent_allocation *recent_slot(struct event_encoder *encoder, uint64_t address)
+{
+    return &encoder->recent[(address * 0x9E3779B97F4A7C15ULL) >> 52];
+}
+
+/* Notes an allocation the chunk has just written. */
+static void remember_allocation(struct event_encoder *encoder, uint64_t address)
+{
+    struct recent_allocation *slot = recent_slot(encoder, address);
+    slot->address = address;
+    slot->ordinal_plus_one = ++encoder->chunk_allocations;
+}
+
+/* The distance back to address's allocation in this chunk, or 0 when it
+ * cannot be referred to that way; forgets the allocation. */
+static uint64_t allocation_distance(struct event_encoder *encoder, uint64_t address)
+{
+    struct recent_allocation *slot = recent_slot(encoder, address);
+    if (!slot->ordinal_plus_one || slot->address != address) {
+        return 0;
+    }
+    uint64_t distance = encoder->chunk_allocations - (slot->ordinal_plus_one - 1);
+    slot->ordinal_plus_one = 0;
+    return distance <= RECENT_ALLOCATIONS ? distance : 0;
 }
 
 static void put_address_delta(struct event_encoder *encoder, struct byte_buffer *out,
@@ -30,8 +61,16 @@ static void put_allocation(struct event_encoder *encoder, struct byte_buffer *ou
     uint32_t native = event->native_stack_id <= encoder->native_stack_limit
                           ? event->native_stack_id
                           : 0;
-    put_opcode(out, (uint8_t)((native ? OP_ALLOC_NATIVE : OP_ALLOC) + event->allocator));
-    put_address_delta(encoder, out, event->address);
+    int place = native ? -1 : freed_history_find(&encoder->freed, event->address);
+    if (place >= 0) {
+        put_opcode(out, (uint8_t)(OP_ALLOC_REUSED + event->allocator));
+        byte_buffer_put_varint_unchecked(out, (uint64_t)place);
+        encoder->previous_address = event->address;
+    } else {
+        put_opcode(out, (uint8_t)((native ? OP_ALLOC_NATIVE : OP_ALLOC) + event->allocator));
+        put_address_delta(encoder, out, event->address);
+    }
+    remember_allocation(encoder, event->address);
     byte_buffer_put_varint_unchecked(out, event->size);
     byte_buffer_put_varint_unchecked(out, event->value <= stack_limit ? event->value : 0);
     if (native) {
@@ -39,6 +78,25 @@ static void put_allocation(struct event_encoder *encoder, struct byte_buffer *ou
     }
     encoder->allocation_count++;
     encoder->allocated_bytes += event->size;
+}
+
+/* A free: by distance to its allocation when that is recent, else by
+ * address delta. */
+static void put_free(struct event_encoder *encoder, struct byte_buffer *out,
+                     const struct recorded_event *event)
+{
+    int pymalloc = event->kind == EVENT_FREE_PYMALLOC;
+    uint64_t distance = allocation_distance(encoder, event->address);
+    if (distance) {
+        put_opcode(out, pymalloc ? OP_FREE_PYMALLOC_RECENT : OP_FREE_RECENT);
+        byte_buffer_put_varint_unchecked(out, distance);
+        encoder->previous_address = event->address;
+    } else {
+        put_opcode(out, pymalloc ? OP_FREE_PYMALLOC : OP_FREE);
+        put_address_delta(encoder, out, event->address);
+    }
+    freed_history_push(&encoder->freed, event->address);
+    encoder->free_count++;
 }
 
 int event_encoder_put(struct event_encoder *encoder, struct byte_buffer *out,
@@ -63,9 +121,7 @@ int event_encoder_put(struct event_encoder *encoder, struct byte_buffer *out,
         break;
     case EVENT_FREE:
     case EVENT_FREE_PYMALLOC:
-        put_opcode(out, event->kind == EVENT_FREE ? OP_FREE : OP_FREE_PYMALLOC);
-        put_address_delta(encoder, out, event->address);
-        encoder->free_count++;
+        put_free(encoder, out, event);
         break;
     case EVENT_MUNMAP:
         put_opcode(out, OP_MUNMAP);

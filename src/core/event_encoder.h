@@ -7,8 +7,17 @@
 
 #include <stdint.h>
 
+#include "address_history.h"
 #include "byte_buffer.h"
 #include "event_buffer.h"
+
+#define RECENT_ALLOCATION_SLOTS 4096u /* power of two */
+
+/* A recent allocation the writer may refer to by distance. */
+struct recent_allocation {
+    uint64_t address;
+    uint64_t ordinal_plus_one; /* its place among the chunk's allocations; 0 = empty */
+};
 
 struct event_encoder {
     uint32_t current_thread;   /* 0: none yet in this chunk */
@@ -20,6 +29,11 @@ struct event_encoder {
     /* The largest native stack id defined in the capture so far: an
      * allocation's larger id is dropped (written as OP_ALLOC). */
     uint32_t native_stack_limit;
+    /* Per chunk: allocations so far, where recent ones went (by address
+     * hash), and the latest freed addresses (address_history.h). */
+    uint64_t chunk_allocations;
+    struct recent_allocation recent[RECENT_ALLOCATION_SLOTS];
+    struct freed_history freed;
 };
 
 /* Resets the delta state: each chunk decodes from the same start. */

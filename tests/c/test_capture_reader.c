@@ -550,6 +550,55 @@ static void test_malformed_records(void)
     CLOSE_AND_CHECK(&builder, "unknown opcode 0x00");
 }
 
+/* OP_FREE_RECENT and OP_ALLOC_REUSED refer to addresses seen earlier in
+ * the chunk (address_history.h); they decode to those addresses, and a
+ * reference past what the chunk holds is damage. */
+static void test_address_references(void)
+{
+    struct capture_builder builder;
+    build_prefix(&builder);
+    builder_alloc(&builder, ALLOCATOR_MALLOC, 0x1000, 64, 1);
+    builder_alloc(&builder, ALLOCATOR_MALLOC, 0x2000, 32, 1);
+    const uint8_t references[] = {
+        OP_FREE_RECENT, 2,                     /* frees 0x1000 (two allocations back) */
+        OP_ALLOC_REUSED + ALLOCATOR_CALLOC, 0, 16, 1, /* at 0x1000 again */
+        OP_FREE_PYMALLOC_RECENT, 1,            /* the calloc block, one back */
+    };
+    builder_raw(&builder, references, sizeof references);
+    builder_flush_chunk(&builder);
+    builder_finish(&builder, 10, 0);
+    struct capture_error error;
+    struct capture_reader *reader =
+        capture_reader_open_memory(builder.file.data, builder.file.size, &error);
+    CHECK(reader != NULL);
+    struct capture_record records[5];
+    size_t count = 0;
+    while (reader && count < 5 && capture_reader_next(reader, &records[count]) == 1) {
+        count++;
+    }
+    CHECK_EQ_U64(count, 5);
+    CHECK(records[2].kind == CAPTURE_RECORD_FREE && records[2].address == 0x1000);
+    CHECK(records[3].kind == CAPTURE_RECORD_ALLOCATION && records[3].address == 0x1000 &&
+          records[3].allocator == ALLOCATOR_CALLOC && records[3].size == 16);
+    CHECK(records[4].kind == CAPTURE_RECORD_PYMALLOC_FREE && records[4].address == 0x1000);
+    capture_reader_close(reader);
+    builder_release(&builder);
+
+    const uint8_t too_far[] = {OP_FREE_RECENT, 2};
+    build_prefix(&builder);
+    builder_alloc(&builder, ALLOCATOR_MALLOC, 0x1000, 64, 1);
+    builder_raw(&builder, too_far, sizeof too_far);
+    CLOSE_AND_CHECK(&builder, "free of the allocation 2 back is not in this chunk");
+    const uint8_t zero_back[] = {OP_FREE_RECENT, 0};
+    build_prefix(&builder);
+    builder_raw(&builder, zero_back, sizeof zero_back);
+    CLOSE_AND_CHECK(&builder, "free of the allocation 0 back is not in this chunk");
+    const uint8_t no_free_yet[] = {OP_ALLOC_REUSED + ALLOCATOR_MALLOC, 0, 8, 1};
+    build_prefix(&builder);
+    builder_raw(&builder, no_free_yet, sizeof no_free_yet);
+    CLOSE_AND_CHECK(&builder, "reused address 0 frees back is not in this chunk");
+}
+
 /* Builds header + one events chunk + footer, where the events chunk is
  * replaced by the given raw chunk bytes. */
 static void build_with_raw_chunk(struct capture_builder *builder, const uint8_t *chunk,
@@ -834,6 +883,7 @@ int main(void)
     RUN_TEST(test_damaged_last_chunk_of_unclosed_file);
     RUN_TEST(test_out_of_range_ids);
     RUN_TEST(test_malformed_records);
+    RUN_TEST(test_address_references);
     RUN_TEST(test_chunk_header_damage);
     RUN_TEST(test_two_zstd_frames);
     RUN_TEST(test_trailer_and_index_damage);
