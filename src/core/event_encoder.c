@@ -12,7 +12,10 @@ void event_encoder_begin_chunk(struct event_encoder *encoder)
     encoder->current_thread = 0;
     encoder->previous_address = 0;
     encoder->chunk_allocations = 0;
-    memset(encoder->recent, 0, sizeof encoder->recent);
+    if (++encoder->chunk_number == 0) { /* after 2^32 chunks: clear once */
+        memset(encoder->recent, 0, sizeof encoder->recent);
+        encoder->chunk_number = 1;
+    }
     freed_history_reset(&encoder->freed);
 }
 
@@ -26,7 +29,8 @@ static void remember_allocation(struct event_encoder *encoder, uint64_t address)
 {
     struct recent_allocation *slot = recent_slot(encoder, address);
     slot->address = address;
-    slot->ordinal_plus_one = ++encoder->chunk_allocations;
+    slot->chunk = encoder->chunk_number;
+    slot->ordinal_plus_one = (uint32_t)++encoder->chunk_allocations;
 }
 
 /* The distance back to address's allocation in this chunk, or 0 when it
@@ -34,7 +38,8 @@ static void remember_allocation(struct event_encoder *encoder, uint64_t address)
 static uint64_t allocation_distance(struct event_encoder *encoder, uint64_t address)
 {
     struct recent_allocation *slot = recent_slot(encoder, address);
-    if (!slot->ordinal_plus_one || slot->address != address) {
+    if (!slot->ordinal_plus_one || slot->chunk != encoder->chunk_number ||
+        slot->address != address) {
         return 0;
     }
     uint64_t distance = encoder->chunk_allocations - (slot->ordinal_plus_one - 1);

@@ -16,7 +16,8 @@
 /* A recent allocation the writer may refer to by distance. */
 struct recent_allocation {
     uint64_t address;
-    uint64_t ordinal_plus_one; /* its place among the chunk's allocations; 0 = empty */
+    uint32_t ordinal_plus_one; /* its place among the chunk's allocations; 0 = none */
+    uint32_t chunk;            /* the chunk it belongs to (slots of others are empty) */
 };
 
 struct event_encoder {
@@ -32,6 +33,7 @@ struct event_encoder {
     /* Per chunk: allocations so far, where recent ones went (by address
      * hash), and the latest freed addresses (address_history.h). */
     uint64_t chunk_allocations;
+    uint32_t chunk_number; /* told apart so that a new chunk needs no clearing */
     struct recent_allocation recent[RECENT_ALLOCATION_SLOTS];
     struct freed_history freed;
 };

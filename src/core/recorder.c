@@ -31,6 +31,7 @@
 #define CHUNK_MAX_AGE_NS (100u * 1000u * 1000u)
 #define ROUND_INTERVAL_NS (10u * 1000u * 1000u)
 #define ROUND_MIN_INTERVAL_NS (1u * 1000u * 1000u)
+#define IDLE_ROUND_INTERVAL_NS (100u * 1000u * 1000u)
 /* Kernel thread names are re-read this often, and after pthread_setname_np. */
 #define NAME_REFRESH_INTERVAL_NS (1000u * 1000u * 1000u)
 
@@ -83,6 +84,7 @@ static struct {
 
     uint64_t start_ns; /* CLOCK_MONOTONIC at start */
     uint64_t round_interval_ns;
+    uint64_t wait_ns; /* before the next round: adjust_round_wait() */
     uint64_t rss_interval_ns;
     uint64_t last_rss_ns;
     struct rss_reader rss;
@@ -333,7 +335,9 @@ static void refresh_thread_names(uint64_t now)
 }
 
 /* One round of the writer: collect, order, encode, maybe write a chunk. */
-static void writer_round(int final)
+/* Collects, orders and encodes what the threads recorded; returns how many
+ * events that was. */
+static size_t writer_round(int final)
 {
     uint64_t limit = event_buffers_sequence();
     struct event_block *blocks = NULL;
@@ -354,13 +358,30 @@ static void writer_round(int final)
         now - recorder.chunk_started_ns >= CHUNK_MAX_AGE_NS) {
         flush_chunk(now);
     }
+    return length;
+}
+
+/* The wait before the next round: the round interval while events flow;
+ * doubling, up to IDLE_ROUND_INTERVAL_NS, while none come (an idle
+ * program then costs the writer ten wake-ups a second, not a hundred; RSS
+ * is sampled at most every round). */
+static void adjust_round_wait(size_t events)
+{
+    if (events) {
+        recorder.wait_ns = recorder.round_interval_ns;
+    } else if (recorder.wait_ns < IDLE_ROUND_INTERVAL_NS) {
+        recorder.wait_ns *= 2;
+        if (recorder.wait_ns > IDLE_ROUND_INTERVAL_NS) {
+            recorder.wait_ns = IDLE_ROUND_INTERVAL_NS;
+        }
+    }
 }
 
 static int wait_for_next_round(void)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
-    uint64_t nanoseconds = (uint64_t)deadline.tv_nsec + recorder.round_interval_ns;
+    uint64_t nanoseconds = (uint64_t)deadline.tv_nsec + recorder.wait_ns;
     deadline.tv_sec += (time_t)(nanoseconds / 1000000000u);
     deadline.tv_nsec = (long)(nanoseconds % 1000000000u);
     pthread_mutex_lock(&recorder.wake_mutex);
@@ -432,7 +453,7 @@ static void *writer_thread_main(void *unused)
     recorder_thread_busy = 1;
     while (!wait_for_next_round()) {
         uint64_t served = flush_requests_pending();
-        writer_round(0);
+        adjust_round_wait(writer_round(0));
         write_aggregate_if_due(0);
         flush_requests_complete(served);
     }
@@ -496,6 +517,7 @@ static void recorder_reset_state(const struct recorder_options *options)
                                          ? ROUND_MIN_INTERVAL_NS
                                          : options->rss_interval_ns;
     }
+    recorder.wait_ns = recorder.round_interval_ns;
     recorder.last_rss_ns = 0;
     memset(&recorder.encoder, 0, sizeof recorder.encoder);
     memset(&recorder.cursor, 0, sizeof recorder.cursor);
