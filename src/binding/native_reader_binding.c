@@ -4,9 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "byte_buffer.h"
+#include "merged_stack.h"
+
 #define INLINE_FRAMES_LIMIT 32
-#define FRAME_FLAG_ENTRY 1u
-#define EVALUATION_FUNCTION "_PyEval_EvalFrameDefault"
 
 static PyObject *capture_text(const char *text)
 {
@@ -68,67 +69,25 @@ PyObject *native_stack_frames(const struct capture_reader *reader,
     return list;
 }
 
-/* --- merging ------------------------------------------------------------------ */
+/* --- merging (merged_stack.c) --------------------------------------------------- */
 
-struct merge_state {
-    const struct capture_reader *reader;
-    const struct capture_stack *python; /* the next Python frame to place */
-    PyObject *list;
-};
-
-static int append_merged(struct merge_state *state, PyObject *function, PyObject *file,
-                         uint32_t line, const char *kind)
+/* Appends (function, file, line, kind) for one merged frame to list. */
+static int append_merged(PyObject *list, const struct merged_frame *frame)
 {
-    PyObject *entry = function && file ? Py_BuildValue("(OOIs)", function, file, line, kind) : NULL;
-    int result = entry ? PyList_Append(state->list, entry) : -1;
-    Py_XDECREF(entry);
-    Py_XDECREF(function);
-    Py_XDECREF(file);
-    return result;
-}
-
-/* Places the next Python frame; returns its flags, or -1 on error. */
-static long place_python_frame(struct merge_state *state)
-{
-    const struct capture_reader *reader = state->reader;
-    const struct capture_frame *frame = capture_reader_frame(reader, state->python->frame_id);
-    state->python = capture_reader_stack(reader, state->python->parent_stack_id);
-    PyObject *function = capture_text(capture_reader_string(reader, frame->function_sid, NULL));
-    PyObject *file = capture_text(capture_reader_string(reader, frame->file_sid, NULL));
-    if (append_merged(state, function, file, frame->line, "python") < 0) {
-        return -1;
-    }
-    return (long)frame->flags;
-}
-
-/* Places the Python frames one evaluation loop call ran. Returns 0 or -1. */
-static int place_evaluation(struct merge_state *state)
-{
-    while (state->python) {
-        long flags = place_python_frame(state);
-        if (flags < 0) {
-            return -1;
-        }
-        if (flags & FRAME_FLAG_ENTRY) {
-            break;
-        }
-    }
-    return 0;
-}
-
-static int place_native_frame(struct merge_state *state, const struct native_symbol_frame *frame)
-{
-    if (frame->function && strcmp(frame->function, EVALUATION_FUNCTION) == 0 && state->python) {
-        return place_evaluation(state);
-    }
-    if (frame->function) {
-        return append_merged(state, capture_text(frame->function), capture_text(frame->file),
-                             frame->line, "native");
-    }
     char text[96];
-    snprintf(text, sizeof text, "<unresolved 0x%llx (%s)>", (unsigned long long)frame->ip,
-             native_symbol_status_text(frame->status));
-    return append_merged(state, capture_text(text), capture_text(frame->object), 0, "native");
+    const char *function = frame->function;
+    const char *file = frame->file;
+    if (!function) {
+        merged_frame_unresolved_name(frame, text, sizeof text);
+        function = text;
+        file = frame->object;
+    }
+    const char *kind = frame->kind == MERGED_FRAME_PYTHON ? "python" : "native";
+    PyObject *entry = Py_BuildValue("(NNIs)", capture_text(function), capture_text(file),
+                                    frame->line, kind);
+    int result = entry ? PyList_Append(list, entry) : -1;
+    Py_XDECREF(entry);
+    return result;
 }
 
 PyObject *merged_stack_frames(const struct capture_reader *reader,
@@ -145,24 +104,21 @@ PyObject *merged_stack_frames(const struct capture_reader *reader,
     if (native_stack_id && !symbolizer_get(reader, symbolizer)) {
         return NULL;
     }
-    struct merge_state state = {reader, capture_reader_stack(reader, stack_id), PyList_New(0)};
-    const struct capture_native_stack *native =
-        capture_reader_native_stack(reader, native_stack_id);
-    for (; state.list && native;
-         native = capture_reader_native_stack(reader, native->parent_native_stack_id)) {
-        struct native_symbol_frame frames[INLINE_FRAMES_LIMIT];
-        size_t count = native_symbolizer_resolve(*symbolizer, native->ip, 1, frames,
-                                                 INLINE_FRAMES_LIMIT);
-        for (size_t index = 0; state.list && index < count; index++) {
-            if (place_native_frame(&state, &frames[index]) < 0) {
-                Py_CLEAR(state.list);
-            }
+    struct byte_buffer frames;
+    memset(&frames, 0, sizeof frames);
+    if (merged_stack_build(reader, native_stack_id ? *symbolizer : NULL, NULL, stack_id,
+                           native_stack_id, &frames) < 0) {
+        byte_buffer_release(&frames);
+        return PyErr_NoMemory();
+    }
+    const struct merged_frame *merged = (const struct merged_frame *)frames.data;
+    size_t count = frames.size / sizeof *merged;
+    PyObject *list = PyList_New(0);
+    for (size_t index = 0; list && index < count; index++) {
+        if (append_merged(list, &merged[index]) < 0) {
+            Py_CLEAR(list);
         }
     }
-    while (state.list && state.python) {
-        if (place_python_frame(&state) < 0) {
-            Py_CLEAR(state.list);
-        }
-    }
-    return state.list;
+    byte_buffer_release(&frames);
+    return list;
 }

@@ -376,6 +376,12 @@ static PyObject *cached_text(const struct capture_reader *reader, PyObject *cach
     return text;
 }
 
+/* A str of a native frame's UTF-8 text (undecodable bytes replaced). */
+static PyObject *native_frame_text(const char *text)
+{
+    return PyUnicode_DecodeUTF8(text, (Py_ssize_t)strlen(text), "replace");
+}
+
 /* Fills the columns of one node at index. Returns 0 or -1. */
 static int node_columns(const struct capture_reader *reader, const struct report_node *node,
                         PyObject *cache, PyObject **values)
@@ -384,9 +390,15 @@ static int node_columns(const struct capture_reader *reader, const struct report
         node->kind == REPORT_NODE_FRAME ? capture_reader_frame(reader, node->frame_id) : NULL;
     values[COLUMN_PARENT] = PyLong_FromLongLong(node->parent);
     values[COLUMN_KIND] = PyUnicode_FromString(node_kind_names[node->kind]);
-    values[COLUMN_FUNCTION] = cached_text(reader, cache, frame ? frame->function_sid : 0);
-    values[COLUMN_FILE] = cached_text(reader, cache, frame ? frame->file_sid : 0);
-    values[COLUMN_LINE] = PyLong_FromUnsignedLong(frame ? frame->line : 0);
+    if (node->kind == REPORT_NODE_FRAME && node->native) {
+        values[COLUMN_FUNCTION] = native_frame_text(node->native->function);
+        values[COLUMN_FILE] = native_frame_text(node->native->file);
+        values[COLUMN_LINE] = PyLong_FromUnsignedLong(node->native->line);
+    } else {
+        values[COLUMN_FUNCTION] = cached_text(reader, cache, frame ? frame->function_sid : 0);
+        values[COLUMN_FILE] = cached_text(reader, cache, frame ? frame->file_sid : 0);
+        values[COLUMN_LINE] = PyLong_FromUnsignedLong(frame ? frame->line : 0);
+    }
     values[COLUMN_THREAD] = node->kind == REPORT_NODE_THREAD ? unsigned_object(node->thread_id)
                                                              : Py_NewRef(Py_None);
     values[COLUMN_BYTES] = unsigned_object(node->bytes);

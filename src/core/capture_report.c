@@ -52,6 +52,10 @@ struct report_collection {
     struct hash_map context_index; /* thread number << 32 | stack id -> index */
     struct context_cache_entry context_cache[CONTEXT_CACHE_SIZE]; /* by stack id */
     struct hash_map thread_numbers; /* thread id -> small number */
+    /* --native contexts: (stack, native stack) pairs are numbered, and
+     * thread number << 32 | pair number -> context index. */
+    struct hash_map pair_numbers;         /* stack id << 32 | native stack id -> number */
+    struct hash_map native_context_index;
     uint64_t cached_thread_id;
     uint64_t cached_thread_number;
 
@@ -120,6 +124,27 @@ static int64_t thread_number(struct report_collection *collection, uint64_t thre
     return (int64_t)number;
 }
 
+/* Appends a new context and indexes it under key in index. Returns its
+ * index, or -1 when memory ran out. */
+static int64_t context_append(struct report_collection *collection, uint64_t thread_id,
+                              uint32_t stack_id, uint32_t native_stack_id, struct hash_map *index,
+                              uint64_t key)
+{
+    size_t position = context_total(collection);
+    struct report_context context;
+    memset(&context, 0, sizeof context);
+    context.thread_id = thread_id;
+    context.stack_id = stack_id;
+    context.native_stack_id = native_stack_id;
+    context.changed_in_epoch = collection->epoch;
+    if (position >= FREE_SLOT || byte_buffer_append(&collection->contexts, &context,
+                                                    sizeof context) < 0 ||
+        hash_map_put(index, key, position) < 0) {
+        return -1;
+    }
+    return (int64_t)position;
+}
+
 /* Returns the index of the context of (thread, stack), creating it; -1 when
  * memory ran out. */
 static int64_t context_of(struct report_collection *collection, uint64_t thread_id,
@@ -141,18 +166,40 @@ static int64_t context_of(struct report_collection *collection, uint64_t thread_
         cached->context = (uint32_t)*found;
         return (int64_t)*found;
     }
-    size_t index = context_total(collection);
-    struct report_context context;
-    memset(&context, 0, sizeof context);
-    context.thread_id = thread_id;
-    context.stack_id = stack_id;
-    context.changed_in_epoch = collection->epoch;
-    if (index >= FREE_SLOT || byte_buffer_append(&collection->contexts, &context,
-                                                 sizeof context) < 0 ||
-        hash_map_put(&collection->context_index, key, index) < 0) {
+    return context_append(collection, thread_id, stack_id, 0, &collection->context_index, key);
+}
+
+/* Returns the index of the context of (thread, stack, native stack) of a
+ * --native allocation, creating it; -1 when memory ran out. */
+static int64_t native_context_of(struct report_collection *collection, uint64_t thread_id,
+                                 uint32_t stack_id, uint32_t native_stack_id)
+{
+    int64_t number = thread_number(collection, thread_id);
+    uint64_t pair_key = (uint64_t)stack_id << 32 | native_stack_id;
+    uint64_t *pair = hash_map_find(&collection->pair_numbers, pair_key);
+    uint64_t pair_number = pair ? *pair : collection->pair_numbers.count;
+    if (number < 0 || (!pair && hash_map_put(&collection->pair_numbers, pair_key,
+                                             pair_number) < 0)) {
         return -1;
     }
-    return (int64_t)index;
+    uint64_t key = (uint64_t)number << 32 | pair_number;
+    uint64_t *found = hash_map_find(&collection->native_context_index, key);
+    if (found) {
+        return (int64_t)*found;
+    }
+    return context_append(collection, thread_id, stack_id, native_stack_id,
+                          &collection->native_context_index, key);
+}
+
+/* The context of an allocation record: the fast path without a native stack. */
+static int64_t context_of_record(struct report_collection *collection,
+                                 const struct capture_record *record)
+{
+    if (record->native_stack_id == 0) {
+        return context_of(collection, record->thread_id, record->stack_id);
+    }
+    return native_context_of(collection, record->thread_id, record->stack_id,
+                             record->native_stack_id);
 }
 
 /* Saves the context's figures at the latest peak before they change: until
@@ -354,7 +401,7 @@ static struct block block_of_record(const struct report_collection *collection,
 
 static int on_allocation(struct report_collection *collection, const struct capture_record *record)
 {
-    int64_t context = context_of(collection, record->thread_id, record->stack_id);
+    int64_t context = context_of_record(collection, record);
     if (context < 0) {
         return -1;
     }
@@ -706,6 +753,8 @@ void report_collection_free(struct report_collection *collection)
     byte_buffer_release(&collection->contexts);
     hash_map_release(&collection->context_index);
     hash_map_release(&collection->thread_numbers);
+    hash_map_release(&collection->pair_numbers);
+    hash_map_release(&collection->native_context_index);
     for (int domain = 0; domain < DOMAIN_COUNT; domain++) {
         hash_map_release(&collection->blocks_at[domain]);
     }

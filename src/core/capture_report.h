@@ -61,10 +61,12 @@ struct report_figures {
     uint64_t count;
 };
 
-/* One (thread, stack) pair and what it held under each selection. */
+/* One (thread, stack) pair -- (thread, stack, native stack) in a --native
+ * capture -- and what it held under each selection. */
 struct report_context {
     uint64_t thread_id;
     uint32_t stack_id;
+    uint32_t native_stack_id; /* 0 unless the allocations had a native stack */
     struct report_figures live;
     struct report_figures selected[REPORT_SELECTION_COUNT];
     uint64_t changed_in_epoch; /* see capture_report.c: the lazy peak */

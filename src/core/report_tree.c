@@ -7,6 +7,7 @@
 
 #include "byte_buffer.h"
 #include "hash_map.h"
+#include "report_merged_paths.h"
 
 #define NO_NODE (-1)
 #define SPECIAL_KEY (UINT64_C(1) << 32)
@@ -20,6 +21,7 @@ struct full_tree {
     struct hash_map thread_index; /* thread id -> position in the reader's list */
     struct byte_buffer path;  /* uint32_t frame ids of one stack, innermost first */
     int64_t *leaf_of_context; /* the node each context's allocations end at, or -1 */
+    struct merged_paths merged; /* paths of contexts with a native stack */
 };
 
 static struct report_node *full_nodes(const struct full_tree *full)
@@ -104,21 +106,41 @@ static void node_add(struct full_tree *full, int64_t node, const struct report_f
     target->weight += weight;
 }
 
-/* Adds one context's figures along its path; returns its leaf or -1. */
-static int64_t add_context(struct full_tree *full, struct capture_reader *reader,
-                           const struct report_context *context,
-                           const struct report_tree_options *options)
+/* Adds figures along the merged path of a context with a native stack,
+ * below node; returns the last node or -1. */
+static int64_t add_merged_path(struct full_tree *full, int64_t node,
+                               const struct report_context *context,
+                               const struct report_tree_options *options,
+                               const struct report_figures *figures, uint64_t weight)
 {
-    const struct report_figures *figures = &context->selected[options->filter.selection];
-    uint64_t weight = options->temporal ? context->selected[REPORT_TOTAL].bytes : figures->bytes;
-    int64_t node = ROOT_INDEX;
-    node_add(full, node, figures, weight);
-    if (options->split_threads && (node = thread_node(full, context->thread_id)) < 0) {
+    const struct merged_path_step *steps;
+    size_t depth;
+    if (merged_paths_get(&full->merged, context->stack_id, context->native_stack_id, &steps,
+                         &depth) < 0) {
         return -1;
     }
-    if (node != ROOT_INDEX) {
+    if (depth == 0 && (node = child_of(full, node, NO_FRAME_KEY, REPORT_NODE_NO_FRAME)) >= 0) {
         node_add(full, node, figures, weight);
     }
+    for (size_t step = 0; step < depth && node >= 0; step++) {
+        const struct merged_path_step *taken = &steps[options->inverted ? step : depth - 1 - step];
+        node = child_of(full, node, taken->key, REPORT_NODE_FRAME);
+        if (node >= 0) {
+            full_nodes(full)[node].frame_id = taken->frame_id;
+            full_nodes(full)[node].native = taken->native;
+            node_add(full, node, figures, weight);
+        }
+    }
+    return node;
+}
+
+/* Adds figures along the Python path of a context below node; returns the
+ * last node or -1. */
+static int64_t add_python_path(struct full_tree *full, struct capture_reader *reader, int64_t node,
+                               const struct report_context *context,
+                               const struct report_tree_options *options,
+                               const struct report_figures *figures, uint64_t weight)
+{
     if (collect_path(full, reader, context->stack_id) < 0) {
         return -1;
     }
@@ -135,6 +157,27 @@ static int64_t add_context(struct full_tree *full, struct capture_reader *reader
             node_add(full, node, figures, weight);
         }
     }
+    return node;
+}
+
+/* Adds one context's figures along its path; returns its leaf or -1. */
+static int64_t add_context(struct full_tree *full, struct capture_reader *reader,
+                           const struct report_context *context,
+                           const struct report_tree_options *options)
+{
+    const struct report_figures *figures = &context->selected[options->filter.selection];
+    uint64_t weight = options->temporal ? context->selected[REPORT_TOTAL].bytes : figures->bytes;
+    int64_t node = ROOT_INDEX;
+    node_add(full, node, figures, weight);
+    if (options->split_threads && (node = thread_node(full, context->thread_id)) < 0) {
+        return -1;
+    }
+    if (node != ROOT_INDEX) {
+        node_add(full, node, figures, weight);
+    }
+    node = context->native_stack_id
+               ? add_merged_path(full, node, context, options, figures, weight)
+               : add_python_path(full, reader, node, context, options, figures, weight);
     if (node >= 0) {
         full_nodes(full)[node].self_bytes += figures->bytes;
         full_nodes(full)[node].self_count += figures->count;
@@ -395,6 +438,7 @@ static void full_release(struct full_tree *full)
     hash_map_release(&full->thread_index);
     byte_buffer_release(&full->path);
     free(full->leaf_of_context);
+    merged_paths_release(&full->merged);
 }
 
 static int bound_and_emit(const struct report_collection *collection, struct full_tree *full,
@@ -433,9 +477,11 @@ int report_tree_build(const struct report_collection *collection,
     memset(&full, 0, sizeof full);
     hash_map_init(&full.children);
     hash_map_init(&full.thread_index);
+    merged_paths_init(&full.merged, report_collection_reader(collection));
     int result = build_full(collection, options, &full);
     if (result == 0) {
         result = bound_and_emit(collection, &full, options, tree);
+        tree->native_frames = merged_paths_take_natives(&full.merged, &tree->native_frame_count);
     }
     full_release(&full);
     if (result < 0) {
@@ -446,6 +492,10 @@ int report_tree_build(const struct report_collection *collection,
 
 void report_tree_release(struct report_tree *tree)
 {
+    for (size_t index = 0; index < tree->native_frame_count; index++) {
+        report_native_frame_free(tree->native_frames[index]);
+    }
+    free(tree->native_frames);
     free(tree->nodes);
     free(tree->intervals);
     memset(tree, 0, sizeof *tree);

@@ -16,6 +16,9 @@
  * first when inverted). A node's bytes and count are inclusive; self_* are
  * the allocations whose path ends at it. Children come after their parent,
  * largest first. Stack id 0 (no Python frame) is one NO_FRAME node.
+ * Contexts with a native stack (--native captures) take the merged stack
+ * (merged_stack.h): native frames, with the Python frames where the
+ * interpreter ran them; include and exclude see their Python frames only.
  *
  * Bounding: nodes whose weight (selected bytes, or bytes ever allocated
  * for a temporal tree) is below other_fraction of the root's, or beyond the
@@ -38,10 +41,18 @@ enum report_node_kind {
     REPORT_NODE_OTHER,
 };
 
+/* A native frame of a --native capture's merged stacks (merged_stack.h). */
+struct report_native_frame {
+    char *function; /* the function, or "<unresolved 0x... (reason)>" */
+    char *file;     /* "" when unknown (the object's path when unresolved) */
+    uint32_t line;
+};
+
 struct report_node {
     int64_t parent; /* -1 for the root */
     enum report_node_kind kind;
-    uint32_t frame_id;  /* FRAME nodes */
+    uint32_t frame_id;  /* FRAME nodes of Python code; 0 for native code */
+    const struct report_native_frame *native; /* FRAME nodes of native code, else NULL */
     uint64_t thread_id; /* THREAD nodes */
     uint64_t bytes;
     uint64_t count;
@@ -77,6 +88,9 @@ struct report_tree {
     /* Temporal trees: intervals of the output nodes, merged. */
     struct report_interval *intervals; /* .context holds the node index */
     size_t interval_count;
+    /* The native frames the nodes point to (owned by the tree). */
+    struct report_native_frame **native_frames;
+    size_t native_frame_count;
 };
 
 /* One location: the innermost frame (frame_id 0: no Python frame). */

@@ -69,9 +69,8 @@ def ordered_in(expected, actual):
     return position == len(expected)
 
 
-@pytest.fixture(scope="module")
-def native_capture(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("native_stacks")
+def record_chains(directory):
+    """Builds the extension in directory and records CHAINS with --native."""
     build_extension(directory)
     library = build_late_library(directory)
     script = write_script(directory, "chains.py", CHAINS)
@@ -80,6 +79,17 @@ def native_capture(tmp_path_factory):
                            cwd=directory))
     assert "warning" not in result.stderr
     return directory, script, capture
+
+
+@pytest.fixture(scope="module")
+def native_capture(tmp_path_factory):
+    return record_chains(tmp_path_factory.mktemp("native_stacks"))
+
+
+@pytest.fixture(scope="module")
+def report_capture(tmp_path_factory):
+    """A capture of its own: test_changed_object_... rebuilds the extension."""
+    return record_chains(tmp_path_factory.mktemp("native_reports"))
 
 
 def test_c_functions_in_order_above_the_python_frames(native_capture):
@@ -202,3 +212,66 @@ def test_tracker_native_option(tmp_path):
         assert record.native_stack_id > 0
         merged = reader.merged_stack(record.stack_id, record.native_stack_id)
     assert ("<module>", "python") in [(frame[0], frame[3]) for frame in merged]
+
+
+def flame_paths(capture):
+    """Each flame graph node's path of function names, outermost first."""
+    from memlyze.reports.flame_data import build_flame_data
+
+    data = build_flame_data(capture, selection="total", progress=None)
+    nodes, strings = data["nodes"], data["strings"]
+    paths = []
+    for index, parent in enumerate(nodes["parent"]):
+        path = []
+        while index > 0:
+            path.append(strings[nodes["function"][index]])
+            index = nodes["parent"][index]
+        paths.append(path[::-1])
+    return paths
+
+
+def test_flame_graph_shows_c_functions_below_their_python_caller(report_capture):
+    _, _, capture = report_capture
+    leaves = [path for path in flame_paths(capture) if path and path[-1] == "native_allocation_leaf"]
+    direct = [path for path in leaves if "direct" in path]
+    assert len(direct) == 1, leaves
+    path = direct[0]
+    assert path[-3:] == ["allocate", "native_allocation_middle", "native_allocation_leaf"], path
+    assert ordered_in(["_start", "Py_RunMain", "<module>", "direct", "cfunction_vectorcall_O",
+                       "allocate"], path), path
+    assert "_PyEval_EvalFrameDefault" not in path, path
+
+
+def test_flame_graph_merges_python_called_from_c(report_capture):
+    _, _, capture = report_capture
+    chained = [path for path in flame_paths(capture)
+               if "inner_python" in path and path[-1] == "native_allocation_leaf"]
+    assert len(chained) == 1, flame_paths(capture)
+    assert ordered_in(["<module>", "chain", "call_back", "native_call_python", "inner_python",
+                       "allocate", "native_allocation_middle", "native_allocation_leaf"],
+                      chained[0]), chained[0]
+
+
+def test_collapsed_export_has_the_merged_stack(report_capture, tmp_path):
+    directory, script, capture = report_capture
+    out = tmp_path / "out.collapsed"
+    check(memlyze("export", "--format", "collapsed", "-o", out, capture, cwd=directory))
+    lines = [line for line in out.read_text().splitlines() if line.endswith(" 3000001")]
+    assert len(lines) == 1, out.read_text()
+    frames = lines[0].rsplit(" ", 1)[0].split(";")
+    functions = [frame.split(" (")[0] for frame in frames]
+    assert functions[-3:] == ["allocate", "native_allocation_middle", "native_allocation_leaf"], frames
+    assert ordered_in(["Py_RunMain", "<module>", "direct", "allocate"], functions), frames
+    assert f"direct ({script}:{line_of(script, 'DIRECT')})" in frames, frames
+    assert frames[-1].startswith("native_allocation_leaf (") and "native_allocations.c:" in frames[-1]
+
+
+def test_python_only_capture_tree_is_unchanged(tmp_path):
+    from memlyze.reports.flame_data import build_flame_data
+
+    script = write_script(tmp_path, "plain.py", "def grow():\n    return bytearray(2_000_003)\n\n\nkept = grow()\n")
+    capture = tmp_path / "plain.mlyze"
+    check(memlyze("run", "-o", capture, script, cwd=tmp_path))
+    data = build_flame_data(capture, progress=None)
+    functions = {data["strings"][index] for index in data["nodes"]["function"]}
+    assert "grow" in functions and "_PyEval_EvalFrameDefault" not in functions, functions
