@@ -21,12 +21,20 @@ in :mod:`memlyze.cli`.
 
 __version__ = "0.1.0"
 
-from .file_reader import Allocation, CaptureError, FileReader, Frame, Record
 from .tracker import Tracker, TrackerError, start
-from ._memlyze import rss, rss_peak  # exact current and peak RSS in bytes (issue #6)
+from ._memlyze import rss, rss_peak  # exact current and peak RSS in bytes
 
-# Room for later: rss() and rss_peak() (SPEC 1.2), the compatibility modules
-# memlyze.tracemalloc, memlyze.mprofile and memlyze.cpymemtrace.
+# The reading API loads on first use: a program that only records (the
+# always-on case) does not pay for importing it (typing and friends, ~15 ms).
+_READING_NAMES = ("Allocation", "CaptureError", "FileReader", "Frame", "Record")
+
+
+def __getattr__(name):
+    if name in _READING_NAMES:
+        from . import file_reader
+
+        return getattr(file_reader, name)
+    raise AttributeError(f"module 'memlyze' has no attribute {name!r}")
 
 __all__ = [
     "Allocation",

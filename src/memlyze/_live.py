@@ -28,14 +28,7 @@ def _start_engine(depth: int, sample_interval: int) -> None:
                    track_gc=False, rss_interval=0.0, live_table=True)
     if sample_interval:
         options["sample_interval"] = sample_interval
-    try:
-        _memlyze.start_tracking(None, **options)
-    except TypeError as error:
-        if sample_interval and "sample_interval" in str(error):
-            raise NotImplementedError(
-                "sampling is not available in this build of memlyze yet: "
-                "start without a sample interval to trace every allocation") from None
-        raise
+    _memlyze.start_tracking(None, **options)
 
 
 def start(owner: str, depth: int, sample_interval: int = 0) -> bool:

@@ -5,7 +5,6 @@ readable after the process is killed."""
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest

@@ -5,18 +5,12 @@ run script in it. Leaves test-output/flamegraph.png for people to look at."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 
 import pytest
 from conftest import MB, check, memlyze, stats_json, write_script
 from flame_browser import browser_context, frame_center, open_page, screenshot
-
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("memlyze.reports.flame_data") is None,
-    reason="memlyze.reports.flame_data (build_flame_data, issue #5) is not in this build",
-)
 
 WORKLOAD = """
 KEEP = []

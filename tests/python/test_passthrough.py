@@ -1,6 +1,5 @@
 """The profiled program's stdout, stderr, exit status and signals pass through."""
 
-import os
 import signal
 import subprocess
 import sys

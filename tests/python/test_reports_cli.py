@@ -5,7 +5,7 @@ import html
 import re
 import shutil
 
-from conftest import (HOLD_BYTES, REPO, assert_one_line_error, check, memlyze, python,
+from conftest import (REPO, assert_one_line_error, check, memlyze, python,
                       write_script)
 
 

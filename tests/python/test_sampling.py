@@ -3,7 +3,6 @@ that hold the truth as often as they promise."""
 
 import statistics
 import sys
-from pathlib import Path
 
 import pytest
 

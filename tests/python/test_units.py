@@ -125,3 +125,16 @@ def test_every_source_module_is_installed():
     expected = {path.relative_to(source) for path in source.rglob("*.py")}
     present = {path.relative_to(installed) for path in installed.rglob("*.py")}
     assert expected <= present, sorted(map(str, expected - present))
+
+
+def test_parse_byte_size():
+    from memlyze.byte_sizes import parse_byte_size
+
+    assert parse_byte_size("512KiB") == 512 * 1024
+    assert parse_byte_size("1MiB") == 1024 * 1024
+    assert parse_byte_size("2 MB") == 2_000_000
+    assert parse_byte_size("1.5KiB") == 1536
+    assert parse_byte_size(4096) == 4096
+    for bad in ("-1", "0", "abc", "12 parsecs", "1.3", ".5K", "1.", True):
+        with pytest.raises(ValueError):
+            parse_byte_size(bad)
