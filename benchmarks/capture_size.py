@@ -61,10 +61,12 @@ def markdown(results):
         for benchmark, pair in results[mode].items():
             a, b = pair[mine], pair[theirs]
             if "error" in a or "error" in b:
-                lines.append(f"| {benchmark} | " + " | ".join(
-                    ["REJECTED" if "error" in a else f"{a['bytes']:,}", "", "",
-                     "REJECTED" if "error" in b else f"{b['bytes']:,}", "", "", "-", "-"])
-                    + " |")
+                cells = []
+                for side in (a, b):
+                    cells += ["REJECTED", "", ""] if "error" in side else [
+                        f"{side['bytes']:,}", f"{side['allocations']:,}",
+                        f"{side['bytes_per_allocation']:.2f}"]
+                lines.append(f"| {benchmark} | " + " | ".join(cells + ["-", "-"]) + " |")
                 continue
             ratio = a["bytes_per_allocation"] / b["bytes_per_allocation"]
             size_ratio = a["bytes"] / b["bytes"]

@@ -98,6 +98,20 @@ def _check_patterns(name, patterns):
     return patterns
 
 
+_SAFE_IN_COMMAND = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789@%+=:,./-_")
+
+
+def _command_line(arguments) -> str:
+    """The arguments as a shell would need them quoted (what shlex.join
+    gives, without importing shlex and re into every recorded process)."""
+    def quote(argument):
+        if argument and all(character in _SAFE_IN_COMMAND for character in argument):
+            return argument
+        return "'" + argument.replace("'", "'\"'\"'") + "'"
+    return " ".join(quote(argument) for argument in arguments)
+
+
 class TrackerError(RuntimeError):
     """A tracker could not start or stop (the message says why)."""
 
@@ -205,10 +219,9 @@ class Tracker:
                 raise TrackerError("a memlyze tracker is already running in this process")
             command = self.command
             if command is None:
-                import shlex
                 import sys
 
-                command = shlex.join(sys.orig_argv) if getattr(sys, "orig_argv", None) else ""
+                command = _command_line(getattr(sys, "orig_argv", None) or [])
             _memlyze.start_tracking(
                 self.path,
                 overwrite=self.force,
