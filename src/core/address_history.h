@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define RECENT_ALLOCATIONS 65536u /* power of two */
-#define FREED_HISTORY 16u         /* power of two */
+#define FREED_HISTORY 64u         /* power of two */
 
 struct freed_history {
     uint64_t addresses[FREED_HISTORY];

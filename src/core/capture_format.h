@@ -73,7 +73,7 @@
  *   OP_FREE_RECENT d / OP_FREE_PYMALLOC_RECENT d   free of the block allocated
  *                    d allocations ago in this chunk (1 <= d <= 65536)
  *   OP_ALLOC_REUSED+k place, size, stack_id        allocation at the place-th
- *                    latest freed address of this chunk (place < 16)
+ *                    latest freed address of this chunk (place < 64)
  * (address_history.h: what writer and reader remember for these; both reset
  * it with every chunk, and every address-bearing record updates the
  * previous address.)
