@@ -75,13 +75,8 @@ PyObject *native_stack_frames(const struct capture_reader *reader,
 static int append_merged(PyObject *list, const struct merged_frame *frame)
 {
     char text[96];
-    const char *function = frame->function;
-    const char *file = frame->file;
-    if (!function) {
-        merged_frame_unresolved_name(frame, text, sizeof text);
-        function = text;
-        file = frame->object;
-    }
+    const char *file;
+    const char *function = merged_frame_display_name(frame, text, sizeof text, &file);
     const char *kind = frame->kind == MERGED_FRAME_PYTHON ? "python" : "native";
     PyObject *entry = Py_BuildValue("(NNIs)", capture_text(function), capture_text(file),
                                     frame->line, kind);

@@ -127,3 +127,15 @@ void merged_frame_unresolved_name(const struct merged_frame *frame, char *text, 
     snprintf(text, size, "<unresolved 0x%llx (%s)>", (unsigned long long)frame->ip,
              native_symbol_status_text(frame->status));
 }
+
+const char *merged_frame_display_name(const struct merged_frame *frame, char *text, size_t size,
+                                      const char **file)
+{
+    if (frame->function) {
+        *file = frame->file;
+        return frame->function;
+    }
+    merged_frame_unresolved_name(frame, text, size);
+    *file = frame->object;
+    return text;
+}

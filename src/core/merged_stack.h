@@ -61,4 +61,10 @@ int merged_stack_build(const struct capture_reader *reader, struct native_symbol
  * "<unresolved 0x... (reason)>", into text (size bytes). */
 void merged_frame_unresolved_name(const struct merged_frame *frame, char *text, size_t size);
 
+/* The function and file a report shows for a frame: its own, or for an
+ * unresolved native frame "<unresolved 0x... (reason)>" (written into text,
+ * size bytes) and its object's path. *file may be NULL. */
+const char *merged_frame_display_name(const struct merged_frame *frame, char *text, size_t size,
+                                      const char **file);
+
 #endif

@@ -112,13 +112,8 @@ static int append_step(struct merged_paths *paths, const struct merged_frame *fr
     struct merged_path_step step = {frame->frame_id, frame->frame_id, NULL};
     if (frame->kind == MERGED_FRAME_NATIVE) {
         char text[96];
-        const char *function = frame->function;
-        const char *file = frame->file;
-        if (!function) {
-            merged_frame_unresolved_name(frame, text, sizeof text);
-            function = text;
-            file = frame->object;
-        }
+        const char *file;
+        const char *function = merged_frame_display_name(frame, text, sizeof text, &file);
         step.native = native_frame_of(paths, function, file ? file : "", frame->line, &step.key);
         if (!step.native) {
             return -1;
