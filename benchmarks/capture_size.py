@@ -38,7 +38,7 @@ def measure(benchmarks, python, scale):
                 results[mode][name] = {}
                 for configuration in pair:
                     try:
-                        _, _, recorded = overhead.run_once(
+                        _, recorded = overhead.run_once(
                             BENCHMARK_SET[name], CONFIGURATIONS[configuration], python,
                             directory, scale, count=True)
                     except overhead.RecordingError as error:

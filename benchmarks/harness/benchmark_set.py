@@ -1,7 +1,7 @@
 """The benchmark set the overhead, capture-size and instruction-count
-benchmarks share: pyperformance's benchmarks, each run in-process by
-harness/pyperformance_runner.py for a fixed number of loops, plus memlyze's
-own workloads. Loops are calibrated to about 0.3-1 s of plain run time on
+benchmarks share: pyperformance's benchmarks, each run in-process for a
+fixed number of loops, and memlyze's own workloads, all through the one
+runner harness/pyperformance_runner.py (which also times them from inside). Loops are calibrated to about 0.3-1 s of plain run time on
 the development machine (re-check with `benchmarks/overhead.py --calibrate`).
 """
 
@@ -43,7 +43,8 @@ def _pyperformance(name, loops, directory=None, options=(), requires=(),
 
 
 def _workload(name, size, requires=(), minimum_allocations=1000):
-    return Benchmark(name, WORKLOADS / f"{name}.py", lambda size: [str(size)], size,
+    script = WORKLOADS / f"{name}.py"
+    return Benchmark(name, RUNNER, lambda size: [str(size), str(script)], size,
                      requires=requires, minimum_allocations=minimum_allocations)
 
 

@@ -17,16 +17,19 @@ import re
 import subprocess
 
 RECORDED = re.compile(r"^run_under recorded: (\d+)", re.MULTILINE)
+RUNNER_TIMING = re.compile(r"^runner timing: wall=([0-9.]+) cpu=([0-9.]+)$", re.MULTILINE)
 
 
 class Configuration:
     """count_allocations(python, capture) counts a capture's allocations;
     stderr_recorded: the run prints `run_under recorded: N` instead;
     sampled: any record at all proves that recording ran (a sampled run
-    records few); unavailable(python): None, or why it cannot run there."""
+    records few); unavailable(python): None, or why it cannot run there;
+    peer: another project's profiler (its failures are reported, not ours)."""
 
     def __init__(self, name, build_command, capture_suffix=None, count_allocations=None,
-                 stderr_recorded=False, sampled=False, unavailable=None, description=""):
+                 stderr_recorded=False, sampled=False, unavailable=None, description="",
+                 peer=False):
         self.name = name
         self.build_command = build_command
         self.capture_suffix = capture_suffix
@@ -35,6 +38,7 @@ class Configuration:
         self.sampled = sampled
         self.unavailable = unavailable or (lambda python: None)
         self.description = description
+        self.peer = peer
 
     @property
     def checked(self):
@@ -45,6 +49,13 @@ def recorded_from_stderr(stderr):
     """The N of the last `run_under recorded: N` line, or None."""
     found = RECORDED.findall(stderr or "")
     return int(found[-1]) if found else None
+
+
+def runner_timing(stderr):
+    """(wall, cpu) seconds of the last `runner timing:` line the shared
+    runner printed, or None."""
+    found = RUNNER_TIMING.findall(stderr or "")
+    return (float(found[-1][0]), float(found[-1][1])) if found else None
 
 
 def _memlyze_allocations(python, capture):
@@ -150,22 +161,23 @@ def _memlyze_configuration(name, *options, sampled=False, counter=_memlyze_alloc
 
 def _memray_configuration(name, *options):
     return Configuration(name, _memray(*options), ".bin", _memray_allocations,
-                         unavailable=_needs_module("memray"),
+                         unavailable=_needs_module("memray"), peer=True,
                          description=" ".join(["memray run", *options]))
 
 
 def _tracemalloc_configuration(frames):
     return Configuration(
         f"tracemalloc-{frames}", _run_under("tracemalloc-report", 0, "-X", f"tracemalloc={frames}"),
-        stderr_recorded=True, sampled=True,
+        stderr_recorded=True, sampled=True, peer=True,
         description=f"python -X tracemalloc={frames} (through run_under.py, which reports "
                     "the traced peak)")
 
 
-def _run_under_configuration(name, profiler, setting, module, description, sampled=True):
+def _run_under_configuration(name, profiler, setting, module, description, sampled=True,
+                             peer=False):
     return Configuration(name, _run_under(profiler, setting), stderr_recorded=True,
                          sampled=sampled, unavailable=_needs_module(module),
-                         description=description)
+                         description=description, peer=peer)
 
 
 _SAMPLED_COUNTER = _memlyze_recorded_allocations
@@ -192,12 +204,12 @@ CONFIGURATIONS = {configuration.name: configuration for configuration in [
                              "memlyze.Tracker(sample_interval=512KiB, python_allocators=True) "
                              "in-process"),
     _run_under_configuration("mprofile-128k", "mprofile", 128 * 1024, "mprofile",
-                             "mprofile.start(sample_rate=128KiB)"),
+                             "mprofile.start(sample_rate=128KiB)", peer=True),
     _tracemalloc_configuration(1),
     _tracemalloc_configuration(128),
     _run_under_configuration("pymemtrace-profile", "pymemtrace-profile", -1,
                              "pymemtrace.cPyMemTrace",
-                             "pymemtrace cPyMemTrace.Profile(d_rss_trigger=-1)"),
+                             "pymemtrace cPyMemTrace.Profile(d_rss_trigger=-1)", peer=True),
     _run_under_configuration("memlyze-cpymemtrace-profile", "memlyze-cpymemtrace-profile", -1,
                              "memlyze.cpymemtrace",
                              "memlyze.cpymemtrace.Profile(d_rss_trigger=-1)"),

@@ -1,8 +1,22 @@
-"""Runs one pyperformance benchmark a fixed number of loops INSIDE this
-process, so that a profiler wrapping this process (`memlyze run`, `memray
-run`, `-X tracemalloc`, run_under.py) sees all of its work:
+"""The one runner every benchmark goes through. Runs one pyperformance
+benchmark a fixed number of loops, or one of memlyze's workload scripts,
+INSIDE this process, so that a profiler wrapping this process (`memlyze
+run`, `memray run`, `-X tracemalloc`, run_under.py) sees all of its work:
 
     python pyperformance_runner.py LOOPS bm_json_dumps [BENCHMARK ARGS...]
+    python pyperformance_runner.py SIZE path/to/workload.py [ARGS...]
+
+(a workload script gets SIZE as its first argument).
+
+Like pyperf, it times the benchmark from inside the process and prints
+
+    runner timing: wall=SECONDS cpu=SECONDS
+
+to stderr: wall from time.perf_counter, CPU from time.process_time (every
+thread of the process, so a profiler's writer thread counts), from the start
+of the benchmark script to its end. Interpreter start-up, a profiler's own
+start and its final flush at exit are outside that window; the harness
+times the whole process as well.
 
 pyperf's Runner would spawn worker processes, which escape the profiler. So
 before the benchmark's run_benchmark.py is executed as __main__, a stub
@@ -16,7 +30,6 @@ benchmark directory is found in the installed `pyperformance` package
 """
 
 import argparse
-import asyncio
 import importlib.util
 import pathlib
 import platform
@@ -67,6 +80,8 @@ class Runner:
         Runner.calls += 1
 
     def bench_async_func(self, name, function, *args, inner_loops=None, metadata=None):
+        import asyncio  # here: its import would add to every other benchmark's time
+
         self._arguments()
         for _ in range(Runner.loops):
             asyncio.run(function(*args))
@@ -88,26 +103,30 @@ def stub_pyperf():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--benchmarks-directory", type=pathlib.Path, default=None)
-    parser.add_argument("--report-time", action="store_true",
-                        help="print the seconds the benchmark script took to stderr "
-                             "(for calibrating LOOPS)")
     parser.add_argument("loops", type=int)
-    parser.add_argument("benchmark", help="directory name, e.g. bm_json_dumps")
+    parser.add_argument("benchmark", help="directory name, e.g. bm_json_dumps, or a .py "
+                                          "workload script")
     parser.add_argument("arguments", nargs=argparse.REMAINDER)
     options = parser.parse_args()
-    directory = (options.benchmarks_directory or benchmarks_directory()) / options.benchmark
-    script = directory / "run_benchmark.py"
+    is_workload_script = options.benchmark.endswith(".py")
+    if is_workload_script:
+        script = pathlib.Path(options.benchmark)
+        arguments = [str(options.loops), *options.arguments]
+    else:
+        directory = (options.benchmarks_directory or benchmarks_directory()) / options.benchmark
+        script = directory / "run_benchmark.py"
+        arguments = options.arguments
+        Runner.loops = options.loops
+        sys.modules["pyperf"] = stub_pyperf()
     if not script.exists():
         raise SystemExit(f"no benchmark script {script}")
-    Runner.loops = options.loops
-    sys.modules["pyperf"] = stub_pyperf()
-    sys.argv = [str(script), *options.arguments]
-    sys.path.insert(0, str(directory))
-    started = time.perf_counter()
+    sys.argv = [str(script), *arguments]
+    sys.path.insert(0, str(script.parent))
+    wall_started, cpu_started = time.perf_counter(), time.process_time()
     runpy.run_path(str(script), run_name="__main__")
-    if options.report_time:
-        print(f"benchmark seconds: {time.perf_counter() - started:.4f}", file=sys.stderr)
-    if Runner.calls == 0:
+    wall, cpu = time.perf_counter() - wall_started, time.process_time() - cpu_started
+    print(f"runner timing: wall={wall:.6f} cpu={cpu:.6f}", file=sys.stderr)
+    if not is_workload_script and Runner.calls == 0:
         raise SystemExit(f"{options.benchmark}: no benchmark function was run")
 
 

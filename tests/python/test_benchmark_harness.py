@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -62,23 +63,36 @@ def test_overhead_smoke_run_writes_table_and_json(tmp_path):
         result = raw["results"][name]
         assert result["rejected"] == {}
         for configuration in ("python", "memlyze"):
-            assert len(result["samples"][configuration]["wall"]) == 1
-            assert len(result["samples"][configuration]["cpu"]) == 1
+            samples = result["samples"][configuration]
+            for measure in ("wall", "cpu", "workload_wall", "workload_cpu"):
+                assert len(samples[measure]) == 1
+            # The runner's own window lies inside the process's lifetime.
+            assert 0 < samples["workload_wall"][0] < samples["wall"][0]
+            assert 0 < samples["workload_cpu"][0] <= samples["cpu"][0] + 0.01
         assert result["recorded"]["memlyze"]["allocations"] >= 1000
-    (ratio, low, high), = [row["wall"] for row in raw["summary"]
-                           if row["benchmark"] == "allocation_heavy"]
-    assert ratio > 0 and low <= ratio <= high
+    for measure in ("wall", "workload_wall", "workload_cpu"):
+        (ratio, low, high), = [row[measure] for row in raw["summary"]
+                               if row["benchmark"] == "allocation_heavy"]
+        assert ratio > 0 and low <= ratio <= high
+    assert "workload wall ratio" in report and "process wall ratio" in report
     if importlib.util.find_spec("matplotlib") is not None:
         assert Path(f"{prefix}.png").stat().st_size > 0
 
 
-def test_configuration_that_records_nothing_is_rejected(overhead, tmp_path):
-    from harness.benchmark_set import Benchmark
-    from harness.configurations import CONFIGURATIONS, Configuration
+def tiny_benchmark(tmp_path, minimum_allocations=10**7):
+    """A benchmark of next to no work, run through the shared runner."""
+    from harness.benchmark_set import RUNNER, Benchmark
 
     script = tmp_path / "tiny.py"
-    script.write_text("print(sum(range(10)))\n")
-    tiny = Benchmark("tiny", script, lambda size: [], 1, minimum_allocations=10**7)
+    script.write_text("import sys; print(sum(range(int(sys.argv[1]))))\n")
+    return Benchmark("tiny", RUNNER, lambda size: [str(size), str(script)], 10,
+                     minimum_allocations=minimum_allocations)
+
+
+def test_configuration_that_records_nothing_is_rejected(overhead, tmp_path):
+    from harness.configurations import CONFIGURATIONS, Configuration
+
+    tiny = tiny_benchmark(tmp_path)
     # Claims a memlyze capture but runs plain Python: no capture is written.
     silent = Configuration("fake-silent", CONFIGURATIONS["python"].build_command, ".mlyze",
                            CONFIGURATIONS["memlyze"].count_allocations)
@@ -91,8 +105,31 @@ def test_configuration_that_records_nothing_is_rejected(overhead, tmp_path):
     # Should print `run_under recorded: N` and does not.
     mute = Configuration("fake-mute", CONFIGURATIONS["python"].build_command,
                          stderr_recorded=True)
-    with pytest.raises(overhead.RecordingError, match="did not report"):
+    with pytest.raises(overhead.RecordingError, match="did not report what it recorded"):
         overhead.run_once(tiny, mute, sys.executable, tmp_path, 1.0, count=True)
+    # A script run around the runner would not be timed from inside.
+    untimed = Configuration("fake-untimed", lambda python, script, arguments, capture:
+                            [str(python), "-c", "pass"])
+    with pytest.raises(overhead.RecordingError, match="did not report its timing"):
+        overhead.run_once(tiny, untimed, sys.executable, tmp_path, 1.0, count=True)
+
+
+def test_crashing_peer_is_reported_without_failing_the_run(overhead, tmp_path, monkeypatch):
+    from harness import configurations
+
+    def crash(python, script, arguments, capture):
+        return [str(python), "-c", "import os; os.abort()"]
+    crashing = configurations.Configuration("fake-crashing-peer", crash, stderr_recorded=True,
+                                            description="aborts", peer=True)
+    monkeypatch.setitem(configurations.CONFIGURATIONS, "fake-crashing-peer", crashing)
+    monkeypatch.setitem(overhead.CONFIGURATIONS, "fake-crashing-peer", crashing)
+    status = overhead.main(["--python", sys.executable, "--no-install", "--configurations",
+                           "python,fake-crashing-peer", "--benchmarks", "allocation_heavy",
+                           "--runs", "1", "--scale", "0.05",
+                           "--output-prefix", str(tmp_path / "peer")])
+    assert status == 0
+    report = (tmp_path / "peer.md").read_text()
+    assert "fake-crashing-peer (peer profiler): fake-crashing-peer: killed by SIGABRT" in report
 
 
 def test_harness_reports_rejection_and_fails(overhead, tmp_path, monkeypatch):
@@ -141,3 +178,4 @@ def test_pyperformance_runner_runs_in_process(tmp_path):
     assert completed.returncode == 0, completed.stderr
     pid, plain_calls, timed_calls = completed.stdout.split()
     assert (plain_calls, timed_calls) == ("7", "7")
+    assert re.search(r"^runner timing: wall=[0-9.]+ cpu=[0-9.]+$", completed.stderr, re.MULTILINE)
