@@ -21,20 +21,47 @@ in :mod:`memlyze.cli`.
 
 __version__ = "0.1.0"
 
-from .tracker import Tracker, TrackerError, start
-from ._memlyze import rss, rss_peak  # exact current and peak RSS in bytes
-
-# The reading API loads on first use: a program that only records (the
-# always-on case) does not pay for importing it (typing and friends, ~15 ms).
-_READING_NAMES = ("Allocation", "CaptureError", "FileReader", "Frame", "Record")
+# Everything below loads on first use. The command line reaches its exec
+# without the tracker, threading or the C extension (~5 ms), and a program
+# that only records (the always-on case) does not pay for the reading API
+# (typing and friends, ~15 ms).
+_LAZY_NAMES = {
+    "Tracker": "tracker",
+    "TrackerError": "tracker",
+    "start": "tracker",
+    "rss": "_memlyze",  # exact current RSS in bytes
+    "rss_peak": "_memlyze",  # and peak RSS
+    "Allocation": "file_reader",
+    "CaptureError": "file_reader",
+    "FileReader": "file_reader",
+    "Frame": "file_reader",
+    "Record": "file_reader",
+}
+# Submodules that `import memlyze` used to load, still reachable as attributes.
+_SUBMODULES = ("tracker", "_memlyze", "byte_sizes")
 
 
 def __getattr__(name):
-    if name in _READING_NAMES:
-        from . import file_reader
+    module_name = _LAZY_NAMES.get(name)
+    if module_name is None and name not in _SUBMODULES:
+        raise AttributeError(f"module 'memlyze' has no attribute {name!r}")
+    import sys
 
-        return getattr(file_reader, name)
-    raise AttributeError(f"module 'memlyze' has no attribute {name!r}")
+    # Not importlib.import_module: `from . import _memlyze` in the tracker
+    # lands here (through hasattr), and importlib would cost it ~0.4 ms.
+    qualified_name = f"{__name__}.{module_name or name}"
+    __import__(qualified_name)
+    module = sys.modules[qualified_name]
+    if module_name is None:
+        return module
+    value = getattr(module, name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Allocation",

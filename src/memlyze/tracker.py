@@ -11,6 +11,7 @@ import threading
 
 from . import _memlyze
 from .byte_sizes import parse_byte_size
+from .engine_limits import MAX_RSS_INTERVAL, MAX_STACK_DEPTH_LIMIT
 
 __all__ = ["Tracker", "TrackerError", "start"]
 
@@ -20,10 +21,6 @@ __all__ = ["Tracker", "TrackerError", "start"]
 _NOT_YET_SUPPORTED = {
     "ring": None,
 }
-
-# The engine's limits (src/binding/tracker_binding.c).
-MAX_STACK_DEPTH_LIMIT = 4096
-MAX_RSS_INTERVAL = 3600.0
 
 _lock = threading.Lock()
 _running: "Tracker | None" = None

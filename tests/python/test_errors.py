@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from conftest import assert_one_line_error, check, memlyze, write_script
+from memlyze._bootstrap import record_environment
+
+from conftest import assert_one_line_error, check, clean_env, memlyze, python, write_script
 
 HELLO = "print('hello')\n"
 
@@ -94,6 +96,25 @@ def test_existing_output_needs_force(tmp_path):
                            cwd=tmp_path))
     assert forced.stdout == "hello\n"
     check(memlyze("stats", "out.mlyze", cwd=tmp_path))
+
+
+@pytest.mark.parametrize("value", [
+    "",
+    "not a configuration",
+    '{"version": 1, "path": "x.mlyze"}',  # the JSON of earlier versions
+    "version=I2;path=S%zz",
+    "version=I1;path=Sx.mlyze",
+])
+def test_bad_record_environment_variable(tmp_path, value):
+    """A MEMLYZE_RECORD that `memlyze record` did not write stops the program."""
+    write_script(tmp_path, "hello.py", HELLO)
+    env = clean_env(PYTHONPATH=record_environment.BOOTSTRAP_DIR, MEMLYZE_RECORD=value)
+    result = python("hello.py", cwd=tmp_path, env=env)
+    assert_one_line_error(result)
+    assert result.returncode == 1
+    assert "MEMLYZE_RECORD" in result.stderr
+    assert result.stdout == ""
+    assert not list(tmp_path.glob("*.mlyze"))
 
 
 @pytest.mark.parametrize("content", [

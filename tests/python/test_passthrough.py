@@ -250,3 +250,29 @@ def test_isolated_python_is_not_profiled_and_memlyze_says_so(tmp_path):
     assert result.stderr.startswith("memlyze: warning: python -I disables the start-up hook")
     stats = memlyze("stats", "iso.mlyze", cwd=tmp_path)
     assert stats.returncode != 0 and "is empty" in stats.stderr
+
+
+def test_start_up_leaves_few_modules_behind(tmp_path):
+    """The hook imports no json, re, typing or importlib.util into the program
+    (they cost every profiled process milliseconds), and `memlyze run` reaches
+    its exec without loading the tracker."""
+    script = write_script(tmp_path, "modules.py", """
+        import sys
+        print(sorted(name for name in ("enum", "importlib.util", "json", "re", "typing")
+                     if name in sys.modules))
+    """)
+    assert check(python(script, cwd=tmp_path)).stdout == "[]\n"
+    assert check(memlyze("run", "-o", "modules.mlyze", script, cwd=tmp_path)).stdout == "[]\n"
+    before_exec = check(python("-c", """if True:
+        import os, sys
+        from memlyze.cli.main import main
+
+        def report(*arguments):
+            print(sorted(name for name in ("json", "memlyze._memlyze", "memlyze.tracker",
+                                           "threading", "typing") if name in sys.modules))
+            os._exit(0)
+
+        os.execve = report
+        main(["run", "-o", "exec.mlyze", "modules.py"])
+    """, cwd=tmp_path))
+    assert before_exec.stdout == "[]\n"

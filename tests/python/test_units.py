@@ -82,17 +82,52 @@ def test_make_environment_keeps_the_original_pythonpath(tmp_path):
                                               max_stack_depth=7)
     assert env["X"] == "1"
     assert env["PYTHONPATH"] == record_environment.BOOTSTRAP_DIR + os.pathsep + "/a:/b"
-    import json
-
-    config = json.loads(env[record_environment.ENV_VAR])
+    config = record_environment.read_config(env[record_environment.ENV_VAR])
     assert config["pythonpath"] == "/a:/b"
     assert config["max_stack_depth"] == 7 and config["track_gc"] is True
     assert config["path"] == str(tmp_path / "c.mlyze")
+    assert config["command"] == "python app.py"
+    assert config["version"] == record_environment.CONFIG_VERSION
+    assert config["sample_interval"] is None and config["include_patterns"] == []
     bare = record_environment.make_environment({}, "c.mlyze", "x")
     assert bare["PYTHONPATH"] == record_environment.BOOTSTRAP_DIR
-    assert json.loads(bare[record_environment.ENV_VAR])["pythonpath"] is None
+    assert record_environment.read_config(bare[record_environment.ENV_VAR])["pythonpath"] is None
     with pytest.raises(TypeError):
         record_environment.make_environment({}, "c.mlyze", "x", colour=True)
+
+
+def test_record_config_round_trip():
+    config = {
+        "version": 2, "none": None, "yes": True, "no": False, "zero": 0, "negative": -12,
+        "big": 2**80, "fraction": 0.1, "whole": 60.0, "tiny": 5e-324, "infinite": float("inf"),
+        "empty": "", "plain": "/tmp/app.mlyze", "command": "python -c 'print(1); x=2' a,b 100%",
+        "unicode": "caf\u00e9 \u65e5\u672c \U0001f600", "controls": "tab\tnew\nline\x00nul\x7f",
+        "undecodable": "/tmp/\udcff\udc80.mlyze", "escape_like": "%000041 %% %zz",
+        "no_items": [], "one_empty_item": [""], "items": ["myapp.*", "a,b", "x;y=z", "%"],
+        "tuple": ("a", "b"),
+    }
+    text = record_environment.write_config(config)
+    assert text.isascii() and text.isprintable()
+    expected = dict(config, tuple=["a", "b"])
+    decoded = record_environment.read_config(text)
+    assert decoded == expected
+    assert [type(value) for value in decoded.values()] == [type(value) for value in expected.values()]
+    nan = record_environment.read_config(record_environment.write_config({"x": float("nan")}))["x"]
+    assert nan != nan
+    with pytest.raises(TypeError):
+        record_environment.write_config({"x": {"a": 1}})
+    with pytest.raises(TypeError):
+        record_environment.write_config({"x": [1, 2]})
+
+
+@pytest.mark.parametrize("text", [
+    "", "version", "version=", "version=I", "version=Ix", "version=Q1", "version=N1",
+    "version=T;", "=I1", "1x=I1", "path=S%", "path=S%12", "path=S%zzzzzz", "path=S%ffffff",
+    "items=Lx", '{"version": 1, "path": "/tmp/x.mlyze"}', "version=I2;path=S/x;;",
+])
+def test_record_config_rejects_garbage(text):
+    with pytest.raises(ValueError):
+        record_environment.read_config(text)
 
 
 def test_tracker_option_checks():

@@ -8,7 +8,6 @@ exit status and no traceback.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -85,7 +84,7 @@ def _dispatch(argv: list[str]) -> int:
             raise UsageError(f"unknown option {first!r} (a command comes first: "
                              f"{', '.join(COMMANDS)}; see 'memlyze --help')")
         raise UsageError(f"unknown command {first!r} (choose from {', '.join(COMMANDS)})")
-    module = importlib.import_module(f"memlyze.cli.{COMMANDS[first]}")
+    module = __import__(f"memlyze.cli.{COMMANDS[first]}", fromlist=["main"])
     return module.main(argv[1:])
 
 

@@ -9,8 +9,10 @@ so a bad output path is reported before the program runs.
 
 from __future__ import annotations
 
+# This module runs before the exec of every profiled program: it imports at
+# the top only what every run needs (argparse brings re and shutil along),
+# the rest where used.
 import argparse
-import math
 import os
 import re
 import shlex
@@ -29,7 +31,9 @@ Interpreters started with -I, -E or -S ignore the hook and are not profiled.
 
 
 def rss_interval(text: str) -> float:
-    from memlyze.tracker import MAX_RSS_INTERVAL
+    import math
+
+    from memlyze.engine_limits import MAX_RSS_INTERVAL
 
     try:
         value = float(text)
@@ -61,6 +65,8 @@ def sample_interval(text: str) -> int:
 
 
 def aggregate_interval(text: str) -> float:
+    import math
+
     try:
         value = float(text)
     except ValueError:
@@ -72,7 +78,7 @@ def aggregate_interval(text: str) -> float:
 
 
 def stack_depth(text: str) -> int:
-    from memlyze.tracker import MAX_STACK_DEPTH_LIMIT
+    from memlyze.engine_limits import MAX_STACK_DEPTH_LIMIT
 
     return positive_int(text, MAX_STACK_DEPTH_LIMIT)
 

@@ -6,7 +6,6 @@ The same mechanism as ``memlyze record``, with this Python interpreter
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
@@ -30,6 +29,8 @@ def _module_exists(name: str) -> bool:
         return False
     if top in sys.builtin_module_names:
         return True
+    import importlib.util
+
     saved = list(sys.path)
     try:
         sys.path.insert(0, os.getcwd())
