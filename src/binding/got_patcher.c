@@ -35,10 +35,16 @@
 /* Bookkeeping                                                              */
 /* ------------------------------------------------------------------------ */
 
-/* An object that owns at least one patched slot, identified by base + name. */
+/* An object that owns patched slots or was scanned completely, identified by
+ * base + name. */
 struct patched_object {
     uintptr_t base;
     char *name;
+    /* Every hooked slot was patched after ld.so had settled the object:
+     * later refreshes skip it (a dlopen'ed library's dependencies are most of
+     * the process, and rescanning them all on every dlopen cost numpy's import
+     * ~10 ms). */
+    bool scan_complete;
     bool still_loaded; /* scratch flag of got_patcher_forget_unloaded */
     size_t new_index;  /* scratch index of got_patcher_forget_unloaded */
 };
@@ -52,6 +58,10 @@ struct patched_slot {
 };
 
 static pthread_mutex_t patcher_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* ld.so's count of unloaded objects (dlpi_subs) when scan_complete was last
+ * trusted: once an object went away, another may sit at its base under its
+ * name with a fresh GOT, so every object is scanned again. */
+static unsigned long long unloads_seen;
 static bool patcher_installed;
 static const struct got_hook *patcher_hooks;
 static size_t patcher_hook_count;
@@ -123,6 +133,8 @@ struct scan_context {
     struct protection_snapshot snapshot;
     int error_number;       /* first failure, 0 if none */
     const char *error_what; /* what failed, static text */
+    size_t failures;        /* every failure, for telling whether one object's scan failed */
+    bool unloads_checked;   /* distrust_marks_after_unload ran in this scan */
 };
 
 /* Returns the system page size. */
@@ -161,6 +173,7 @@ static bool starts_with(const char *text, const char *prefix)
 /* Records the first error of a scan. */
 static void note_error(struct scan_context *context, int error_number, const char *what)
 {
+    context->failures++;
     if (context->error_number == 0) {
         context->error_number = error_number != 0 ? error_number : EIO;
         context->error_what = what;
@@ -612,15 +625,52 @@ static void patch_relocation_table(struct scan_context *context, struct object_v
     }
 }
 
-/* Patches the viewed object unless it is excluded. */
+/* Notes that the viewed object needs no further scan (if its record cannot
+ * be made, it is simply scanned again next time). */
+static void mark_scan_complete(struct object_view *view)
+{
+    if (view->object_index == SIZE_MAX)
+        view->object_index = add_object_record(view);
+    if (view->object_index != SIZE_MAX)
+        patched_objects[view->object_index].scan_complete = true;
+}
+
+/* Patches the viewed object unless it is excluded or was patched completely
+ * before. */
 static void patch_object(struct scan_context *context, struct object_view *view)
 {
     struct dynamic_tables tables;
+    size_t failures_before = context->failures;
     if (is_excluded_object(view) || !read_dynamic_tables(view->dynamic, view->base, &tables))
+        return;
+    view->object_index = find_object_record(view->base, view->name);
+    if (view->object_index != SIZE_MAX && patched_objects[view->object_index].scan_complete)
         return;
     patch_relocation_table(context, view, &tables, tables.plt_relocations,
                            tables.plt_relocations_size);
     patch_relocation_table(context, view, &tables, tables.relocations, tables.relocations_size);
+    /* Only RELRO proves that ld.so had finished with the object (a concurrent
+     * dlopen may still be relocating one without it). */
+    if (context->failures == failures_before && view->relro_start != view->relro_end
+        && object_is_settled(context, view))
+        mark_scan_complete(view);
+}
+
+/* Forgets every scan_complete mark if an object was unloaded since they were
+ * made. */
+static void distrust_marks_after_unload(const struct dl_phdr_info *info, size_t info_size)
+{
+    unsigned long long unloads;
+    if (info_size < offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        unloads = unloads_seen + 1; /* no counter: trust nothing */
+    } else {
+        unloads = info->dlpi_subs;
+        if (unloads == unloads_seen)
+            return;
+    }
+    for (size_t index = 0; index < patched_object_count; index++)
+        patched_objects[index].scan_complete = false;
+    unloads_seen = unloads;
 }
 
 /* Puts back the original value of every recorded slot of the viewed object
@@ -651,8 +701,11 @@ static int visit_loaded_object(struct dl_phdr_info *info, size_t info_size, void
 {
     struct scan_context *context = data;
     struct object_view view;
-    (void)info_size;
     describe_object(info, &view);
+    if (context->action == SCAN_PATCH && !context->unloads_checked) {
+        distrust_marks_after_unload(info, info_size);
+        context->unloads_checked = true;
+    }
     if (context->action == SCAN_PATCH)
         patch_object(context, &view);
     else if (context->action == SCAN_RESTORE)

@@ -371,6 +371,28 @@ static void test_uninstall_skips_unloaded_objects(void)
     close_target(&late);
 }
 
+/* A library unloaded behind the patcher's back (no forget_unloaded) and
+ * loaded again, likely at the same base under the same name, has a fresh GOT:
+ * refresh must patch it again rather than trust what it knew of the old one. */
+static void test_reloaded_object_is_patched_again(void)
+{
+    struct target late;
+    CHECK(install_counting_hooks() == 0);
+    if (open_target(PATCH_TARGET_LATE, &late)) {
+        got_patcher_refresh();
+        check_target_counted(&late, 1);
+    }
+    close_target(&late);
+    CHECK(library_unloaded(PATCH_TARGET_LATE));
+    if (open_target(PATCH_TARGET_LATE, &late)) {
+        check_target_counted(&late, 0);
+        got_patcher_refresh();
+        check_target_counted(&late, 1);
+    }
+    close_target(&late);
+    got_patcher_uninstall();
+}
+
 /* With no self address the main executable is patched too. */
 static void test_main_executable_is_patched(void)
 {
@@ -676,6 +698,7 @@ int main(void)
     RUN_TEST(test_install_is_idempotent);
     RUN_TEST(test_invalid_arguments);
     RUN_TEST(test_refresh_patches_late_object);
+    RUN_TEST(test_reloaded_object_is_patched_again);
     RUN_TEST(test_uninstall_skips_unloaded_objects);
     RUN_TEST(test_main_executable_is_patched);
     RUN_TEST(test_patching_while_other_threads_call);
