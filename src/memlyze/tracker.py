@@ -6,10 +6,10 @@ allocators, so a second ``Tracker`` while one runs is an error.
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 
-from . import _memlyze
+from . import _memlyze, thread_naming
 from .byte_sizes import parse_byte_size
 from .engine_limits import MAX_RSS_INTERVAL, MAX_STACK_DEPTH_LIMIT
 
@@ -22,31 +22,8 @@ _NOT_YET_SUPPORTED = {
     "ring": None,
 }
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _running: "Tracker | None" = None
-
-
-def _install_thread_naming(set_thread_name) -> None:
-    """Makes every thread threading starts name itself in the capture, once.
-
-    Wraps ``Thread._set_native_id``, which each new thread calls first thing
-    in its own context and which returns before the thread's target runs:
-    no profile hook, and no extra frame on the thread's stacks.
-    """
-    original = getattr(threading.Thread, "_set_native_id", None)
-    if original is None or getattr(original, "_memlyze_names_thread", False):
-        return
-
-    def _set_native_id(self):
-        original(self)
-        if _memlyze.is_tracking():
-            try:
-                set_thread_name(str(self.name))
-            except Exception:  # never disturb the thread
-                pass
-
-    _set_native_id._memlyze_names_thread = True
-    threading.Thread._set_native_id = _set_native_id
 
 
 def _check_sampling(sample_rate, sample_interval, seed):
@@ -191,6 +168,7 @@ class Tracker:
         self._started = False
         self._stopped = False
         self._pid = None
+        self._threading_watch = None  # see thread_naming.name_threads
 
     def __repr__(self):
         state = "running" if self.is_running else ("stopped" if self._stopped else "not started")
@@ -243,8 +221,8 @@ class Tracker:
                 os.register_at_fork(after_in_child=self._continue_in_child)
             set_thread_name = getattr(_memlyze, "set_thread_name", None)
             if set_thread_name is not None:
-                set_thread_name(threading.current_thread().name)
-                _install_thread_naming(set_thread_name)
+                self._threading_watch = thread_naming.name_threads(set_thread_name,
+                                                                   _memlyze.is_tracking)
         return self
 
     def _continue_in_child(self) -> None:
@@ -254,7 +232,7 @@ class Tracker:
             self._pid = os.getpid()
             self.child_path = f"{self.path}.{self._pid}"
             try:
-                _memlyze.set_thread_name(threading.current_thread().name)
+                _memlyze.set_thread_name(thread_naming.current_thread_name())
             except Exception:
                 pass
 
@@ -275,6 +253,8 @@ class Tracker:
             self._stopped = True
             if _running is self:
                 _running = None
+            if self._threading_watch is not None:
+                self._threading_watch.leave()
             _memlyze.stop_tracking()
 
     def snapshot(self) -> None:

@@ -253,13 +253,14 @@ def test_isolated_python_is_not_profiled_and_memlyze_says_so(tmp_path):
 
 
 def test_start_up_leaves_few_modules_behind(tmp_path):
-    """The hook imports no json, re, typing or importlib.util into the program
-    (they cost every profiled process milliseconds), and `memlyze run` reaches
+    """The hook imports no json, re, threading, typing or importlib.util into
+    the program (they cost every profiled process milliseconds, and threading
+    changes where the program's objects land), and `memlyze run` reaches
     its exec without loading the tracker."""
     script = write_script(tmp_path, "modules.py", """
         import sys
-        print(sorted(name for name in ("enum", "importlib.util", "json", "re", "typing")
-                     if name in sys.modules))
+        print(sorted(name for name in ("enum", "importlib.util", "json", "re", "threading",
+                                       "typing") if name in sys.modules))
     """)
     assert check(python(script, cwd=tmp_path)).stdout == "[]\n"
     assert check(memlyze("run", "-o", "modules.mlyze", script, cwd=tmp_path)).stdout == "[]\n"
@@ -276,3 +277,30 @@ def test_start_up_leaves_few_modules_behind(tmp_path):
         main(["run", "-o", "exec.mlyze", "modules.py"])
     """, cwd=tmp_path))
     assert before_exec.stdout == "[]\n"
+
+
+def test_threads_started_after_the_program_imports_threading_are_named(tmp_path):
+    """threading is not imported by the tracker: its Thread class is wrapped
+    when the program imports it, and the import leaves no trace (the module's
+    loader is the real one, nothing stays in sys.meta_path)."""
+    script = write_script(tmp_path, "late_threading.py", """
+        import sys
+        assert "threading" not in sys.modules
+        finders = list(sys.meta_path)
+        import threading
+        def work():
+            global kept
+            kept = bytearray(300_000)
+        thread = threading.Thread(target=work, name="late-worker")
+        thread.start()
+        thread.join()
+        assert type(threading.__loader__).__name__ == "SourceFileLoader"
+        assert threading.__spec__.loader is threading.__loader__
+        print(len(finders) - len(sys.meta_path))
+    """)
+    result = check(memlyze("run", "-o", "late.mlyze", script, cwd=tmp_path))
+    assert result.stdout == "1\n"  # the watch left when threading was imported
+    import memlyze as memlyze_package
+
+    threads = memlyze_package.FileReader(str(tmp_path / "late.mlyze")).threads()
+    assert {"MainThread", "late-worker"} <= {thread["name"] for thread in threads}
