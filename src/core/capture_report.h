@@ -18,7 +18,7 @@
  *              OP_TIME at or after range_end_ns (or the end);
  * - TOTAL:     every allocation ever made.
  *
- * Heap model (simpler than capture_analysis.c's, same in the common cases):
+ * Heap model (simpler than capture_analysis_heap.c's, same in the common cases):
  * malloc-family, pymalloc and mapping blocks are kept apart, keyed by start
  * address. An OP_MUNMAP releases the mapping starting at its address: all
  * of it, or its first `size` bytes (the mapping then starts after them); a

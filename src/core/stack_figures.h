@@ -4,7 +4,7 @@
  * reached) in which it last changed. Before a stack's live figures change
  * in a new epoch, they are saved as its figures at the latest peak; a stack
  * not changed since the latest peak still holds them as its live figures.
- * (The same idea as capture_analysis.c's stack_touch(), for in-process use.)
+ * (The same idea as capture_analysis_heap.c's stack_touch(), for in-process use.)
  *
  * Beside these exact figures of what was recorded, each stack keeps
  * weighted figures (doubles): under sampling, an allocation recorded with
