@@ -17,12 +17,13 @@
 
 #include <string.h>
 
+#include "line_numbers.h"
 #include "module_filter.h"
 #include "python_stack.h"
 #include "recorder.h"
 #include "tracker_memory.h"
 
-#define FRAME_CACHE_SIZE 1024  /* power of two */
+#define FRAME_CACHE_SIZE 4096  /* power of two */
 #define NODE_CACHE_SIZE 4096   /* power of two */
 #define NAME_BUFFER_SIZE 1024
 /* OP_FRAME flags bit 0: an entry frame, the first Python frame of a C-level
@@ -193,7 +194,7 @@ static uint32_t intern_unicode(PyObject *text)
 /* Interns the frame (function, file, line, flags) of code at instruction. */
 static uint32_t frame_intern(PyCodeObject *code, int instruction, uint32_t flags)
 {
-    int line = PyCode_Addr2Line(code, instruction * (int)sizeof(_Py_CODEUNIT));
+    int line = line_number_of_instruction(code, instruction);
     uint32_t function = intern_unicode(code->co_qualname);
     uint32_t file = intern_unicode(code->co_filename);
     return recorder_intern_frame(function, file, line < 0 ? 0 : (uint32_t)line, flags);

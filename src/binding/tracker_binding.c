@@ -13,6 +13,7 @@
 #include "allocation_hooks.h"
 #include "binding.h"
 #include "capture_format.h"
+#include "line_numbers.h"
 #include "native_stack.h"
 #include "module_filter.h"
 #include "python_stack.h"
@@ -353,11 +354,29 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
     Py_BEGIN_ALLOW_THREADS
     result = recorder_stop(error, sizeof error);
     Py_END_ALLOW_THREADS
+    line_numbers_release();
     if (result < 0) {
         PyErr_SetString(PyExc_OSError, error);
         return NULL;
     }
     Py_RETURN_NONE;
+}
+
+/* _instruction_line(code, index): the line stack capture gives the code unit
+ * at index, for tests to hold against CPython's own positions. */
+static PyObject *instruction_line(PyObject *self, PyObject *arguments)
+{
+    (void)self;
+    PyObject *code;
+    int index;
+    if (!PyArg_ParseTuple(arguments, "O!i", &PyCode_Type, &code, &index)) {
+        return NULL;
+    }
+    if (index < 0 || index >= Py_SIZE(code)) {
+        PyErr_SetString(PyExc_IndexError, "no code unit at that index");
+        return NULL;
+    }
+    return PyLong_FromLong(line_number_of_instruction((PyCodeObject *)code, index));
 }
 
 /* Changes the fraction of allocations kept by a recording started with a
@@ -438,6 +457,8 @@ static PyMethodDef tracker_methods[] = {
     {"snapshot", snapshot, METH_NOARGS, "Mark a snapshot point in the capture."},
     {"set_thread_name", set_thread_name, METH_O,
      "Name the calling thread in the capture."},
+    {"_instruction_line", instruction_line, METH_VARARGS,
+     "_instruction_line(code, index): the line stack capture records for that code unit."},
     {NULL, NULL, 0, NULL},
 };
 
