@@ -369,8 +369,9 @@ def markdown_report(rows, means, configurations, results, context):
     if rejected:
         lines += ["", "## REJECTED: runs that failed or recorded nothing plausible "
                   "(not timed further)", ""]
-        lines += [f"- {benchmark} / {name}{' (peer profiler)' if CONFIGURATIONS[name].peer else ''}"
-                  f": {reason}" for benchmark, name, reason in rejected]
+        for benchmark, name, reason in rejected:
+            whose = " (peer profiler)" if CONFIGURATIONS[name].peer else ""
+            lines.append(f"- {benchmark} / {name}{whose}: {reason}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,9 @@
 """The benchmark set the overhead, capture-size and instruction-count
 benchmarks share: pyperformance's benchmarks, each run in-process for a
 fixed number of loops, and memlyze's own workloads, all through the one
-runner harness/pyperformance_runner.py (which also times them from inside). Loops are calibrated to about 0.3-1 s of plain run time on
-the development machine (re-check with `benchmarks/overhead.py --calibrate`).
+runner harness/pyperformance_runner.py (which also times them from inside).
+Loops are calibrated to about 0.3-1 s of plain run time on the development
+machine (re-check with `benchmarks/overhead.py --calibrate`).
 """
 
 import pathlib
