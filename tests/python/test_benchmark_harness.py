@@ -114,6 +114,18 @@ def test_configuration_that_records_nothing_is_rejected(overhead, tmp_path):
         overhead.run_once(tiny, untimed, sys.executable, tmp_path, 1.0, count=True)
 
 
+def run_with_configuration(overhead, monkeypatch, configuration, prefix):
+    """The harness's exit status for one run of allocation_heavy under plain
+    Python and configuration (registered for the test), reports at prefix."""
+    from harness import configurations
+
+    monkeypatch.setitem(configurations.CONFIGURATIONS, configuration.name, configuration)
+    monkeypatch.setitem(overhead.CONFIGURATIONS, configuration.name, configuration)
+    return overhead.main(["--python", sys.executable, "--no-install", "--configurations",
+                          f"python,{configuration.name}", "--benchmarks", "allocation_heavy",
+                          "--runs", "1", "--scale", "0.05", "--output-prefix", str(prefix)])
+
+
 def test_crashing_peer_is_reported_without_failing_the_run(overhead, tmp_path, monkeypatch):
     from harness import configurations
 
@@ -121,13 +133,7 @@ def test_crashing_peer_is_reported_without_failing_the_run(overhead, tmp_path, m
         return [str(python), "-c", "import os; os.abort()"]
     crashing = configurations.Configuration("fake-crashing-peer", crash, stderr_recorded=True,
                                             description="aborts", peer=True)
-    monkeypatch.setitem(configurations.CONFIGURATIONS, "fake-crashing-peer", crashing)
-    monkeypatch.setitem(overhead.CONFIGURATIONS, "fake-crashing-peer", crashing)
-    status = overhead.main(["--python", sys.executable, "--no-install", "--configurations",
-                           "python,fake-crashing-peer", "--benchmarks", "allocation_heavy",
-                           "--runs", "1", "--scale", "0.05",
-                           "--output-prefix", str(tmp_path / "peer")])
-    assert status == 0
+    assert run_with_configuration(overhead, monkeypatch, crashing, tmp_path / "peer") == 0
     report = (tmp_path / "peer.md").read_text()
     assert "fake-crashing-peer (peer profiler): fake-crashing-peer: killed by SIGABRT" in report
 
@@ -138,13 +144,7 @@ def test_harness_reports_rejection_and_fails(overhead, tmp_path, monkeypatch):
     silent = configurations.Configuration(
         "fake-silent", configurations.CONFIGURATIONS["python"].build_command, ".mlyze",
         configurations.CONFIGURATIONS["memlyze"].count_allocations, description="records nothing")
-    monkeypatch.setitem(configurations.CONFIGURATIONS, "fake-silent", silent)
-    monkeypatch.setitem(overhead.CONFIGURATIONS, "fake-silent", silent)
-    status = overhead.main(["--python", sys.executable, "--no-install", "--configurations",
-                           "python,fake-silent", "--benchmarks", "allocation_heavy",
-                           "--runs", "1", "--scale", "0.05",
-                           "--output-prefix", str(tmp_path / "rejected")])
-    assert status == 1
+    assert run_with_configuration(overhead, monkeypatch, silent, tmp_path / "rejected") == 1
     report = (tmp_path / "rejected.md").read_text()
     assert "REJECTED" in report and "no capture was written" in report
     assert "| fake-silent | 0 | REJECTED everywhere |" in report  # no geometric mean for it
