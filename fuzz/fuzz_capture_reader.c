@@ -16,11 +16,11 @@
 
 #include <string.h>
 
-#include "capture_analysis.h"
-#include "capture_builder.h"
-#include "capture_format.h"
-#include "capture_reader.h"
-#include "tracker_memory.h"
+#include "core/analysis/capture_analysis.h"
+#include "tests/c/capture_builder.h"
+#include "core/format/capture_format.h"
+#include "core/format/capture_reader.h"
+#include "core/base/tracker_memory.h"
 
 #define RECORDS_CHUNK_MARK "MLYC"
 #define RECORDS_CHUNK_MARK_SIZE 4

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "capture_builder.h"
-#include "capture_format.h"
+#include "tests/c/capture_builder.h"
+#include "core/format/capture_format.h"
 
 static int write_seed(const char *directory, const char *name, const struct byte_buffer *file,
                       size_t size)

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "sampler.h"
+#include "core/recording/sampler.h"
 
 #define REMEMBERED 10000
 #define QUESTIONS 100000000ULL

@@ -1,4 +1,4 @@
-"""The engine's limits on recording options (src/binding/tracker_binding.c).
+"""The engine's limits on recording options (src/binding/types/tracker_binding.c).
 
 A module of their own so that the command line can check its options
 without loading the tracker and its C extension before the exec.

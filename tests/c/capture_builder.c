@@ -1,12 +1,12 @@
-#include "capture_builder.h"
+#include "tests/c/capture_builder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
 
-#include "capture_format.h"
-#include "crc32.h"
+#include "core/format/capture_format.h"
+#include "core/format/crc32.h"
 
 /* Aborts when a byte_buffer call failed: tests do not run out of memory. */
 static void must(int status)

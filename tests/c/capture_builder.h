@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "byte_buffer.h"
+#include "core/base/byte_buffer.h"
 
 struct capture_builder {
     struct byte_buffer file;          /* the capture so far */

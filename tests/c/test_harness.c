@@ -1,4 +1,4 @@
-#include "test_harness.h"
+#include "tests/c/test_harness.h"
 
 int test_harness_failures;
 int test_harness_checks;

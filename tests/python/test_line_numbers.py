@@ -1,5 +1,5 @@
 """Line numbers of large code objects come from a map built once per code
-object (src/binding/line_numbers.c), not from CPython's lookup: they must
+object (src/binding/interpreter/line_numbers.c), not from CPython's lookup: they must
 be exactly CPython's, instruction by instruction, and land in captures."""
 
 from __future__ import annotations

@@ -1,0 +1,559 @@
+/*
+ * The allocation hooks: replacements for the malloc family, anonymous
+ * mappings and dlopen/dlclose, placed in every loaded object's GOT by the
+ * GOT patcher, plus wrappers of the Python MEM and OBJ allocator domains.
+ *
+ * Each hook calls the real function and, when recording and not already
+ * inside tracker code on this thread, records the event with the thread's
+ * Python stack. Frees are recorded before the real free, so that the address
+ * cannot be handed out again (and recorded) before its free is numbered.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "binding/hooks/allocation_hooks.h"
+#include "core/format/capture_format.h"
+#include "binding/hooks/got_patcher.h"
+#include "binding/stacks/native_stack.h"
+#include "binding/stacks/module_filter.h"
+#include "binding/stacks/python_stack.h"
+#include "core/recording/recorder.h"
+#include "core/recording/sampler.h"
+
+/* name, return type, parameters, arguments: the one list of hooked symbols. */
+#define HOOKED_FUNCTIONS(X)                                                                     \
+    X(malloc, void *, (size_t size), (size))                                                    \
+    X(calloc, void *, (size_t count, size_t size), (count, size))                               \
+    X(realloc, void *, (void *block, size_t size), (block, size))                               \
+    X(reallocarray, void *, (void *block, size_t count, size_t size), (block, count, size))     \
+    X(free, void, (void *block), (block))                                                       \
+    X(posix_memalign, int, (void **out, size_t alignment, size_t size), (out, alignment, size)) \
+    X(aligned_alloc, void *, (size_t alignment, size_t size), (alignment, size))                \
+    X(memalign, void *, (size_t alignment, size_t size), (alignment, size))                     \
+    X(valloc, void *, (size_t size), (size))                                                    \
+    X(pvalloc, void *, (size_t size), (size))                                                   \
+    X(mmap, void *, (void *address, size_t length, int protection, int flags, int fd,          \
+                     off_t offset), (address, length, protection, flags, fd, offset))          \
+    X(mmap64, void *, (void *address, size_t length, int protection, int flags, int fd,        \
+                       off_t offset), (address, length, protection, flags, fd, offset))        \
+    X(munmap, int, (void *address, size_t length), (address, length))                          \
+    X(mremap, void *, (void *old_address, size_t old_size, size_t new_size, int flags, ...),   \
+      (old_address, old_size, new_size, flags))                                                 \
+    X(dlopen, void *, (const char *filename, int flags), (filename, flags))                    \
+    X(dlclose, int, (void *handle), (handle))                                                   \
+    X(pthread_setname_np, int, (pthread_t thread, const char *name), (thread, name))        \
+    X(_exit, void, (int status), (status))                                                     \
+    X(execve, int, (const char *path, char *const arguments[], char *const environment[]),     \
+      (path, arguments, environment))                                                           \
+    X(execv, int, (const char *path, char *const arguments[]), (path, arguments))
+
+/* The real functions, resolved once. */
+static struct {
+#define DECLARE_ORIGINAL(name, result, parameters, arguments) result(*name) parameters;
+    HOOKED_FUNCTIONS(DECLARE_ORIGINAL)
+#undef DECLARE_ORIGINAL
+} original;
+
+#define DECLARE_HOOK(name, result, parameters, arguments) static result hook_##name parameters;
+HOOKED_FUNCTIONS(DECLARE_HOOK)
+#undef DECLARE_HOOK
+
+static const struct got_hook hook_table[] = {
+#define HOOK_ENTRY(name, result, parameters, arguments) {#name, (void *)hook_##name},
+    HOOKED_FUNCTIONS(HOOK_ENTRY)
+#undef HOOK_ENTRY
+};
+
+static int hooks_installed;
+
+/* Nonzero when this call should be recorded. */
+static inline int should_record(void)
+{
+    return recorder_is_active() && !recorder_thread_busy;
+}
+
+/* Nonzero when only some allocations are recorded (sampling, or module
+ * filters): the recorded blocks are remembered so that only their frees
+ * are recorded. */
+static inline int recorded_blocks_remembered(void)
+{
+    return sampler_mode != SAMPLER_EVERY_ALLOCATION || module_filter_active;
+}
+
+/* Records a block the sampler kept (every block when not sampling). */
+static void record_kept_allocation(int allocator, const void *address, size_t size)
+{
+    recorder_thread_busy = 1;
+    uint32_t filter_bits;
+    uint32_t stack_id = python_stack_capture_filtered(&filter_bits);
+    if (module_filter_active &&
+        !module_filter_accepts(filter_bits, module_filter_has_include())) {
+        recorder_thread_busy = 0;
+        return;
+    }
+    if (native_stack_enabled) {
+        recorder_record_native_allocation(allocator, (uintptr_t)address, size, stack_id,
+                                          native_stack_capture());
+    } else {
+        recorder_record_allocation(allocator, (uintptr_t)address, size, stack_id);
+    }
+    if (recorded_blocks_remembered()) {
+        sampler_remember((uintptr_t)address);
+    }
+    recorder_thread_busy = 0;
+}
+
+/* Records the allocation if the sampler keeps it. */
+static void record_allocation(int allocator, const void *address, size_t size)
+{
+    if (sampler_keeps(size)) {
+        record_kept_allocation(allocator, address, size);
+    }
+}
+
+/* Nonzero when a free of address must be recorded: always when not
+ * sampling, else only for a block that was kept. */
+static inline int free_is_recorded(const void *address)
+{
+    return !recorded_blocks_remembered() || sampler_forget((uintptr_t)address);
+}
+
+static void record_free(const void *address)
+{
+    if (free_is_recorded(address)) {
+        recorder_thread_busy = 1;
+        recorder_record_free((uintptr_t)address);
+        recorder_thread_busy = 0;
+    }
+}
+
+static void *hook_malloc(size_t size)
+{
+    void *block = original.malloc(size);
+    if (block && should_record()) {
+        record_allocation(ALLOCATOR_MALLOC, block, size);
+    }
+    return block;
+}
+
+static void *hook_calloc(size_t count, size_t size)
+{
+    void *block = original.calloc(count, size);
+    if (block && should_record()) {
+        record_allocation(ALLOCATOR_CALLOC, block, count * size);
+    }
+    return block;
+}
+
+/* realloc moves or frees the old block: record its free first. If the call
+ * fails the old block lives on, and is recorded again with its usable size. */
+static void *reallocate(int allocator, void *block, size_t size, void *(*call)(void *, size_t, size_t),
+                        size_t count)
+{
+    int recording = should_record();
+    int freed = recording && block && free_is_recorded(block);
+    if (freed) {
+        recorder_thread_busy = 1;
+        recorder_record_free((uintptr_t)block);
+        recorder_thread_busy = 0;
+    }
+    void *moved = call(block, count, size);
+    if (recording && moved) {
+        record_allocation(allocator, moved, count * size);
+    } else if (freed && size && count) {
+        /* The call failed and the old block lives on. */
+        record_kept_allocation(allocator, block, malloc_usable_size(block));
+    }
+    return moved;
+}
+
+static void *call_realloc(void *block, size_t count, size_t size)
+{
+    (void)count;
+    return original.realloc(block, size);
+}
+
+static void *call_reallocarray(void *block, size_t count, size_t size)
+{
+    return original.reallocarray(block, count, size);
+}
+
+static void *hook_realloc(void *block, size_t size)
+{
+    return reallocate(ALLOCATOR_REALLOC, block, size, call_realloc, 1);
+}
+
+static void *hook_reallocarray(void *block, size_t count, size_t size)
+{
+    return reallocate(ALLOCATOR_REALLOCARRAY, block, size, call_reallocarray, count);
+}
+
+static void hook_free(void *block)
+{
+    if (block && should_record()) {
+        record_free(block);
+    }
+    original.free(block);
+}
+
+static int hook_posix_memalign(void **out, size_t alignment, size_t size)
+{
+    int result = original.posix_memalign(out, alignment, size);
+    if (result == 0 && should_record()) {
+        record_allocation(ALLOCATOR_POSIX_MEMALIGN, *out, size);
+    }
+    return result;
+}
+
+static void *hook_aligned_alloc(size_t alignment, size_t size)
+{
+    void *block = original.aligned_alloc(alignment, size);
+    if (block && should_record()) {
+        record_allocation(ALLOCATOR_ALIGNED_ALLOC, block, size);
+    }
+    return block;
+}
+
+static void *hook_memalign(size_t alignment, size_t size)
+{
+    void *block = original.memalign(alignment, size);
+    if (block && should_record()) {
+        record_allocation(ALLOCATOR_MEMALIGN, block, size);
+    }
+    return block;
+}
+
+static void *hook_valloc(size_t size)
+{
+    void *block = original.valloc(size);
+    if (block && should_record()) {
+        record_allocation(ALLOCATOR_VALLOC, block, size);
+    }
+    return block;
+}
+
+static void *hook_pvalloc(size_t size)
+{
+    void *block = original.pvalloc(size);
+    if (block && should_record()) {
+        /* pvalloc hands out whole pages: that is what the program holds. */
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        record_allocation(ALLOCATOR_PVALLOC, block, size ? (size + page - 1) / page * page : page);
+    }
+    return block;
+}
+
+static void record_mapping(void *address, size_t length, int flags)
+{
+    if (address != MAP_FAILED && (flags & MAP_ANONYMOUS) && should_record()) {
+        record_allocation(ALLOCATOR_MMAP, address, length);
+    }
+}
+
+static void *hook_mmap(void *address, size_t length, int protection, int flags, int fd,
+                       off_t offset)
+{
+    void *mapped = original.mmap(address, length, protection, flags, fd, offset);
+    record_mapping(mapped, length, flags);
+    return mapped;
+}
+
+static void *hook_mmap64(void *address, size_t length, int protection, int flags, int fd,
+                         off_t offset)
+{
+    void *mapped = original.mmap64(address, length, protection, flags, fd, offset);
+    record_mapping(mapped, length, flags);
+    return mapped;
+}
+
+static int hook_munmap(void *address, size_t length)
+{
+    if (should_record() && free_is_recorded(address)) {
+        recorder_thread_busy = 1;
+        recorder_record_munmap((uintptr_t)address, length);
+        recorder_thread_busy = 0;
+    }
+    return original.munmap(address, length);
+}
+
+static void *hook_mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+{
+    void *new_address = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list arguments;
+        va_start(arguments, flags);
+        new_address = va_arg(arguments, void *);
+        va_end(arguments);
+    }
+    int recording = should_record();
+    int unmapped = recording && free_is_recorded(old_address);
+    if (unmapped) {
+        recorder_thread_busy = 1;
+        recorder_record_munmap((uintptr_t)old_address, old_size);
+        recorder_thread_busy = 0;
+    }
+    void *moved = original.mremap(old_address, old_size, new_size, flags, new_address);
+    if (recording && moved != MAP_FAILED) {
+        record_allocation(ALLOCATOR_MREMAP, moved, new_size);
+    } else if (unmapped) {
+        record_kept_allocation(ALLOCATOR_MREMAP, old_address, old_size);
+    }
+    return moved;
+}
+
+static void *hook_dlopen(const char *filename, int flags)
+{
+    void *handle = got_patcher_dlopen_as_caller(filename, flags, __builtin_return_address(0),
+                                                original.dlopen);
+    if (handle && __atomic_load_n(&hooks_installed, __ATOMIC_ACQUIRE)) {
+        got_patcher_refresh();
+        native_stack_note_dlopen();
+    }
+    return handle;
+}
+
+static int hook_dlclose(void *handle)
+{
+    int result = original.dlclose(handle);
+    if (result == 0 && __atomic_load_n(&hooks_installed, __ATOMIC_ACQUIRE)) {
+        got_patcher_forget_unloaded();
+    }
+    return result;
+}
+
+/* A renamed thread is named anew in the capture: at once when it names
+ * itself, else when the writer next re-reads the kernel's thread names. */
+static int hook_pthread_setname_np(pthread_t thread, const char *name)
+{
+    int result = original.pthread_setname_np(thread, name);
+    if (result != 0 || !should_record()) {
+        return result;
+    }
+    if (pthread_equal(thread, pthread_self())) {
+        recorder_thread_busy = 1;
+        recorder_set_thread_name(name);
+        recorder_thread_busy = 0;
+    } else {
+        recorder_note_thread_renamed();
+    }
+    return result;
+}
+
+/* os._exit and other exits that skip atexit: a follow-fork child completes
+ * its capture first (multiprocessing's fork children end this way). */
+static void hook__exit(int status)
+{
+    recorder_before_exit();
+    original._exit(status);
+    __builtin_unreachable();
+}
+
+/* A follow-fork child that execs (subprocess with preexec_fn, os.exec*) is
+ * another program from then on: its capture is dropped, not left behind. */
+static int hook_execve(const char *path, char *const arguments[], char *const environment[])
+{
+    recorder_before_exec();
+    return original.execve(path, arguments, environment);
+}
+
+static int hook_execv(const char *path, char *const arguments[])
+{
+    recorder_before_exec();
+    return original.execv(path, arguments);
+}
+
+/* --- the Python allocator domains ------------------------------------------ */
+
+/* The allocators we wrap; each wrapper's context points at its original. */
+static PyMemAllocatorEx original_memory_domain;
+static PyMemAllocatorEx original_object_domain;
+static int python_domains_wrapped;
+
+/* Calls into pymalloc run with the thread marked busy: the arenas and large
+ * blocks it takes from malloc/mmap are not counted a second time. */
+static void *python_domain_malloc(void *context, size_t size)
+{
+    PyMemAllocatorEx *wrapped = context;
+    int busy = recorder_thread_busy;
+    recorder_thread_busy = 1;
+    void *block = wrapped->malloc(wrapped->ctx, size);
+    recorder_thread_busy = busy;
+    if (block && !busy && recorder_is_active()) {
+        record_allocation(ALLOCATOR_PYMALLOC, block, size);
+    }
+    return block;
+}
+
+static void *python_domain_calloc(void *context, size_t count, size_t size)
+{
+    PyMemAllocatorEx *wrapped = context;
+    int busy = recorder_thread_busy;
+    recorder_thread_busy = 1;
+    void *block = wrapped->calloc(wrapped->ctx, count, size);
+    recorder_thread_busy = busy;
+    if (block && !busy && recorder_is_active()) {
+        record_allocation(ALLOCATOR_PYMALLOC, block, count * size);
+    }
+    return block;
+}
+
+/* Records the free of a pymalloc block if it must be (see free_is_recorded). */
+static void python_domain_record_free(void *block)
+{
+    if (free_is_recorded(block)) {
+        recorder_thread_busy = 1;
+        recorder_record_pymalloc_free((uintptr_t)block);
+        recorder_thread_busy = 0;
+    }
+}
+
+static void *python_domain_realloc(void *context, void *block, size_t size)
+{
+    PyMemAllocatorEx *wrapped = context;
+    int busy = recorder_thread_busy;
+    int recording = !busy && recorder_is_active();
+    int freed = recording && block && free_is_recorded(block);
+    if (freed) {
+        recorder_thread_busy = 1;
+        recorder_record_pymalloc_free((uintptr_t)block);
+        recorder_thread_busy = 0;
+    }
+    recorder_thread_busy = 1;
+    void *moved = wrapped->realloc(wrapped->ctx, block, size);
+    recorder_thread_busy = busy;
+    if (recording && moved) {
+        record_allocation(ALLOCATOR_PYMALLOC, moved, size);
+    } else if (freed) {
+        /* On failure the old block lives on; its size is unknown here. */
+        record_kept_allocation(ALLOCATOR_PYMALLOC, block, 0);
+    }
+    return moved;
+}
+
+static void python_domain_free(void *context, void *block)
+{
+    PyMemAllocatorEx *wrapped = context;
+    int busy = recorder_thread_busy;
+    if (block && !busy && recorder_is_active()) {
+        python_domain_record_free(block);
+    }
+    recorder_thread_busy = 1;
+    wrapped->free(wrapped->ctx, block);
+    recorder_thread_busy = busy;
+}
+
+static void python_domain_wrap(PyMemAllocatorDomain domain, PyMemAllocatorEx *saved)
+{
+    PyMem_GetAllocator(domain, saved);
+    PyMemAllocatorEx wrapper = {saved, python_domain_malloc, python_domain_calloc,
+                                python_domain_realloc, python_domain_free};
+    PyMem_SetAllocator(domain, &wrapper);
+}
+
+/* --- install and uninstall -------------------------------------------------- */
+
+/* Nonzero when address is a non-PIE executable's canonical PLT entry for a
+ * function it does not define: calling it would come back to our hook
+ * through the executable's (patched) GOT. */
+static int is_executable_plt_stub(void *address)
+{
+    Dl_info info;
+    const ElfW(Sym) *symbol = NULL;
+    if (!dladdr1(address, &info, (void **)&symbol, RTLD_DL_SYMENT) || !symbol) {
+        return 0;
+    }
+    return symbol->st_shndx == SHN_UNDEF;
+}
+
+struct definition_search {
+    const char *name;
+    void *found;
+};
+
+/* dl_iterate_phdr callback: the first object after the executable whose
+ * scope defines the name, in load order (so a preloaded allocator wins). */
+static int find_definition(struct dl_phdr_info *info, size_t size, void *opaque)
+{
+    (void)size;
+    struct definition_search *search = opaque;
+    if (!info->dlpi_name || !info->dlpi_name[0]) {
+        return 0;
+    }
+    void *handle = dlopen(info->dlpi_name, RTLD_LAZY | RTLD_NOLOAD);
+    if (!handle) {
+        return 0;
+    }
+    void *address = dlsym(handle, search->name);
+    dlclose(handle);
+    if (address && !is_executable_plt_stub(address)) {
+        search->found = address;
+        return 1;
+    }
+    return 0;
+}
+
+/* The function the dynamic linker binds name to, never a PLT stub. */
+static void *resolve_real_function(const char *name)
+{
+    void *address = dlsym(RTLD_DEFAULT, name);
+    if (address && !is_executable_plt_stub(address)) {
+        return address;
+    }
+    struct definition_search search = {name, NULL};
+    dl_iterate_phdr(find_definition, &search);
+    return search.found;
+}
+
+static int resolve_originals(char *error, size_t error_size)
+{
+#define RESOLVE_ORIGINAL(name, result, parameters, arguments)                               \
+    if (!original.name) {                                                                    \
+        original.name = (result(*) parameters)resolve_real_function(#name);                 \
+        if (!original.name) {                                                                \
+            snprintf(error, error_size, "cannot find the real %s", #name);                  \
+            return -1;                                                                       \
+        }                                                                                    \
+    }
+    HOOKED_FUNCTIONS(RESOLVE_ORIGINAL)
+#undef RESOLVE_ORIGINAL
+    return 0;
+}
+
+int allocation_hooks_install(int python_allocators, char *error, size_t error_size)
+{
+    if (resolve_originals(error, error_size) < 0) {
+        return -1;
+    }
+    if (got_patcher_install(hook_table, sizeof hook_table / sizeof hook_table[0],
+                            (const void *)allocation_hooks_install, error, error_size) < 0) {
+        return -1;
+    }
+    __atomic_store_n(&hooks_installed, 1, __ATOMIC_RELEASE);
+    if (python_allocators) {
+        python_domain_wrap(PYMEM_DOMAIN_MEM, &original_memory_domain);
+        python_domain_wrap(PYMEM_DOMAIN_OBJ, &original_object_domain);
+        python_domains_wrapped = 1;
+    }
+    return 0;
+}
+
+void allocation_hooks_uninstall(void)
+{
+    if (python_domains_wrapped) {
+        PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &original_memory_domain);
+        PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &original_object_domain);
+        python_domains_wrapped = 0;
+    }
+    if (__atomic_exchange_n(&hooks_installed, 0, __ATOMIC_ACQ_REL)) {
+        got_patcher_uninstall();
+    }
+}

@@ -1,0 +1,278 @@
+/*
+ * The calling thread's Python stack as an interned stack id, with no profile
+ * hook: walk the thread's interpreter frames only when an event is recorded.
+ *
+ * Cost control: each thread remembers the stack it captured last, outermost
+ * first, as (code, instruction) pairs with their stack-tree node. A new
+ * capture reuses the longest unchanged outer part and interns only the
+ * frames below it; (code, instruction) -> frame id and (parent, frame) ->
+ * node lookups go through small per-thread caches before the shared tables.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include "binding/interpreter/interpreter_frames.h"
+#include "binding/interpreter/line_numbers.h"
+#include "binding/stacks/module_filter.h"
+#include "binding/stacks/python_stack.h"
+#include "core/recording/recorder.h"
+#include "core/base/tracker_memory.h"
+
+#define FRAME_CACHE_SIZE 4096  /* power of two */
+#define NODE_CACHE_SIZE 4096   /* power of two */
+#define NAME_BUFFER_SIZE 1024
+/* OP_FRAME flags bit 0 is an entry frame (interpreter_frame.is_entry), the
+ * first Python frame of a C-level evaluation call: reports merge native
+ * stacks there. */
+
+/* One frame of a remembered stack. */
+struct stack_entry {
+    struct interpreter_frame frame;
+    uint32_t node; /* stack id of the stack ending in this frame */
+    uint32_t filter_bits;  /* module filter bits of this frame and its callers */
+};
+
+struct frame_cache_slot {
+    const PyCodeObject *code;
+    const PyObject *line_table;
+    const PyObject *qualified_name;
+    int instruction;
+    uint32_t flags;
+    uint32_t frame_id;
+    uint32_t filter_bits; /* module_filter_frame_bits of the frame */
+};
+
+struct node_cache_slot {
+    uint64_t key; /* parent << 32 | frame; 0 never a valid key */
+    uint32_t node;
+};
+
+struct thread_stack_state {
+    uint64_t generation; /* of the recording whose ids these are */
+    uint32_t remembered_depth;
+    struct stack_entry *remembered; /* max_depth entries, outermost first */
+    struct interpreter_frame *walked; /* max_depth entries, innermost first */
+    uint32_t capacity;
+    struct frame_cache_slot frames[FRAME_CACHE_SIZE];
+    struct node_cache_slot nodes[NODE_CACHE_SIZE];
+};
+
+static THREAD_LOCAL struct thread_stack_state *this_thread_state;
+static uint32_t configured_max_depth = 128;
+static pthread_key_t state_key;
+static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
+
+void python_stack_configure(uint32_t max_depth)
+{
+    configured_max_depth = max_depth ? max_depth : 1;
+}
+
+static void thread_state_free(void *opaque)
+{
+    struct thread_stack_state *state = opaque;
+    if (this_thread_state == state) {
+        this_thread_state = NULL;
+    }
+    tracker_free(state->remembered, state->capacity * sizeof(struct stack_entry));
+    tracker_free(state->walked, state->capacity * sizeof(struct interpreter_frame));
+    tracker_free(state, sizeof *state);
+}
+
+static void state_key_create(void)
+{
+    pthread_key_create(&state_key, thread_state_free);
+}
+
+/* Returns this thread's state, valid for the current recording and depth,
+ * or NULL when memory ran out. */
+static struct thread_stack_state *thread_state_get(void)
+{
+    struct thread_stack_state *state = this_thread_state;
+    uint64_t generation = recorder_generation();
+    if (state && state->generation == generation && state->capacity == configured_max_depth) {
+        return state;
+    }
+    if (!state) {
+        state = tracker_calloc(1, sizeof *state);
+        if (!state) {
+            return NULL;
+        }
+        pthread_once(&state_key_once, state_key_create);
+        pthread_setspecific(state_key, state);
+        this_thread_state = state;
+    }
+    if (state->capacity != configured_max_depth) {
+        tracker_free(state->remembered, state->capacity * sizeof(struct stack_entry));
+        tracker_free(state->walked, state->capacity * sizeof(struct interpreter_frame));
+        state->capacity = configured_max_depth;
+        state->remembered = tracker_calloc(state->capacity, sizeof(struct stack_entry));
+        state->walked = tracker_calloc(state->capacity, sizeof(struct interpreter_frame));
+        if (!state->remembered || !state->walked) {
+            thread_state_free(state);
+            pthread_setspecific(state_key, NULL);
+            return NULL;
+        }
+    }
+    /* Ids of an earlier recording mean nothing now. */
+    memset(state->frames, 0, sizeof state->frames);
+    memset(state->nodes, 0, sizeof state->nodes);
+    state->remembered_depth = 0;
+    state->generation = generation;
+    return state;
+}
+
+/*
+ * Writes str as UTF-8 into buffer (at most size - 1 bytes, cut at a code
+ * point boundary) and returns the length. Reads the string's storage
+ * directly: no allocation, no exception, safe without the GIL.
+ */
+static size_t unicode_to_utf8(PyObject *text, char *buffer, size_t size)
+{
+    if (!text || !PyUnicode_Check(text) || PyUnicode_READY(text) < 0) {
+        return 0;
+    }
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    if (PyUnicode_IS_COMPACT_ASCII(text)) {
+        size_t copied = (size_t)length < size - 1 ? (size_t)length : size - 1;
+        memcpy(buffer, PyUnicode_DATA(text), copied);
+        return copied;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    size_t used = 0;
+    for (Py_ssize_t index = 0; index < length; index++) {
+        Py_UCS4 point = PyUnicode_READ(kind, data, index);
+        char encoded[4];
+        size_t bytes;
+        if (point < 0x80) {
+            encoded[0] = (char)point;
+            bytes = 1;
+        } else if (point < 0x800) {
+            encoded[0] = (char)(0xC0 | (point >> 6));
+            encoded[1] = (char)(0x80 | (point & 0x3F));
+            bytes = 2;
+        } else if (point < 0x10000) {
+            if (point >= 0xD800 && point <= 0xDFFF) {
+                point = 0xFFFD; /* a lone surrogate has no UTF-8 form */
+            }
+            encoded[0] = (char)(0xE0 | (point >> 12));
+            encoded[1] = (char)(0x80 | ((point >> 6) & 0x3F));
+            encoded[2] = (char)(0x80 | (point & 0x3F));
+            bytes = 3;
+        } else {
+            encoded[0] = (char)(0xF0 | (point >> 18));
+            encoded[1] = (char)(0x80 | ((point >> 12) & 0x3F));
+            encoded[2] = (char)(0x80 | ((point >> 6) & 0x3F));
+            encoded[3] = (char)(0x80 | (point & 0x3F));
+            bytes = 4;
+        }
+        if (used + bytes > size - 1) {
+            break;
+        }
+        memcpy(buffer + used, encoded, bytes);
+        used += bytes;
+    }
+    return used;
+}
+
+static uint32_t intern_unicode(PyObject *text)
+{
+    char buffer[NAME_BUFFER_SIZE];
+    size_t length = unicode_to_utf8(text, buffer, sizeof buffer);
+    return recorder_intern_string(buffer, length);
+}
+
+/* Interns the frame (function, file, line, flags) of code at instruction. */
+static uint32_t frame_intern(PyCodeObject *code, int instruction, uint32_t flags)
+{
+    int line = line_number_of_instruction(code, instruction);
+    uint32_t function = intern_unicode(code->co_qualname);
+    uint32_t file = intern_unicode(code->co_filename);
+    return recorder_intern_frame(function, file, line < 0 ? 0 : (uint32_t)line, flags);
+}
+
+/* The frame id of frame; *filter_bits gets the frame's module filter bits. */
+static uint32_t frame_id_for(struct thread_stack_state *state, const struct interpreter_frame *frame,
+                             uint32_t *filter_bits)
+{
+    uintptr_t hash = ((uintptr_t)frame->code >> 4) * 31u + (uintptr_t)frame->instruction;
+    struct frame_cache_slot *slot = &state->frames[(hash ^ (hash >> 11)) & (FRAME_CACHE_SIZE - 1)];
+    PyCodeObject *code = (PyCodeObject *)frame->code;
+    if (slot->frame_id && slot->code == code && slot->instruction == frame->instruction &&
+        slot->flags == frame->is_entry && slot->line_table == frame->line_table &&
+        slot->qualified_name == code->co_qualname &&
+        !(slot->filter_bits & MODULE_FILTER_UNKNOWN)) {
+        *filter_bits = slot->filter_bits;
+        return slot->frame_id;
+    }
+    slot->filter_bits = module_filter_active ? module_filter_frame_bits(frame->globals) : 0;
+    *filter_bits = slot->filter_bits;
+    uint32_t frame_id = frame_intern(code, frame->instruction, frame->is_entry);
+    slot->code = code;
+    slot->line_table = frame->line_table;
+    slot->qualified_name = code->co_qualname;
+    slot->instruction = frame->instruction;
+    slot->flags = frame->is_entry;
+    slot->frame_id = frame_id;
+    return frame_id;
+}
+
+static uint32_t node_for(struct thread_stack_state *state, uint32_t parent, uint32_t frame_id)
+{
+    uint64_t key = ((uint64_t)parent << 32) | frame_id;
+    struct node_cache_slot *slot = &state->nodes[(key * 0x9E3779B97F4A7C15ULL) >> 52];
+    if (slot->key == key && slot->node) {
+        return slot->node;
+    }
+    uint32_t node = recorder_intern_stack(parent, frame_id);
+    slot->key = key;
+    slot->node = node;
+    return node;
+}
+
+uint32_t python_stack_capture(void)
+{
+    uint32_t filter_bits;
+    return python_stack_capture_filtered(&filter_bits);
+}
+
+uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
+{
+    *filter_bits = 0;
+    struct thread_stack_state *state = thread_state_get();
+    if (!state) {
+        return 0;
+    }
+    uint32_t depth = interpreter_frames_walk(PyGILState_GetThisThreadState(), state->walked,
+                                             state->capacity);
+    uint32_t same = 0;
+    while (same < depth && same < state->remembered_depth) {
+        const struct interpreter_frame *old = &state->remembered[same].frame;
+        const struct interpreter_frame *now = &state->walked[depth - 1 - same];
+        if (old->code != now->code || old->instruction != now->instruction ||
+            old->is_entry != now->is_entry || old->line_table != now->line_table) {
+            break;
+        }
+        same++;
+    }
+    /* A remembered frame whose module was unknown is asked again. */
+    while (same && (state->remembered[same - 1].filter_bits & MODULE_FILTER_UNKNOWN)) {
+        same--;
+    }
+    uint32_t node = same ? state->remembered[same - 1].node : 0;
+    uint32_t bits = same ? state->remembered[same - 1].filter_bits : 0;
+    for (uint32_t level = same; level < depth; level++) {
+        struct stack_entry *entry = &state->remembered[level];
+        entry->frame = state->walked[depth - 1 - level];
+        uint32_t frame_bits;
+        node = node_for(state, node, frame_id_for(state, &entry->frame, &frame_bits));
+        entry->node = node;
+        bits |= frame_bits;
+        entry->filter_bits = bits;
+    }
+    state->remembered_depth = depth;
+    *filter_bits = bits;
+    return node;
+}

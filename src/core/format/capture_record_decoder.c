@@ -1,0 +1,429 @@
+/* Decodes the records of the chunk the file level (capture_file_reader.c)
+ * has loaded: definitions go into the reader's tables, events out to the
+ * caller; addresses are resolved against the chunk's address history. */
+#include "core/format/capture_reader_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base/byte_buffer.h"
+#include "core/base/hash_map.h"
+#include "core/base/tracker_memory.h"
+#include "core/format/varint.h"
+
+/* --- records ------------------------------------------------------------------ */
+
+/* Fails the reader with a message locating the current record. Returns -1. */
+static int record_fail(struct capture_reader *reader, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+static int record_fail(struct capture_reader *reader, const char *format, ...)
+{
+    char reason[REASON_SIZE];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(reason, sizeof reason, format, arguments);
+    va_end(arguments);
+    return reader_fail(reader, 0, "chunk at offset %llu: record at byte %zu: %s",
+                       (unsigned long long)reader->chunk_offset,
+                       (size_t)(reader->record_start - reader->payload.data), reason);
+}
+
+/* Reads one varint of the current record. Returns 0 or -1 (reader failed). */
+static int take_varint(struct capture_reader *reader, uint64_t *value)
+{
+    if (varint_decode(&reader->cursor, reader->payload_end, value) == 0) {
+        return 0;
+    }
+    record_fail(reader, "%s", reader_varint_problem(reader->cursor, reader->payload_end));
+    return -1; /* what record_fail returns, but visibly: *value is not set */
+}
+
+/* Reads an id that must be at most limit (the ids defined so far). */
+static int take_id(struct capture_reader *reader, uint64_t limit, const char *what,
+                   uint32_t *id)
+{
+    uint64_t value;
+    if (take_varint(reader, &value) < 0) {
+        return -1;
+    }
+    if (value > limit) {
+        return record_fail(reader, "%s id %llu is not defined (%llu are)", what,
+                           (unsigned long long)value, (unsigned long long)limit);
+    }
+    *id = (uint32_t)value;
+    return 0;
+}
+
+/* Reads a varint that must fit 32 bits. */
+static int take_u32(struct capture_reader *reader, const char *what, uint32_t *result)
+{
+    uint64_t value;
+    if (take_varint(reader, &value) < 0) {
+        return -1;
+    }
+    if (value > UINT32_MAX) {
+        return record_fail(reader, "%s %llu is out of range", what, (unsigned long long)value);
+    }
+    *result = (uint32_t)value;
+    return 0;
+}
+
+/* Reads zigzag(address - previous) and returns the address in *address. */
+static int take_address(struct capture_reader *reader, uint64_t *address)
+{
+    uint64_t delta;
+    if (take_varint(reader, &delta) < 0) {
+        return -1;
+    }
+    reader->previous_address += (uint64_t)zigzag_decode(delta);
+    *address = reader->previous_address;
+    return 0;
+}
+
+/* Ids are 32-bit: a table may hold at most this many entries. */
+static int check_room(struct capture_reader *reader, uint32_t count, const char *what)
+{
+    if (count >= UINT32_MAX - 1) {
+        return record_fail(reader, "too many %s", what);
+    }
+    return 0;
+}
+
+static int decode_string(struct capture_reader *reader)
+{
+    uint64_t size;
+    if (check_room(reader, reader->string_count, "strings") < 0 || take_varint(reader, &size) < 0) {
+        return -1;
+    }
+    if (size > (uint64_t)(reader->payload_end - reader->cursor)) {
+        return record_fail(reader, "a string of %llu bytes runs past the end of the chunk",
+                           (unsigned long long)size);
+    }
+    struct string_entry entry = {reader->string_bytes.size, size};
+    if (byte_buffer_reserve(&reader->string_bytes, (size_t)size + 1) < 0 ||
+        byte_buffer_append(&reader->strings, &entry, sizeof entry) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    byte_buffer_append(&reader->string_bytes, reader->cursor, (size_t)size);
+    byte_buffer_append_byte(&reader->string_bytes, 0);
+    reader->cursor += size;
+    reader->string_count++;
+    return 0;
+}
+
+static int decode_frame(struct capture_reader *reader)
+{
+    struct capture_frame frame;
+    if (check_room(reader, reader->frame_count, "frames") < 0 ||
+        take_id(reader, reader->string_count, "function string", &frame.function_sid) < 0 ||
+        take_id(reader, reader->string_count, "file string", &frame.file_sid) < 0 ||
+        take_u32(reader, "line", &frame.line) < 0 ||
+        take_u32(reader, "frame flags", &frame.flags) < 0) {
+        return -1;
+    }
+    if (byte_buffer_append(&reader->frames, &frame, sizeof frame) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    reader->frame_count++;
+    return 0;
+}
+
+static int decode_stack(struct capture_reader *reader)
+{
+    struct capture_stack stack;
+    if (check_room(reader, reader->stack_count, "stacks") < 0 ||
+        take_id(reader, reader->stack_count, "parent stack", &stack.parent_stack_id) < 0 ||
+        take_id(reader, reader->frame_count, "frame", &stack.frame_id) < 0) {
+        return -1;
+    }
+    if (stack.frame_id == 0) {
+        return record_fail(reader, "a stack entry without a frame (frame id 0)");
+    }
+    if (byte_buffer_append(&reader->stacks, &stack, sizeof stack) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    reader->stack_count++;
+    return 0;
+}
+
+/* Returns thread_id's entry, adding an undeclared one when it is new; NULL
+ * with the reader failed on a bad id or no memory. */
+static struct capture_thread *thread_entry(struct capture_reader *reader, uint64_t thread_id)
+{
+    if (thread_id == HASH_MAP_EMPTY_KEY) {
+        record_fail(reader, "thread id %llu is out of range", (unsigned long long)thread_id);
+        return NULL;
+    }
+    struct capture_thread *threads = (struct capture_thread *)reader->threads.data;
+    uint64_t *position = hash_map_find(&reader->thread_positions, thread_id);
+    if (position) {
+        return &threads[*position];
+    }
+    size_t count = reader->threads.size / sizeof *threads;
+    struct capture_thread entry = {thread_id, 0, 0};
+    if (hash_map_put(&reader->thread_positions, thread_id, count) < 0 ||
+        byte_buffer_append(&reader->threads, &entry, sizeof entry) < 0) {
+        reader_out_of_memory(reader);
+        return NULL;
+    }
+    return (struct capture_thread *)reader->threads.data + count;
+}
+
+static int decode_thread(struct capture_reader *reader)
+{
+    uint64_t thread_id = 0;
+    uint64_t native_tid = 0;
+    uint32_t name_sid = 0;
+    if (take_varint(reader, &thread_id) < 0 || take_varint(reader, &native_tid) < 0 ||
+        take_id(reader, reader->string_count, "thread name string", &name_sid) < 0) {
+        return -1;
+    }
+    struct capture_thread *thread = thread_entry(reader, thread_id);
+    if (!thread) {
+        return -1;
+    }
+    thread->native_tid = native_tid;
+    thread->name_sid = name_sid;
+    return 0;
+}
+
+/* A switch to a thread not declared yet is allowed (the writer declares a
+ * burst of new threads over several rounds); it is listed, unnamed. */
+static int decode_switch_thread(struct capture_reader *reader)
+{
+    uint64_t thread_id = 0;
+    if (take_varint(reader, &thread_id) < 0 || !thread_entry(reader, thread_id)) {
+        return -1;
+    }
+    reader->current_thread = thread_id;
+    return 0;
+}
+
+static int decode_gc(struct capture_reader *reader, struct capture_record *record)
+{
+    uint64_t generation;
+    if (take_varint(reader, &generation) < 0 || take_varint(reader, &record->gc_collected) < 0 ||
+        take_varint(reader, &record->gc_uncollectable) < 0 ||
+        take_varint(reader, &record->gc_duration_ns) < 0) {
+        return -1;
+    }
+    if (generation >= CAPTURE_GC_GENERATIONS) {
+        return record_fail(reader, "gc generation %llu is out of range",
+                           (unsigned long long)generation);
+    }
+    record->gc_generation = (uint32_t)generation;
+    return 0;
+}
+
+static int decode_sampling(struct capture_reader *reader, struct capture_record *record)
+{
+    uint64_t mode;
+    if (take_varint(reader, &mode) < 0 || take_varint(reader, &record->sample_mean) < 0) {
+        return -1;
+    }
+    if (mode > CAPTURE_SAMPLING_BY_ALLOCATIONS || (mode != 0 && record->sample_mean == 0)) {
+        return record_fail(reader, "sampling mode %llu with mean %llu is invalid",
+                           (unsigned long long)mode, (unsigned long long)record->sample_mean);
+    }
+    record->sample_mode = (uint32_t)mode;
+    return 0;
+}
+
+/* An OP_ALLOC_REUSED address: a place in the chunk's freed history. */
+static int take_reused_address(struct capture_reader *reader, uint64_t *address)
+{
+    uint64_t place;
+    if (take_varint(reader, &place) < 0) {
+        return -1;
+    }
+    if (freed_history_get(&reader->freed, place, address) < 0) {
+        return record_fail(reader, "reused address %llu frees back is not in this chunk",
+                           (unsigned long long)place);
+    }
+    reader->previous_address = *address;
+    return 0;
+}
+
+/* An OP_FREE_RECENT distance: the address of a recent allocation. */
+static int take_recent_address(struct capture_reader *reader, uint64_t *address)
+{
+    uint64_t distance;
+    if (take_varint(reader, &distance) < 0) {
+        return -1;
+    }
+    if (distance == 0 || distance > reader->chunk_allocations || distance > RECENT_ALLOCATIONS) {
+        return record_fail(reader, "free of the allocation %llu back is not in this chunk",
+                           (unsigned long long)distance);
+    }
+    uint64_t place = reader->chunk_allocations - distance;
+    *address = reader->recent_allocations[place & (RECENT_ALLOCATIONS - 1)];
+    reader->previous_address = *address;
+    return 0;
+}
+
+/* Notes an allocation's address for later OP_FREE_RECENT records; 0 or -1. */
+static int remember_allocation(struct capture_reader *reader, uint64_t address)
+{
+    if (!reader->recent_allocations) {
+        reader->recent_allocations = tracker_malloc(RECENT_ALLOCATIONS * sizeof(uint64_t));
+        if (!reader->recent_allocations) {
+            return reader_fail(reader, ENOMEM, "out of memory");
+        }
+    }
+    reader->recent_allocations[reader->chunk_allocations++ & (RECENT_ALLOCATIONS - 1)] = address;
+    return 0;
+}
+
+static int decode_allocation(struct capture_reader *reader, uint8_t opcode,
+                             struct capture_record *record)
+{
+    int native = opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT;
+    int reused = opcode >= OP_ALLOC_REUSED;
+    uint8_t base = native ? OP_ALLOC_NATIVE : reused ? OP_ALLOC_REUSED : OP_ALLOC;
+    record->allocator = (uint32_t)(opcode - base);
+    record->native_stack_id = 0;
+    int address = reused ? take_reused_address(reader, &record->address)
+                         : take_address(reader, &record->address);
+    return address < 0 || take_varint(reader, &record->size) < 0 ||
+                   take_id(reader, reader->stack_count, "stack", &record->stack_id) < 0 ||
+                   (native && take_id(reader, reader->native_stack_count, "native stack",
+                                      &record->native_stack_id) < 0) ||
+                   remember_allocation(reader, record->address) < 0
+               ? -1
+               : 0;
+}
+
+/* A free of either form; its address joins the freed history. */
+static int decode_free(struct capture_reader *reader, uint8_t opcode,
+                       struct capture_record *record)
+{
+    int pymalloc = opcode == OP_FREE_PYMALLOC || opcode == OP_FREE_PYMALLOC_RECENT;
+    int recent = opcode == OP_FREE_RECENT || opcode == OP_FREE_PYMALLOC_RECENT;
+    record->kind = pymalloc ? CAPTURE_RECORD_PYMALLOC_FREE : CAPTURE_RECORD_FREE;
+    record->size = 0;
+    if ((recent ? take_recent_address(reader, &record->address)
+                : take_address(reader, &record->address)) < 0) {
+        return -1;
+    }
+    freed_history_push(&reader->freed, record->address);
+    return 0;
+}
+
+static int decode_native_stack(struct capture_reader *reader)
+{
+    struct capture_native_stack stack;
+    if (check_room(reader, reader->native_stack_count, "native stacks") < 0 ||
+        take_id(reader, reader->native_stack_count, "parent native stack",
+                &stack.parent_native_stack_id) < 0 ||
+        take_varint(reader, &stack.ip) < 0) {
+        return -1;
+    }
+    if (byte_buffer_append(&reader->native_stacks, &stack, sizeof stack) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    reader->native_stack_count++;
+    return 0;
+}
+
+static int decode_mapping(struct capture_reader *reader)
+{
+    struct capture_mapping mapping;
+    memset(&mapping, 0, sizeof mapping);
+    uint64_t size;
+    if (take_varint(reader, &mapping.start) < 0 || take_varint(reader, &mapping.end) < 0 ||
+        take_varint(reader, &mapping.load_bias) < 0 ||
+        take_id(reader, reader->string_count, "mapping path string", &mapping.path_sid) < 0 ||
+        take_varint(reader, &size) < 0) {
+        return -1;
+    }
+    if (size > CAPTURE_BUILD_ID_MAX || size > (uint64_t)(reader->payload_end - reader->cursor)) {
+        return record_fail(reader, "a build-id of %llu bytes is too long or runs past the chunk",
+                           (unsigned long long)size);
+    }
+    if (mapping.end < mapping.start) {
+        return record_fail(reader, "a mapping ends before it starts");
+    }
+    mapping.build_id_size = (uint32_t)size;
+    memcpy(mapping.build_id, reader->cursor, (size_t)size);
+    reader->cursor += size;
+    if (byte_buffer_append(&reader->mappings, &mapping, sizeof mapping) < 0) {
+        return reader_out_of_memory(reader);
+    }
+    return 0;
+}
+
+/* Decodes a definition record. Returns 0, or -1 with the reader failed. */
+static int decode_definition(struct capture_reader *reader, uint8_t opcode)
+{
+    switch (opcode) {
+    case OP_STRING: return decode_string(reader);
+    case OP_FRAME: return decode_frame(reader);
+    case OP_STACK: return decode_stack(reader);
+    case OP_THREAD: return decode_thread(reader);
+    default: return decode_switch_thread(reader);
+    }
+}
+
+/* Decodes an event record's fields into *record. Returns 0 or -1. */
+static int decode_event(struct capture_reader *reader, uint8_t opcode,
+                        struct capture_record *record)
+{
+    switch (opcode) {
+    case OP_TIME:
+        record->kind = CAPTURE_RECORD_TIME;
+        return take_varint(reader, &record->time_ns);
+    case OP_RSS:
+        record->kind = CAPTURE_RECORD_RSS;
+        return take_varint(reader, &record->rss_bytes) < 0 ||
+                       take_varint(reader, &record->minor_faults) < 0 ||
+                       take_varint(reader, &record->major_faults) < 0
+                   ? -1
+                   : 0;
+    case OP_GC:
+        record->kind = CAPTURE_RECORD_GC;
+        return decode_gc(reader, record);
+    case OP_SNAPSHOT:
+        record->kind = CAPTURE_RECORD_SNAPSHOT;
+        return 0;
+    case OP_SAMPLING:
+        record->kind = CAPTURE_RECORD_SAMPLING;
+        return decode_sampling(reader, record);
+    case OP_FREE:
+    case OP_FREE_PYMALLOC:
+    case OP_FREE_RECENT:
+    case OP_FREE_PYMALLOC_RECENT:
+        return decode_free(reader, opcode, record);
+    case OP_MUNMAP:
+        record->kind = CAPTURE_RECORD_MUNMAP;
+        return take_address(reader, &record->address) < 0 ? -1 : take_varint(reader, &record->size);
+    default:
+        record->kind = CAPTURE_RECORD_ALLOCATION;
+        return decode_allocation(reader, opcode, record);
+    }
+}
+
+/* Decodes the record at the cursor. Returns 1 for an event (in *record), 0
+ * for a definition, -1 with the reader failed. */
+int record_decoder_decode(struct capture_reader *reader, struct capture_record *record)
+{
+    reader->record_start = reader->cursor;
+    uint8_t opcode = *reader->cursor++;
+    if (opcode >= OP_STRING && opcode <= OP_SWITCH_THREAD) {
+        return decode_definition(reader, opcode);
+    }
+    if (opcode == OP_NATIVE_STACK || opcode == OP_MAPPING) {
+        return opcode == OP_NATIVE_STACK ? decode_native_stack(reader) : decode_mapping(reader);
+    }
+    int known = (opcode >= OP_TIME && opcode <= OP_SAMPLING) ||
+                (opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
+                (opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT) ||
+                (opcode >= OP_ALLOC_REUSED && opcode < OP_ALLOC_REUSED + ALLOCATOR_COUNT) ||
+                (opcode >= OP_FREE && opcode <= OP_FREE_PYMALLOC_RECENT);
+    if (!known) {
+        return record_fail(reader, "unknown opcode 0x%02x", opcode);
+    }
+    record->thread_id = reader->current_thread;
+    return decode_event(reader, opcode, record) < 0 ? -1 : 1;
+}

@@ -1,0 +1,43 @@
+/*
+ * The bytes of a capture file: header, compressed chunks, footer, trailer
+ * (capture_format.h). Knows nothing of events; the recorder hands it encoded
+ * record payloads. Used by the writer thread only.
+ */
+#ifndef MEMLYZE_CAPTURE_WRITER_H
+#define MEMLYZE_CAPTURE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/base/byte_buffer.h"
+
+struct capture_writer {
+    int fd;
+    uint64_t offset;               /* bytes written so far */
+    void *compressor;              /* ZSTD_CCtx */
+    struct byte_buffer compressed; /* scratch for one chunk */
+    uint64_t *chunk_offsets;
+    size_t chunk_count;
+    size_t chunk_capacity;
+    int error_number;              /* first write error (errno), 0 if none */
+};
+
+/*
+ * Creates path (failing if it exists unless overwrite) and writes the file
+ * header with the given TLV payload. Returns 0, or -1 with a one-line reason
+ * in error; nothing is left on disk on failure.
+ */
+int capture_writer_open(struct capture_writer *writer, const char *path, int overwrite,
+                        const struct byte_buffer *header_payload, char *error,
+                        size_t error_size);
+/* Compresses payload into one chunk of the given kind and writes it.
+ * Returns 0, or -1 after recording the failure in error_number. */
+int capture_writer_write_chunk(struct capture_writer *writer, int kind,
+                               const uint8_t *payload, size_t size);
+/* Writes the footer chunk (the caller's TLVs plus the chunk index) and the
+ * trailer, then closes the file. Returns 0 or -1 (see error_number). */
+int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *footer_payload);
+/* Closes without a footer (used in a forked child and on fatal errors). */
+void capture_writer_abandon(struct capture_writer *writer);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * Turns recorded events, already in global order, into capture records
+ * (capture_format.h). Keeps the per-chunk delta state and running totals.
+ */
+#ifndef MEMLYZE_EVENT_ENCODER_H
+#define MEMLYZE_EVENT_ENCODER_H
+
+#include <stdint.h>
+
+#include "core/recording/address_history.h"
+#include "core/base/byte_buffer.h"
+#include "core/recording/event_buffer.h"
+
+#define RECENT_ALLOCATION_SLOTS 4096u /* power of two */
+
+/* A recent allocation the writer may refer to by distance. */
+struct recent_allocation {
+    uint64_t address;
+    uint32_t ordinal_plus_one; /* its place among the chunk's allocations; 0 = none */
+    uint32_t chunk;            /* the chunk it belongs to (slots of others are empty) */
+};
+
+struct event_encoder {
+    uint32_t current_thread;   /* 0: none yet in this chunk */
+    uint64_t previous_address;
+    uint64_t record_count;
+    uint64_t allocation_count;
+    uint64_t allocated_bytes;
+    uint64_t free_count;
+    /* The largest native stack id defined in the capture so far: an
+     * allocation's larger id is dropped (written as OP_ALLOC). */
+    uint32_t native_stack_limit;
+    /* Per chunk: allocations so far, where recent ones went (by address
+     * hash), and the latest freed addresses (address_history.h). */
+    uint64_t chunk_allocations;
+    uint32_t chunk_number; /* told apart so that a new chunk needs no clearing */
+    struct recent_allocation recent[RECENT_ALLOCATION_SLOTS];
+    struct freed_history freed;
+};
+
+/* Resets the delta state: each chunk decodes from the same start. */
+void event_encoder_begin_chunk(struct event_encoder *encoder);
+
+/*
+ * Appends the records for event, made by thread_id. stack_limit is the
+ * largest stack id defined in the capture so far: a larger id (from a
+ * thread that raced a restart) is written as 0. Returns 0 or -1 (no memory).
+ */
+int event_encoder_put(struct event_encoder *encoder, struct byte_buffer *out,
+                      const struct recorded_event *event, uint32_t thread_id,
+                      uint32_t stack_limit);
+
+/* Appends OP_THREAD. */
+int event_encoder_put_thread(struct event_encoder *encoder, struct byte_buffer *out,
+                             uint32_t thread_id, int32_t native_tid, uint32_t name_sid);
+/* Appends OP_TIME and OP_RSS. */
+int event_encoder_put_time(struct event_encoder *encoder, struct byte_buffer *out,
+                           uint64_t ns_since_start);
+int event_encoder_put_rss(struct event_encoder *encoder, struct byte_buffer *out,
+                          uint64_t rss_bytes, uint64_t minor_faults, uint64_t major_faults);
+
+#endif

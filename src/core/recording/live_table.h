@@ -1,0 +1,123 @@
+/*
+ * The live table: what is allocated right now, kept in memory by the writer
+ * thread, which sees every event in the global order. Used by recordings
+ * that want answers in-process (memlyze.tracemalloc, memlyze.mprofile) and
+ * by the --aggregate mode, which writes only what this table holds.
+ *
+ * It keeps address -> (size, stack id, allocator) for every live block, the
+ * traced bytes now and at their peak, and per-stack figures: live bytes and
+ * blocks, the same at the latest peak, and totals allocated.
+ *
+ * Rules: malloc-family blocks, pymalloc blocks and anonymous mappings are
+ * kept apart, as in capture_analysis.h (an OP_FREE releases only a
+ * malloc-family block, and so on). An allocation at a live address replaces
+ * the old block. An munmap releases the mappings starting at its address,
+ * in turn, up to its size (trimming the front of the last one); an munmap
+ * that starts inside a mapping is not followed (the capture analysis is
+ * exact; this table serves the Python-level APIs).
+ *
+ * Sampling: the table knows the recording's sampling scheme
+ * (live_table_set_sampling, then EVENT_SAMPLING events) and gives each
+ * block the weight 1/p of its chance p to be recorded (capture_estimates.h),
+ * so the weighted_* figures estimate the whole program (see
+ * stack_figures.h); the exact figures stay those of the recorded blocks.
+ *
+ * Thread-safety: one mutex guards everything. The writer applies events
+ * between live_table_lock() and live_table_unlock(); every other function
+ * takes the mutex itself.
+ */
+#ifndef MEMLYZE_LIVE_TABLE_H
+#define MEMLYZE_LIVE_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/recording/stack_figures.h"
+
+struct recorded_event;
+
+struct live_table_block {
+    uint64_t address;
+    uint64_t size;
+    uint32_t stack_id;
+    uint32_t allocator; /* ALLOCATOR_* */
+    double weight;      /* 1/p: how many blocks of the whole it stands for */
+};
+
+struct live_table_stack {
+    uint32_t stack_id;
+    uint64_t live_bytes;
+    uint64_t live_count;
+    uint64_t peak_bytes; /* held at the latest peak */
+    uint64_t peak_count;
+    uint64_t total_bytes; /* allocated since the table was enabled or cleared */
+    uint64_t total_count;
+    struct weighted_amount weighted_live; /* estimates of the whole */
+    struct weighted_amount weighted_peak;
+    struct weighted_amount weighted_total;
+};
+
+struct live_table_totals {
+    uint64_t current_bytes;
+    uint64_t current_count;
+    uint64_t peak_bytes;
+    uint64_t peak_count;
+    uint64_t allocation_count;
+    uint64_t allocated_bytes;
+    uint64_t free_count;
+    int sampled; /* a sampling scheme applied since the table was enabled */
+    struct weighted_amount weighted_heap;
+    struct weighted_amount weighted_peak;
+    struct weighted_amount weighted_allocated;
+};
+
+/* Empties the table and turns it on. Returns 0 (it cannot fail). */
+int live_table_enable(void);
+/* Turns the table off and frees its memory. */
+void live_table_disable(void);
+/* Sets the sampling scheme of the blocks applied from now on: mode is a
+ * CAPTURE_SAMPLING_* value (0 every allocation, 1 bytes of mean interval
+ * mean, 2 one allocation in mean). live_table_enable resets it to 0. */
+void live_table_set_sampling(uint32_t mode, uint64_t mean);
+/* Nonzero while enabled. */
+int live_table_enabled(void);
+
+/* Writer side: applies one event; call between lock and unlock. Events of
+ * kinds other than allocations, frees, munmaps and sampling changes are
+ * ignored. */
+void live_table_lock(void);
+void live_table_apply(const struct recorded_event *event);
+void live_table_unlock(void);
+
+/* Current and peak traced bytes and the event counts. */
+void live_table_get_totals(struct live_table_totals *totals);
+
+/*
+ * Stores in *blocks a consistent copy of every live block (tracker heap,
+ * freed with live_table_free_blocks) and their number in *count. Returns 0,
+ * or -1 when memory ran out.
+ */
+int live_table_copy_blocks(struct live_table_block **blocks, size_t *count);
+void live_table_free_blocks(struct live_table_block *blocks, size_t count);
+
+/* Stores in *stacks a copy of the figures of every stack that allocated
+ * (freed with live_table_free_stacks). Returns 0 or -1 (no memory). */
+int live_table_copy_stacks(struct live_table_stack **stacks, size_t *count);
+void live_table_free_stacks(struct live_table_stack *stacks, size_t count);
+
+/* Finds the live block at address (any kind). Returns 1 and fills *block,
+ * or 0 when nothing live starts there. */
+int live_table_find(uint64_t address, struct live_table_block *block);
+
+/* Forgets every block and figure (tracemalloc.clear_traces()). */
+void live_table_clear(void);
+/* Makes the peak the current figures (tracemalloc.reset_peak()). */
+void live_table_reset_peak(void);
+
+/* Bytes of memory the table holds. */
+size_t live_table_memory(void);
+
+/* In a forked child: the writer may have held the mutex at the fork. */
+void live_table_after_fork_in_child(void);
+
+#endif

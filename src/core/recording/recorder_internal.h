@@ -1,0 +1,127 @@
+/*
+ * INTERNAL to the recorder: the state and functions that recorder.c (life
+ * cycle and API), recorder_writer.c (the writer thread's rounds) and
+ * recorder_fork.c (fork and exec) share. Include it from those three files
+ * only; everyone else uses recorder.h.
+ */
+#ifndef MEMLYZE_RECORDER_INTERNAL_H
+#define MEMLYZE_RECORDER_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/base/byte_buffer.h"
+#include "core/format/capture_writer.h"
+#include "core/recording/event_buffer.h"
+#include "core/recording/event_encoder.h"
+#include "core/recording/intern_table.h"
+#include "core/recording/native_intern.h"
+#include "core/recording/recorder.h"
+#include "core/recording/rss.h"
+
+/* An event with the thread that made it, waiting for its turn. */
+struct staged_event {
+    struct recorded_event event;
+    uint32_t thread_id;
+    uint32_t round; /* in the window: filled in this round of the writer */
+};
+
+struct staged_array {
+    struct staged_event *items;
+    size_t count;
+    size_t capacity;
+};
+
+/* Threads the writer must declare in its next records. */
+struct thread_declarations {
+    struct thread_record records[64];
+    size_t count;
+};
+
+/* Everything the writer thread owns while a recording runs. Fields marked
+ * "control" are touched by start/stop under control_mutex only. */
+struct recorder_state {
+    pthread_mutex_t control_mutex;
+    int running;          /* control: a writer thread exists in owner_pid */
+    int owner_pid;        /* control */
+    uint64_t generation;  /* control */
+    pthread_t writer_thread;
+
+    pthread_mutex_t wake_mutex;
+    pthread_cond_t wake_condition;
+    int stop_requested; /* guarded by wake_mutex */
+    pthread_cond_t flush_condition; /* signalled when a round completes flushes */
+    uint64_t flush_requested;       /* guarded by wake_mutex */
+    uint64_t flush_completed;       /* guarded by wake_mutex */
+
+    int streaming;                  /* events go to a capture file */
+    uint64_t aggregate_interval_ns; /* nonzero: --aggregate snapshots */
+    uint64_t last_aggregate_ns;
+    uint64_t aggregate_peak_bytes;   /* the live table's peak at the last round */
+    uint64_t aggregate_peak_time_ns; /* since start: the round that saw it grow */
+    char *aggregate_path;
+    struct byte_buffer header_payload;
+
+    uint64_t start_ns; /* CLOCK_MONOTONIC at start */
+    uint64_t round_interval_ns;
+    uint64_t wait_ns; /* before the next round: adjust_round_wait() */
+    uint64_t rss_interval_ns;
+    uint64_t last_rss_ns;
+    struct rss_reader rss;
+
+    struct capture_writer file;
+    struct byte_buffer chunk;
+    uint64_t chunk_started_ns;
+    struct event_encoder encoder;
+    struct intern_cursor cursor;
+    uint64_t next_sequence_to_write;
+    struct staged_array pending;
+    struct staged_array window;
+    uint32_t window_round; /* slots filled in this round are the window's */
+    struct thread_declarations declarations;
+    uint64_t last_name_refresh_ns;
+    struct native_cursor native_cursor;
+};
+
+/* The one recorder of the process (defined in recorder.c). */
+extern struct recorder_state recorder;
+
+/* CLOCK_MONOTONIC in nanoseconds: the clock of every recorder file. */
+static inline uint64_t recorder_monotonic_ns(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+/* --- recorder.c: the life cycle -------------------------------------------- */
+
+/* Appends the capture header's fields for options to out; 0, or -1 when out
+ * of memory. */
+int recorder_encode_header(const struct recorder_options *options, struct byte_buffer *out);
+/* Sets up where the recording goes: a capture file of events, --aggregate
+ * snapshots, or nothing but the live table (path NULL). Returns 0, or -1
+ * with a reason in error. */
+int recorder_open_output(const struct recorder_options *options, const struct byte_buffer *header,
+                         char *error, size_t error_size);
+
+/* --- recorder_writer.c: the writer thread ------------------------------------ */
+
+/* Readies the writer's state (clock, round interval, encoder, cursors) for a
+ * recording with options. */
+void recorder_writer_reset(const struct recorder_options *options);
+/* Starts the writer thread with every signal blocked; pthread_create's result. */
+int recorder_writer_start(void);
+/* Frees what the writer's rounds allocated, once the thread is joined. */
+void recorder_writer_release_memory(void);
+
+/* --- recorder_fork.c: fork and exec ------------------------------------------ */
+
+/* Registers the pthread_atfork handlers (once per process). */
+void recorder_fork_register_handlers(void);
+/* Keeps a copy of options when they ask to follow forks into capture files. */
+void recorder_fork_remember_options(const struct recorder_options *options);
+
+#endif

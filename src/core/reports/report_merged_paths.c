@@ -1,0 +1,166 @@
+/* Merged paths of --native contexts for report trees: see report_merged_paths.h. */
+#include "core/reports/report_merged_paths.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/analysis/native_symbols.h"
+
+struct merged_path_span {
+    size_t first;
+    size_t count;
+};
+
+void merged_paths_init(struct merged_paths *paths, struct capture_reader *reader)
+{
+    memset(paths, 0, sizeof *paths);
+    paths->reader = reader;
+    native_frame_cache_init(&paths->cache);
+    hash_map_init(&paths->pair_index);
+    hash_map_init(&paths->native_index);
+}
+
+void report_native_frame_free(struct report_native_frame *frame)
+{
+    if (frame) {
+        free(frame->function);
+        free(frame->file);
+        free(frame);
+    }
+}
+
+void merged_paths_release(struct merged_paths *paths)
+{
+    size_t count;
+    struct report_native_frame **natives = merged_paths_take_natives(paths, &count);
+    for (size_t index = 0; index < count; index++) {
+        report_native_frame_free(natives[index]);
+    }
+    free(natives);
+    if (paths->symbolizer) {
+        native_symbolizer_close(paths->symbolizer);
+    }
+    native_frame_cache_release(&paths->cache);
+    hash_map_release(&paths->pair_index);
+    hash_map_release(&paths->native_index);
+    byte_buffer_release(&paths->spans);
+    byte_buffer_release(&paths->steps);
+    byte_buffer_release(&paths->scratch);
+    memset(paths, 0, sizeof *paths);
+}
+
+struct report_native_frame **merged_paths_take_natives(struct merged_paths *paths, size_t *count)
+{
+    *count = paths->natives.size / sizeof(struct report_native_frame *);
+    struct report_native_frame **natives = (struct report_native_frame **)paths->natives.data;
+    memset(&paths->natives, 0, sizeof paths->natives);
+    hash_map_release(&paths->native_index);
+    hash_map_init(&paths->native_index);
+    return natives;
+}
+
+/* FNV-1a over text and its NUL, continuing from hash. */
+static uint64_t text_hash(uint64_t hash, const char *text)
+{
+    for (const unsigned char *byte = (const unsigned char *)text;; byte++) {
+        hash = (hash ^ *byte) * UINT64_C(0x100000001b3);
+        if (!*byte) {
+            return hash;
+        }
+    }
+}
+
+/* The native frame for (function, file, line), found or made; NULL: no memory. */
+static const struct report_native_frame *native_frame_of(struct merged_paths *paths,
+                                                         const char *function, const char *file,
+                                                         uint32_t line, uint64_t *key)
+{
+    /* Halved, so that probing never reaches HASH_MAP_EMPTY_KEY. */
+    uint64_t hash = text_hash(text_hash(UINT64_C(0xcbf29ce484222325), function), file);
+    hash = (hash ^ line) >> 1;
+    struct report_native_frame **natives = (struct report_native_frame **)paths->natives.data;
+    for (;; hash++) {
+        uint64_t *found = hash_map_find(&paths->native_index, hash);
+        if (!found) {
+            break;
+        }
+        const struct report_native_frame *known = natives[*found];
+        if (known->line == line && strcmp(known->function, function) == 0 &&
+            strcmp(known->file, file) == 0) {
+            *key = MERGED_PATH_NATIVE_KEY | *found;
+            return known;
+        }
+    }
+    uint64_t index = paths->natives.size / sizeof *natives;
+    struct report_native_frame *frame = calloc(1, sizeof *frame);
+    if (!frame || !(frame->function = strdup(function)) || !(frame->file = strdup(file)) ||
+        byte_buffer_append(&paths->natives, &frame, sizeof frame) < 0) {
+        report_native_frame_free(frame);
+        return NULL;
+    }
+    frame->line = line;
+    if (hash_map_put(&paths->native_index, hash, index) < 0) {
+        return NULL;
+    }
+    *key = MERGED_PATH_NATIVE_KEY | index;
+    return frame;
+}
+
+/* Appends the step of one merged frame to paths->steps; 0 or -1. */
+static int append_step(struct merged_paths *paths, const struct merged_frame *frame)
+{
+    struct merged_path_step step = {frame->frame_id, frame->frame_id, NULL};
+    if (frame->kind == MERGED_FRAME_NATIVE) {
+        char text[96];
+        const char *file;
+        const char *function = merged_frame_display_name(frame, text, sizeof text, &file);
+        step.native = native_frame_of(paths, function, file ? file : "", frame->line, &step.key);
+        if (!step.native) {
+            return -1;
+        }
+    }
+    return byte_buffer_append(&paths->steps, &step, sizeof step);
+}
+
+/* Merges (stack_id, native_stack_id) into a new span; returns its index or -1. */
+static int64_t span_add(struct merged_paths *paths, uint32_t stack_id, uint32_t native_stack_id)
+{
+    if (!paths->symbolizer && !(paths->symbolizer = native_symbolizer_open(paths->reader))) {
+        return -1;
+    }
+    byte_buffer_clear(&paths->scratch);
+    if (merged_stack_build(paths->reader, paths->symbolizer, &paths->cache, stack_id,
+                           native_stack_id, &paths->scratch) < 0) {
+        return -1;
+    }
+    const struct merged_frame *frames = (const struct merged_frame *)paths->scratch.data;
+    struct merged_path_span span = {paths->steps.size / sizeof(struct merged_path_step),
+                                    paths->scratch.size / sizeof *frames};
+    for (size_t index = 0; index < span.count; index++) {
+        if (append_step(paths, &frames[index]) < 0) {
+            return -1;
+        }
+    }
+    int64_t span_index = (int64_t)(paths->spans.size / sizeof span);
+    if (byte_buffer_append(&paths->spans, &span, sizeof span) < 0 ||
+        hash_map_put(&paths->pair_index, (uint64_t)stack_id << 32 | native_stack_id,
+                     (uint64_t)span_index) < 0) {
+        return -1;
+    }
+    return span_index;
+}
+
+int merged_paths_get(struct merged_paths *paths, uint32_t stack_id, uint32_t native_stack_id,
+                     const struct merged_path_step **steps, size_t *count)
+{
+    uint64_t *found = hash_map_find(&paths->pair_index, (uint64_t)stack_id << 32 | native_stack_id);
+    int64_t span_index = found ? (int64_t)*found : span_add(paths, stack_id, native_stack_id);
+    if (span_index < 0) {
+        return -1;
+    }
+    const struct merged_path_span *span =
+        &((const struct merged_path_span *)paths->spans.data)[span_index];
+    *steps = (const struct merged_path_step *)paths->steps.data + span->first;
+    *count = span->count;
+    return 0;
+}
