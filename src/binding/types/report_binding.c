@@ -13,14 +13,14 @@
 
 #include "binding/types/binding.h"
 #include "binding/types/python_values.h"
-#include "core/analysis/capture_report.h"
+#include "core/reports/report_collection.h"
 #include "core/reports/export_pprof.h"
 #include "core/reports/report_tree.h"
 
 #define DEFAULT_OTHER_FRACTION 0.0005
 #define DEFAULT_MAX_NODES 50000
 
-static const char *const selection_names[REPORT_SELECTION_COUNT] = {
+static const char *const selection_names[ANALYSIS_SELECTION_COUNT] = {
     "peak", "leaks", "temporary", "snapshot", "range", "total",
 };
 static const char *const node_kind_names[] = {"root", "frame", "thread", "no_frame", "other"};
@@ -70,7 +70,7 @@ static PyObject *raise_report_error(const struct capture_error *error, const cha
 /* Returns the selection named by text, or -1 with ValueError set. */
 static int selection_of(const char *text)
 {
-    for (int i = 0; i < REPORT_SELECTION_COUNT; i++) {
+    for (int i = 0; i < ANALYSIS_SELECTION_COUNT; i++) {
         if (strcmp(text, selection_names[i]) == 0) {
             return i;
         }
@@ -98,7 +98,7 @@ static void call_progress(void *argument, uint64_t chunks_read, uint64_t chunk_c
 /* Opens and reads the capture with the GIL released. Returns 0 or -1 with
  * an exception set. */
 static int collect(struct report_collection_object *self, PyObject *path_bytes,
-                   struct report_options *options)
+                   struct analysis_options *options)
 {
     const char *path = PyBytes_AS_STRING(path_bytes);
     struct capture_error error;
@@ -122,8 +122,8 @@ static int collection_init(struct report_collection_object *self, PyObject *args
     static char *keywords[] = {"path", "snapshot", "temporary_threshold", "range_start_ns",
                                "range_end_ns", "temporal", "progress", NULL};
     PyObject *path_bytes = NULL, *progress = Py_None;
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     unsigned long long snapshot = 0, threshold = 1, start = 0, end = UINT64_MAX;
     int temporal = 0;
     if (self->collection) {
@@ -236,7 +236,7 @@ static PyObject *collection_threads(struct report_collection_object *self, PyObj
 }
 
 /* [(time_ns, value)] of a series. */
-static PyObject *points_list(const struct report_point *points, size_t count)
+static PyObject *points_list(const struct analysis_point *points, size_t count)
 {
     PyObject *list = PyList_New((Py_ssize_t)count);
     for (size_t i = 0; list && i < count; i++) {
@@ -261,7 +261,7 @@ static PyObject *collection_series(struct report_collection_object *self, PyObje
         return NULL;
     }
     size_t count;
-    const struct report_point *points;
+    const struct analysis_point *points;
     if (strcmp(text, "heap") == 0) {
         points = report_collection_heap_series(self->collection, &count);
     } else if (strcmp(text, "rss") == 0) {
@@ -328,7 +328,7 @@ static int filter_of(const char *selection, PyObject *thread, PyObject *include,
     if (chosen < 0) {
         return -1;
     }
-    parsed->filter.selection = (enum report_selection)chosen;
+    parsed->filter.selection = (enum analysis_selection)chosen;
     if (thread != Py_None) {
         parsed->filter.has_thread = 1;
         parsed->filter.thread_id = PyLong_AsUnsignedLongLong(thread);
@@ -452,8 +452,8 @@ static PyObject *intervals_list(const struct report_tree *tree)
 {
     PyObject *list = PyList_New((Py_ssize_t)tree->interval_count);
     for (size_t i = 0; list && i < tree->interval_count; i++) {
-        const struct report_interval *interval = &tree->intervals[i];
-        long long free_bucket = interval->free_bucket == REPORT_NEVER_FREED
+        const struct analysis_interval *interval = &tree->intervals[i];
+        long long free_bucket = interval->free_bucket == ANALYSIS_NEVER_FREED
                                     ? -1 : (long long)interval->free_bucket;
         PyObject *item = Py_BuildValue("IILKK", interval->context, interval->alloc_bucket,
                                        free_bucket, (unsigned long long)interval->bytes,

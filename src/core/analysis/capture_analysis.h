@@ -19,6 +19,22 @@
  *   time is that of the OP_TIME before it (the writer samples RSS right
  *   after stamping the time), 0 when none precedes.
  * - Leaks are what is live when the capture ends.
+ * - Every figure belongs to a context, the allocations of one (thread,
+ *   stack, native stack); a stack's, a location's and the whole capture's
+ *   figures are sums of their contexts' figures, each rounded once. Reports
+ *   read these same contexts (capture_analysis_contexts), so no two answers
+ *   to "what was held at the peak" can differ.
+ * - Sampled captures: each recorded allocation of s bytes stands for 1/p
+ *   allocations and s/p bytes, p the chance it had to be recorded
+ *   (capture_estimates.h); the peak is the largest estimated heap.
+ * - Selections a report may ask for (analysis_options), beside the peak, the
+ *   leaks and the totals: TEMPORARY, freed before more than
+ *   temporary_threshold other allocations happened after it (memray's
+ *   definition); SNAPSHOT, alive at the snapshot_index-th OP_SNAPSHOT
+ *   (1-based); RANGE, allocated at or after range_start_ns (by the time of
+ *   the last OP_TIME before it) and alive at the first OP_TIME at or after
+ *   range_end_ns (or the end). Partly unmapped mappings count, for these, by
+ *   what remains of them.
  * - A location is the innermost frame's (function, file, line); stack id 0
  *   (no Python frame) is the location "<no Python frame>", "", 0.
  * - Size histogram bucket 0 counts size 0; bucket b >= 1 counts sizes
@@ -37,6 +53,63 @@
 #define ANALYSIS_HISTOGRAM_BUCKETS 65
 #define ANALYSIS_NO_PYTHON_FRAME "<no Python frame>"
 #define ANALYSIS_LOCATION_THREADS 8
+#define ANALYSIS_TEMPORAL_MAX_BUCKETS 200
+#define ANALYSIS_TIMELINE_MAX_POINTS 2000
+#define ANALYSIS_NEVER_FREED UINT32_MAX
+
+enum analysis_selection {
+    ANALYSIS_SELECT_PEAK,
+    ANALYSIS_SELECT_LEAKS,
+    ANALYSIS_SELECT_TEMPORARY,
+    ANALYSIS_SELECT_SNAPSHOT,
+    ANALYSIS_SELECT_RANGE,
+    ANALYSIS_SELECT_TOTAL,
+    ANALYSIS_SELECTION_COUNT
+};
+
+struct analysis_figures {
+    uint64_t bytes;
+    uint64_t count;
+};
+
+/* One context (thread, stack, native stack) and what it held under each
+ * selection, rounded (estimates of the whole in a sampled capture). */
+struct analysis_context_view {
+    uint64_t thread_id;
+    uint32_t stack_id;
+    uint32_t native_stack_id; /* 0 unless the allocations had a native stack */
+    struct analysis_figures selected[ANALYSIS_SELECTION_COUNT];
+};
+
+/* Allocations of one context with the same alloc and free time buckets. */
+struct analysis_interval {
+    uint32_t context;
+    uint32_t alloc_bucket;
+    uint32_t free_bucket; /* ANALYSIS_NEVER_FREED when alive at the end */
+    uint64_t bytes;
+    uint64_t count;
+};
+
+struct analysis_point {
+    uint64_t time_ns;
+    uint64_t value;
+};
+
+/* Called now and then during the pass with the chunks read so far and the
+ * capture's chunk count (0 when unknown). */
+typedef void (*analysis_progress_function)(void *argument, uint64_t chunks_read,
+                                           uint64_t chunk_count);
+
+struct analysis_options {
+    uint64_t snapshot_index;      /* 1-based; 0: no snapshot selection */
+    uint64_t temporary_threshold; /* other allocations allowed before the free */
+    uint64_t range_start_ns;
+    uint64_t range_end_ns;        /* UINT64_MAX: the end of the capture */
+    int lifetimes;                /* follow lifetimes: TEMPORARY and RANGE */
+    int temporal;                 /* collect intervals (implies lifetimes) */
+    analysis_progress_function progress;
+    void *progress_argument;
+};
 
 struct analysis_counter {
     uint64_t count;
@@ -66,6 +139,8 @@ struct analysis_summary {
     uint64_t leaked_bytes;
     uint64_t leaked_count;
     uint64_t snapshot_count;
+    uint64_t bucket_width_ns;  /* temporal buckets; 0 without options.temporal */
+    uint32_t bucket_count;
     uint64_t gc_collections;
     uint64_t gc_pause_ns;
     struct analysis_gc_generation gc_generations[CAPTURE_GC_GENERATIONS];
@@ -141,15 +216,39 @@ struct analysis_rss_sample {
 
 struct capture_analysis;
 
+/* Sets the defaults: no snapshot, threshold 1, the whole capture as range,
+ * no lifetimes, no temporal intervals, no progress. */
+void analysis_options_init(struct analysis_options *options);
+
 /*
  * Reads every remaining record of reader and analyses them. reader is
  * borrowed: it must stay open while the analysis is used (location names
  * come from its tables). Returns the analysis, freed by the caller with
  * capture_analysis_free(), or NULL with error filled (the reader's error
  * when the capture is damaged; os_errno ENOMEM when memory ran out).
+ * capture_analysis_run() uses the default options.
  */
 struct capture_analysis *capture_analysis_run(struct capture_reader *reader,
                                               struct capture_error *error);
+struct capture_analysis *capture_analysis_run_with(struct capture_reader *reader,
+                                                   const struct analysis_options *options,
+                                                   struct capture_error *error);
+
+/* The contexts, in order of first allocation; *count set. */
+const struct analysis_context_view *capture_analysis_contexts(
+    const struct capture_analysis *analysis, size_t *count);
+/* The temporal intervals (none without options.temporal). */
+const struct analysis_interval *capture_analysis_intervals(
+    const struct capture_analysis *analysis, size_t *count);
+/* Heap bytes at each OP_TIME, at most ANALYSIS_TIMELINE_MAX_POINTS points
+ * (each the largest heap of its stretch), the peak among them. */
+const struct analysis_point *capture_analysis_heap_series(
+    const struct capture_analysis *analysis, size_t *count);
+/* RSS samples (time, bytes) and GC collection times (value: generation). */
+const struct analysis_point *capture_analysis_rss_series(
+    const struct capture_analysis *analysis, size_t *count);
+const struct analysis_point *capture_analysis_gc_series(
+    const struct capture_analysis *analysis, size_t *count);
 
 /* Frees the analysis; NULL is allowed. The reader is not touched. */
 void capture_analysis_free(struct capture_analysis *analysis);

@@ -1,6 +1,7 @@
-/* The live heap of the analysis: per-stack figures with the lazy peak
- * snapshot, malloc-family and pymalloc blocks by address, and anonymous
- * mappings in a treap. */
+/* The live heap of the analysis, the one model of what is alive that every
+ * figure comes from: malloc-family and pymalloc blocks by address, and
+ * anonymous mappings in a treap. Each block belongs to a context
+ * (analysis_contexts.c), which its share is added to and removed from. */
 #include "core/analysis/capture_analysis_internal.h"
 
 #include <string.h>
@@ -8,100 +9,48 @@
 #include "core/base/byte_buffer.h"
 #include "core/base/hash_map.h"
 
-/* --- per-stack figures ---------------------------------------------------- */
-
-/* Makes room for stack_id; returns 0 or -1 when memory ran out. */
-int analysis_heap_stack_reserve(struct capture_analysis *analysis, uint32_t stack_id)
+/* Adds a block's share to its context. */
+static void block_live_add(struct capture_analysis *analysis, const struct live_block *block)
 {
-    if (stack_id < analysis->stack_capacity) {
-        return 0;
-    }
-    size_t capacity = analysis->stack_capacity ? analysis->stack_capacity * 2 : 1024;
-    while (capacity <= stack_id) {
-        capacity *= 2;
-    }
-    size_t extra = (capacity - analysis->stack_capacity) * sizeof(struct stack_state);
-    if (byte_buffer_reserve(&analysis->stacks, extra) < 0) {
-        return -1;
-    }
-    memset(analysis->stacks.data + analysis->stacks.size, 0, extra);
-    analysis->stacks.size += extra;
-    analysis->stack_capacity = capacity;
-    return 0;
+    struct estimate share = analysis_block_share(block->size, block->weight);
+    analysis_live_add(analysis, block->context, &share, 1);
 }
 
-/* Saves the stack's figures at the latest peak before they change. */
-static struct stack_state *stack_touch(struct capture_analysis *analysis, uint32_t stack_id)
+/* A block's life ends: its share leaves, and the timeline hears of it. */
+static int block_end(struct capture_analysis *analysis, const struct live_block *block)
 {
-    struct stack_state *state = &analysis_stack_states(analysis)[stack_id];
-    if (state->changed_in_epoch != analysis->epoch) {
-        state->peak_bytes = state->live_bytes;
-        state->peak_count = state->live_count;
-        state->changed_in_epoch = analysis->epoch;
-    }
-    return state;
+    struct estimate share = analysis_block_share(block->size, block->weight);
+    analysis_live_remove(analysis, block->context, &share, 1);
+    return analysis_timeline_block_end(analysis, block);
 }
 
-/* Returns the stack's figures at the peak. */
-void analysis_heap_stack_at_peak(const struct capture_analysis *analysis,
-                                 const struct stack_state *state, uint64_t *bytes,
-                                 uint64_t *count)
+/* A block keeps living at new_size bytes (a mapping trimmed): its
+ * context's share follows; the block count stays. */
+static void block_resize(struct capture_analysis *analysis, const struct live_block *block,
+                         uint64_t new_size)
 {
-    int changed = state->changed_in_epoch == analysis->epoch;
-    *bytes = changed ? state->peak_bytes : state->live_bytes;
-    *count = changed ? state->peak_count : state->live_count;
-}
-
-/* Adds live bytes and blocks to a stack (reserved already) and the heap;
- * a heap above the peak makes a new peak. */
-static void live_add(struct capture_analysis *analysis, uint32_t stack_id, uint64_t bytes,
-                     uint64_t count, uint64_t event_index)
-{
-    struct stack_state *state = stack_touch(analysis, stack_id);
-    state->live_bytes += bytes;
-    state->live_count += count;
-    analysis->heap_bytes += bytes;
-    analysis->heap_count += count;
-    if (analysis->heap_bytes > analysis->summary.peak_bytes) {
-        analysis->summary.peak_bytes = analysis->heap_bytes;
-        analysis->summary.peak_count = analysis->heap_count;
-        analysis->summary.peak_event_index = event_index;
-        analysis->peak_time_pending = 1;
-        analysis->epoch++;
-    }
-}
-
-/* Removes live bytes and blocks (which the stack holds) from a stack. */
-static void live_remove(struct capture_analysis *analysis, uint32_t stack_id, uint64_t bytes,
-                        uint64_t count)
-{
-    struct stack_state *state = stack_touch(analysis, stack_id);
-    state->live_bytes -= bytes;
-    state->live_count -= count;
-    analysis->heap_bytes -= bytes;
-    analysis->heap_count -= count;
-}
-
-/* Counts one more live block, without bytes: a mapping split in two. */
-static void live_split(struct capture_analysis *analysis, uint32_t stack_id)
-{
-    stack_touch(analysis, stack_id)->live_count++;
-    analysis->heap_count++;
+    struct estimate before = analysis_block_share(block->size, block->weight);
+    struct estimate after = analysis_block_share(new_size, block->weight);
+    before.count = after.count = 0;
+    analysis_live_remove(analysis, block->context, &before, 0);
+    analysis_live_add(analysis, block->context, &after, 0);
 }
 
 /* --- malloc-family and pymalloc blocks --------------------------------------- */
 
 /*
- * A live block is kept in its map's value: size in bits 0-35, allocator in
- * 36-39, stack id in 40-63. A block that does not fit (a size of 64 GiB or
- * more, a stack id of 2^24 - 1 or more) goes to the side array, and the
- * value holds BLOCK_IN_SIDE_ARRAY in the stack bits and its index below.
- * Packing saves a memory access per free and most of the memory.
+ * A live block of weight 1 whose lifetime is not followed is kept in its
+ * map's value: size in bits 0-35, allocator in 36-39, context in 40-63.
+ * Any other block (a size of 64 GiB or more, a context index of 2^24 - 1 or
+ * more, a sampled block, lifetimes followed) goes to the side array, and
+ * the value holds BLOCK_IN_SIDE_ARRAY in the context bits and its index
+ * below. Packing saves a memory access per free and most of the memory.
  */
 #define BLOCK_SIZE_BITS 36
-#define BLOCK_STACK_SHIFT 40
+#define BLOCK_CONTEXT_SHIFT 40
 #define BLOCK_IN_SIDE_ARRAY UINT64_C(0xFFFFFF)
-#define BLOCK_LOW_MASK ((UINT64_C(1) << BLOCK_STACK_SHIFT) - 1)
+#define BLOCK_LOW_MASK ((UINT64_C(1) << BLOCK_CONTEXT_SHIFT) - 1)
+#define FREE_SIDE_SLOT UINT32_MAX /* the context of a side slot on the free list */
 
 static struct live_block *side_blocks(const struct capture_analysis *analysis)
 {
@@ -111,13 +60,19 @@ static struct live_block *side_blocks(const struct capture_analysis *analysis)
 /* Returns the block a map value describes. */
 static struct live_block block_decode(const struct capture_analysis *analysis, uint64_t value)
 {
-    if (value >> BLOCK_STACK_SHIFT == BLOCK_IN_SIDE_ARRAY) {
+    if (value >> BLOCK_CONTEXT_SHIFT == BLOCK_IN_SIDE_ARRAY) {
         return side_blocks(analysis)[value & BLOCK_LOW_MASK];
     }
     struct live_block block = {value & ((UINT64_C(1) << BLOCK_SIZE_BITS) - 1),
-                               (uint32_t)(value >> BLOCK_STACK_SHIFT),
-                               (uint32_t)(value >> BLOCK_SIZE_BITS) & 0xF};
+                               (uint32_t)(value >> BLOCK_CONTEXT_SHIFT),
+                               (uint32_t)(value >> BLOCK_SIZE_BITS) & 0xF, 0, 0, 1.0};
     return block;
+}
+
+static int block_packs(const struct capture_analysis *analysis, const struct live_block *block)
+{
+    return !analysis->keep_lifetimes && block->weight == 1.0 &&
+           block->size >> BLOCK_SIZE_BITS == 0 && block->context < BLOCK_IN_SIDE_ARRAY;
 }
 
 /* Makes the map value of block in *value, using a side slot when needed.
@@ -125,8 +80,8 @@ static struct live_block block_decode(const struct capture_analysis *analysis, u
 static int block_encode(struct capture_analysis *analysis, const struct live_block *block,
                         uint64_t *value)
 {
-    if (block->size >> BLOCK_SIZE_BITS == 0 && block->stack_id < BLOCK_IN_SIDE_ARRAY) {
-        *value = (uint64_t)block->stack_id << BLOCK_STACK_SHIFT |
+    if (block_packs(analysis, block)) {
+        *value = (uint64_t)block->context << BLOCK_CONTEXT_SHIFT |
                  (uint64_t)block->allocator << BLOCK_SIZE_BITS | block->size;
         return 0;
     }
@@ -139,25 +94,24 @@ static int block_encode(struct capture_analysis *analysis, const struct live_blo
         index = analysis->blocks.size / sizeof *block - 1;
     }
     side_blocks(analysis)[index] = *block;
-    *value = BLOCK_IN_SIDE_ARRAY << BLOCK_STACK_SHIFT | index;
+    *value = BLOCK_IN_SIDE_ARRAY << BLOCK_CONTEXT_SHIFT | index;
     return 0;
 }
 
-/* Removes the block a map value describes from the live figures, and frees
- * its side slot if it has one. */
-static void block_forget(struct capture_analysis *analysis, uint64_t value)
+/* Ends the life of the block a map value describes, and frees its side
+ * slot if it has one. Returns 0 or -1 (no memory). */
+static int block_forget(struct capture_analysis *analysis, uint64_t value)
 {
     struct live_block block = block_decode(analysis, value);
-    live_remove(analysis, block.stack_id, block.size, 1);
-    if (value >> BLOCK_STACK_SHIFT == BLOCK_IN_SIDE_ARRAY) {
+    if (value >> BLOCK_CONTEXT_SHIFT == BLOCK_IN_SIDE_ARRAY) {
         uint64_t index = value & BLOCK_LOW_MASK;
+        side_blocks(analysis)[index].context = FREE_SIDE_SLOT;
         side_blocks(analysis)[index].size = analysis->free_block;
         analysis->free_block = index;
     }
+    return block_end(analysis, &block);
 }
 
-/* Releases the block at address in map, if any. Returns 1 when one was
- * released, 0 when the address held nothing. */
 int analysis_heap_block_release(struct capture_analysis *analysis, struct hash_map *map,
                                 uint64_t address)
 {
@@ -165,8 +119,7 @@ int analysis_heap_block_release(struct capture_analysis *analysis, struct hash_m
     if (!hash_map_remove(map, address, &value)) {
         return 0;
     }
-    block_forget(analysis, value);
-    return 1;
+    return block_forget(analysis, value) < 0 ? -1 : 1;
 }
 
 /*
@@ -176,25 +129,26 @@ int analysis_heap_block_release(struct capture_analysis *analysis, struct hash_m
  * 0, or -1 when memory ran out.
  */
 int analysis_heap_block_add(struct capture_analysis *analysis, struct hash_map *map,
-                            const struct capture_record *record, uint64_t event_index)
+                            uint64_t address, const struct live_block *block)
 {
-    if (record->address == HASH_MAP_EMPTY_KEY) {
+    if (address == HASH_MAP_EMPTY_KEY) {
         return 0;
     }
-    struct live_block block = {record->size, record->stack_id, record->allocator};
     uint64_t value;
-    if (block_encode(analysis, &block, &value) < 0) {
+    if (block_encode(analysis, block, &value) < 0) {
         return -1;
     }
-    uint64_t *existing = hash_map_find(map, record->address);
+    uint64_t *existing = hash_map_find(map, address);
     if (existing) {
         uint64_t replaced = *existing;
         *existing = value;
-        block_forget(analysis, replaced);
-    } else if (hash_map_put(map, record->address, value) < 0) {
+        if (block_forget(analysis, replaced) < 0) {
+            return -1;
+        }
+    } else if (hash_map_put(map, address, value) < 0) {
         return -1;
     }
-    live_add(analysis, record->stack_id, record->size, 1, event_index);
+    block_live_add(analysis, block);
     return 0;
 }
 
@@ -230,17 +184,15 @@ static int region_reserve_spare(struct region_tree *tree)
     return 0;
 }
 
-/* Takes the spare node as a new single-node tree holding the given region. */
-static uint32_t region_take_spare(struct region_tree *tree, uint64_t start, uint64_t size,
-                                  uint32_t stack_id, uint32_t allocator)
+/* Takes the spare node as a new single-node tree holding block at start. */
+static uint32_t region_take_spare(struct region_tree *tree, uint64_t start,
+                                  const struct live_block *block)
 {
     uint32_t index = tree->spare;
     tree->spare = 0;
     struct region_node *node = &region_nodes(tree)[index];
+    node->block = *block;
     node->start = start;
-    node->size = size;
-    node->stack_id = stack_id;
-    node->allocator = allocator;
     node->left = node->right = 0;
     node->priority = (uint32_t)hash_map_mix(++tree->created);
     return index;
@@ -293,52 +245,54 @@ static int region_cut_predecessor(struct capture_analysis *analysis, uint32_t be
     while (last && nodes[last].right) {
         last = nodes[last].right;
     }
-    if (!last || region_end(nodes[last].start, nodes[last].size) <= start) {
+    if (!last || region_end(nodes[last].start, nodes[last].block.size) <= start) {
         return 0;
     }
     struct region_node *node = &nodes[last];
-    uint64_t node_end = region_end(node->start, node->size);
-    uint64_t cut_end = node_end < end ? node_end : end;
-    live_remove(analysis, node->stack_id, cut_end - start, 0);
-    node->size = start - node->start;
+    uint64_t node_end = region_end(node->start, node->block.size);
+    uint64_t head = start - node->start;
+    block_resize(analysis, &node->block, head);
+    node->block.size = head;
     if (node_end > end) {
-        uint32_t tail = region_take_spare(tree, end, node_end - end, node->stack_id,
-                                          node->allocator);
-        live_split(analysis, node->stack_id);
-        *after = region_merge(nodes, tail, *after);
+        /* The mapping split in two counts as two live blocks from now on. */
+        struct live_block tail = node->block;
+        tail.size = node_end - end;
+        *after = region_merge(nodes, region_take_spare(tree, end, &tail), *after);
+        block_live_add(analysis, &tail);
     }
     return 1;
 }
 
 /* Releases every region of subtree (all start inside [.., end)); the one
- * reaching past end keeps its part beyond end, merged into *after. */
-static void region_release_inside(struct capture_analysis *analysis, uint32_t subtree,
-                                  uint64_t end, uint32_t *after)
+ * reaching past end keeps its part beyond end, merged into *after. Returns
+ * 0 or -1 (no memory). */
+static int region_release_inside(struct capture_analysis *analysis, uint32_t subtree,
+                                 uint64_t end, uint32_t *after)
 {
     if (!subtree) {
-        return;
+        return 0;
     }
     struct region_tree *tree = &analysis->regions;
     struct region_node *nodes = region_nodes(tree);
-    region_release_inside(analysis, nodes[subtree].left, end, after);
-    region_release_inside(analysis, nodes[subtree].right, end, after);
+    if (region_release_inside(analysis, nodes[subtree].left, end, after) < 0 ||
+        region_release_inside(analysis, nodes[subtree].right, end, after) < 0) {
+        return -1;
+    }
     struct region_node *node = &nodes[subtree];
-    uint64_t node_end = region_end(node->start, node->size);
+    uint64_t node_end = region_end(node->start, node->block.size);
     if (node_end > end) {
-        live_remove(analysis, node->stack_id, end - node->start, 0);
-        node->size = node_end - end;
+        block_resize(analysis, &node->block, node_end - end);
+        node->block.size = node_end - end;
         node->start = end;
         node->left = node->right = 0;
         *after = region_merge(nodes, subtree, *after);
-        return;
+        return 0;
     }
-    live_remove(analysis, node->stack_id, node->size, 1);
     node->left = tree->free_list;
     tree->free_list = subtree;
+    return block_end(analysis, &node->block);
 }
 
-/* Unmaps [start, start + size) from the tracked mappings. Returns 1 when
- * bytes were released, 0 when none, -1 when memory ran out. */
 int analysis_heap_regions_unmap(struct capture_analysis *analysis, uint64_t start, uint64_t size)
 {
     struct region_tree *tree = &analysis->regions;
@@ -355,36 +309,70 @@ int analysis_heap_regions_unmap(struct capture_analysis *analysis, uint64_t star
     region_split(nodes, rest, end, &inside, &after);
     int released = region_cut_predecessor(analysis, before, start, end, &after);
     released |= inside != 0;
-    region_release_inside(analysis, inside, end, &after);
+    int status = region_release_inside(analysis, inside, end, &after);
     tree->root = region_merge(nodes, before, after);
-    return released;
+    return status < 0 ? -1 : released;
 }
 
-/* Maps a new region, replacing whatever it overlaps. Returns 0 or -1. */
-int analysis_heap_regions_map(struct capture_analysis *analysis,
-                              const struct capture_record *record, uint64_t event_index)
+int analysis_heap_regions_map(struct capture_analysis *analysis, uint64_t address,
+                              const struct live_block *block)
 {
     struct region_tree *tree = &analysis->regions;
-    uint64_t size = region_end(record->address, record->size) - record->address;
-    if (size == 0) {
+    struct live_block mapped = *block;
+    mapped.size = region_end(address, block->size) - address;
+    if (mapped.size == 0) {
         return 0;
     }
-    if (analysis_heap_regions_unmap(analysis, record->address, size) < 0 ||
+    if (analysis_heap_regions_unmap(analysis, address, mapped.size) < 0 ||
         region_reserve_spare(tree) < 0) {
         return -1;
     }
     struct region_node *nodes = region_nodes(tree);
     uint32_t before, after;
-    region_split(nodes, tree->root, record->address, &before, &after);
-    uint32_t node = region_take_spare(tree, record->address, size, record->stack_id,
-                                      record->allocator);
+    region_split(nodes, tree->root, address, &before, &after);
+    uint32_t node = region_take_spare(tree, address, &mapped);
     tree->root = region_merge(nodes, region_merge(nodes, before, node), after);
-    live_add(analysis, record->stack_id, size, 1, event_index);
+    block_live_add(analysis, &mapped);
     return 0;
 }
 
-void analysis_heap_region_tree_release(struct region_tree *tree)
+/* --- every live block ------------------------------------------------------------ */
+
+static int region_each(struct capture_analysis *analysis, uint32_t subtree,
+                       int (*visit)(struct capture_analysis *, const struct live_block *))
 {
-    byte_buffer_release(&tree->nodes);
-    memset(tree, 0, sizeof *tree);
+    if (!subtree) {
+        return 0;
+    }
+    const struct region_node *node = &region_nodes(&analysis->regions)[subtree];
+    int result = region_each(analysis, node->left, visit);
+    if (!result) {
+        result = visit(analysis, &node->block);
+    }
+    return result ? result : region_each(analysis, node->right, visit);
+}
+
+/* Blocks that packed into their map are not visited: with lifetimes kept
+ * (the only analyses that ask), none does. */
+int analysis_heap_each_block(struct capture_analysis *analysis,
+                             int (*visit)(struct capture_analysis *, const struct live_block *))
+{
+    size_t count = analysis->blocks.size / sizeof(struct live_block);
+    for (size_t index = 0; index < count; index++) {
+        struct live_block block = side_blocks(analysis)[index];
+        int result = block.context == FREE_SIDE_SLOT ? 0 : visit(analysis, &block);
+        if (result) {
+            return result;
+        }
+    }
+    return region_each(analysis, analysis->regions.root, visit);
+}
+
+void analysis_heap_release(struct capture_analysis *analysis)
+{
+    hash_map_release(&analysis->malloc_blocks);
+    hash_map_release(&analysis->pymalloc_blocks);
+    byte_buffer_release(&analysis->blocks);
+    byte_buffer_release(&analysis->regions.nodes);
+    memset(&analysis->regions, 0, sizeof analysis->regions);
 }

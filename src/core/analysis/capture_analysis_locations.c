@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "core/base/byte_buffer.h"
-#include "core/analysis/stack_threads.h"
 #include "core/base/tracker_memory.h"
 
 /* --- grouping stacks into locations ------------------------------------------------ */
@@ -53,32 +52,15 @@ static int location_member_compare(const void *left_pointer, const void *right_p
     return order ? order : analysis_compare_u32(left->line, right->line);
 }
 
-static void estimate_accumulate(struct estimate *into, const struct estimate *part)
+static void figures_accumulate(uint64_t *bytes, uint64_t *count,
+                               const struct analysis_figures *part)
 {
-    into->bytes += part->bytes;
-    into->count += part->count;
-    into->bytes_variance += part->bytes_variance;
-    into->observed_bytes += part->observed_bytes;
+    *bytes += part->bytes;
+    *count += part->count;
 }
 
-/* Adds a stack's estimated figures to its location (sampled captures). */
-static void location_add_estimates(const struct capture_analysis *analysis,
-                                   struct analysis_location *location, uint32_t stack_id)
-{
-    struct estimate peak, total, leaked;
-    capture_estimates_stack(analysis->estimates, stack_id, &peak, &total, &leaked);
-    estimate_accumulate(&location->estimated_peak, &peak);
-    estimate_accumulate(&location->estimated_total, &total);
-    estimate_accumulate(&location->estimated_leaked, &leaked);
-    location->peak_bytes = analysis_rounded(location->estimated_peak.bytes);
-    location->peak_count = analysis_rounded(location->estimated_peak.count);
-    location->total_bytes = analysis_rounded(location->estimated_total.bytes);
-    location->total_count = analysis_rounded(location->estimated_total.count);
-    location->leaked_bytes = analysis_rounded(location->estimated_leaked.bytes);
-    location->leaked_count = analysis_rounded(location->estimated_leaked.count);
-}
-
-/* Adds a stack's figures to its location. */
+/* Adds a stack's figures to its location: sums of the same rounded context
+ * figures the reports add up, with the estimates behind them. */
 static void location_add_stack(const struct capture_analysis *analysis,
                                struct analysis_location *location, uint32_t stack_id)
 {
@@ -88,18 +70,12 @@ static void location_add_stack(const struct capture_analysis *analysis,
         location->native_stack_id = state->native_stack_id;
         location->native_python_stack_id = stack_id;
     }
-    if (analysis->estimates) {
-        location_add_estimates(analysis, location, stack_id);
-        return;
-    }
-    uint64_t peak_bytes, peak_count;
-    analysis_heap_stack_at_peak(analysis, state, &peak_bytes, &peak_count);
-    location->peak_bytes += peak_bytes;
-    location->peak_count += peak_count;
-    location->total_bytes += state->total_bytes;
-    location->total_count += state->total_count;
-    location->leaked_bytes += state->live_bytes;
-    location->leaked_count += state->live_count;
+    figures_accumulate(&location->peak_bytes, &location->peak_count, &state->at_peak);
+    figures_accumulate(&location->total_bytes, &location->total_count, &state->total);
+    figures_accumulate(&location->leaked_bytes, &location->leaked_count, &state->leaked);
+    analysis_estimate_add(&location->estimated_peak, &state->estimated_at_peak, 1);
+    analysis_estimate_add(&location->estimated_total, &state->estimated_total, 1);
+    analysis_estimate_add(&location->estimated_leaked, &state->estimated_leaked, 1);
 }
 
 /* Groups sorted members into analysis->locations. Returns 0 or -1. */
@@ -134,10 +110,10 @@ struct thread_assignment {
     uint32_t *location_of_stack;
 };
 
-/* stack_threads_each visitor: lists thread_id at its stack's location. */
-static void location_add_thread(uint32_t stack_id, uint64_t thread_id, void *context)
+/* Lists thread_id at its stack's location. */
+static void location_add_thread(struct thread_assignment *assignment, uint32_t stack_id,
+                                uint64_t thread_id)
 {
-    struct thread_assignment *assignment = context;
     if (stack_id >= assignment->analysis->stack_capacity ||
         assignment->location_of_stack[stack_id] == UINT32_MAX) {
         return;
@@ -157,7 +133,7 @@ static void location_add_thread(uint32_t stack_id, uint64_t thread_id, void *con
     location->thread_ids[location->thread_count++] = thread_id;
 }
 
-/* Fills each location's thread list from the (stack, thread) pairs; members
+/* Fills each location's thread list from the contexts' (stack, thread); members
  * are sorted as locations_from_members grouped them. Returns 0 or -1. */
 static int locations_assign_threads(struct capture_analysis *analysis,
                                     const struct location_member *members, size_t count)
@@ -176,7 +152,10 @@ static int locations_assign_threads(struct capture_analysis *analysis,
         location_of_stack[members[index].stack_id] = location;
     }
     struct thread_assignment assignment = {analysis, location_of_stack};
-    stack_threads_each(&analysis->stack_threads, location_add_thread, &assignment);
+    const struct analysis_context *contexts = analysis_contexts(analysis);
+    for (size_t index = 0; index < analysis_context_count(analysis); index++) {
+        location_add_thread(&assignment, contexts[index].stack_id, contexts[index].thread_id);
+    }
     tracker_free(location_of_stack, size ? size : 1);
     return 0;
 }
@@ -187,7 +166,7 @@ int analysis_locations_build(struct capture_analysis *analysis)
     const struct stack_state *states = analysis_stack_states(analysis);
     size_t used = 0;
     for (size_t stack_id = 0; stack_id < analysis->stack_capacity; stack_id++) {
-        used += states[stack_id].total_count > 0;
+        used += states[stack_id].used;
     }
     if (used == 0) {
         return 0;
@@ -198,7 +177,7 @@ int analysis_locations_build(struct capture_analysis *analysis)
     }
     size_t filled = 0;
     for (size_t stack_id = 0; stack_id < analysis->stack_capacity; stack_id++) {
-        if (states[stack_id].total_count > 0) {
+        if (states[stack_id].used) {
             location_member_set(analysis, (uint32_t)stack_id, &members[filled++]);
         }
     }

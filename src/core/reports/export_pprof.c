@@ -133,8 +133,8 @@ static int put_header(struct pprof_writer *writer)
 
 /* One sample: the context's locations (frame ids; location 1 + frame count
  * for no Python frame) and its four values. */
-static int put_sample(struct pprof_writer *writer, const struct report_context *context,
-                      enum report_selection selection)
+static int put_sample(struct pprof_writer *writer, const struct analysis_context_view *context,
+                      enum analysis_selection selection)
 {
     byte_buffer_clear(&writer->packed);
     uint32_t stack_id = context->stack_id;
@@ -155,8 +155,8 @@ static int put_sample(struct pprof_writer *writer, const struct report_context *
         return -1;
     }
     byte_buffer_clear(&writer->packed);
-    const struct report_figures *total = &context->selected[REPORT_TOTAL];
-    const struct report_figures *inuse = &context->selected[selection];
+    const struct analysis_figures *total = &context->selected[ANALYSIS_SELECT_TOTAL];
+    const struct analysis_figures *inuse = &context->selected[selection];
     if (byte_buffer_append_varint(&writer->packed, total->count) < 0 ||
         byte_buffer_append_varint(&writer->packed, total->bytes) < 0 ||
         byte_buffer_append_varint(&writer->packed, inuse->count) < 0 ||
@@ -171,11 +171,11 @@ static int put_sample(struct pprof_writer *writer, const struct report_context *
 static int put_samples(struct pprof_writer *writer, const struct report_filter *filter)
 {
     size_t count;
-    const struct report_context *contexts = report_collection_contexts(writer->collection, &count);
+    const struct analysis_context_view *contexts = report_collection_contexts(writer->collection, &count);
     uint8_t *cache = calloc((size_t)capture_reader_frame_count(writer->reader) + 1, 1);
     int result = cache ? 0 : -1;
     for (size_t i = 0; i < count && result == 0; i++) {
-        if (contexts[i].selected[REPORT_TOTAL].count == 0 ||
+        if (contexts[i].selected[ANALYSIS_SELECT_TOTAL].count == 0 ||
             report_filter_accepts(filter, writer->reader, &contexts[i], cache) != 1) {
             continue;
         }

@@ -16,7 +16,7 @@
 #ifndef MEMLYZE_EXPORT_PPROF_H
 #define MEMLYZE_EXPORT_PPROF_H
 
-#include "core/analysis/capture_report.h"
+#include "core/reports/report_collection.h"
 #include "core/reports/report_tree.h"
 
 /* Writes the profile to path. Returns 0, or -1 with error filled (os_errno

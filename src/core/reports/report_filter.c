@@ -55,7 +55,7 @@ static uint8_t frame_bits(const struct report_filter *filter, struct capture_rea
 }
 
 int report_filter_accepts(const struct report_filter *filter, struct capture_reader *reader,
-                          const struct report_context *context, uint8_t *cache)
+                          const struct analysis_context_view *context, uint8_t *cache)
 {
     if (filter->has_thread && context->thread_id != filter->thread_id) {
         return 0;
@@ -82,7 +82,7 @@ int report_filter_accepts(const struct report_filter *filter, struct capture_rea
 
 /* --- locations ----------------------------------------------------------------------- */
 
-static void figures_add(struct report_figures *sum, const struct report_figures *figures)
+static void figures_add(struct analysis_figures *sum, const struct analysis_figures *figures)
 {
     sum->bytes += figures->bytes;
     sum->count += figures->count;
@@ -101,7 +101,7 @@ int report_locations(const struct report_collection *collection,
 {
     struct capture_reader *reader = report_collection_reader(collection);
     size_t context_count;
-    const struct report_context *contexts = report_collection_contexts(collection, &context_count);
+    const struct analysis_context_view *contexts = report_collection_contexts(collection, &context_count);
     uint8_t *cache = calloc((size_t)capture_reader_frame_count(reader) + 1, 1);
     struct report_location *rows = calloc(context_count + 1, sizeof *rows);
     struct hash_map index;
@@ -110,7 +110,7 @@ int report_locations(const struct report_collection *collection,
     int result = cache && rows ? 0 : -1;
     for (size_t i = 0; i < context_count && result == 0; i++) {
         int accepted = report_filter_accepts(filter, reader, &contexts[i], cache);
-        if (accepted <= 0 || contexts[i].selected[REPORT_TOTAL].count == 0) {
+        if (accepted <= 0 || contexts[i].selected[ANALYSIS_SELECT_TOTAL].count == 0) {
             continue;
         }
         uint32_t frame_id = innermost_frame(reader, contexts[i].stack_id);
@@ -121,9 +121,9 @@ int report_locations(const struct report_collection *collection,
             rows[used++].frame_id = frame_id;
         }
         figures_add(&rows[row].selected, &contexts[i].selected[filter->selection]);
-        figures_add(&rows[row].leaked, &contexts[i].selected[REPORT_LEAKS]);
-        figures_add(&rows[row].total, &contexts[i].selected[REPORT_TOTAL]);
-        figures_add(&rows[row].peak, &contexts[i].selected[REPORT_PEAK]);
+        figures_add(&rows[row].leaked, &contexts[i].selected[ANALYSIS_SELECT_LEAKS]);
+        figures_add(&rows[row].total, &contexts[i].selected[ANALYSIS_SELECT_TOTAL]);
+        figures_add(&rows[row].peak, &contexts[i].selected[ANALYSIS_SELECT_PEAK]);
     }
     hash_map_release(&index);
     free(cache);

@@ -97,7 +97,7 @@ static int64_t thread_node(struct full_tree *full, uint64_t thread_id)
 }
 
 /* Adds the figures to a node (inclusive). */
-static void node_add(struct full_tree *full, int64_t node, const struct report_figures *figures,
+static void node_add(struct full_tree *full, int64_t node, const struct analysis_figures *figures,
                      uint64_t weight)
 {
     struct report_node *target = &full_nodes(full)[node];
@@ -109,9 +109,9 @@ static void node_add(struct full_tree *full, int64_t node, const struct report_f
 /* Adds figures along the merged path of a context with a native stack,
  * below node; returns the last node or -1. */
 static int64_t add_merged_path(struct full_tree *full, int64_t node,
-                               const struct report_context *context,
+                               const struct analysis_context_view *context,
                                const struct report_tree_options *options,
-                               const struct report_figures *figures, uint64_t weight)
+                               const struct analysis_figures *figures, uint64_t weight)
 {
     const struct merged_path_step *steps;
     size_t depth;
@@ -137,9 +137,9 @@ static int64_t add_merged_path(struct full_tree *full, int64_t node,
 /* Adds figures along the Python path of a context below node; returns the
  * last node or -1. */
 static int64_t add_python_path(struct full_tree *full, struct capture_reader *reader, int64_t node,
-                               const struct report_context *context,
+                               const struct analysis_context_view *context,
                                const struct report_tree_options *options,
-                               const struct report_figures *figures, uint64_t weight)
+                               const struct analysis_figures *figures, uint64_t weight)
 {
     if (collect_path(full, reader, context->stack_id) < 0) {
         return -1;
@@ -162,11 +162,11 @@ static int64_t add_python_path(struct full_tree *full, struct capture_reader *re
 
 /* Adds one context's figures along its path; returns its leaf or -1. */
 static int64_t add_context(struct full_tree *full, struct capture_reader *reader,
-                           const struct report_context *context,
+                           const struct analysis_context_view *context,
                            const struct report_tree_options *options)
 {
-    const struct report_figures *figures = &context->selected[options->filter.selection];
-    uint64_t weight = options->temporal ? context->selected[REPORT_TOTAL].bytes : figures->bytes;
+    const struct analysis_figures *figures = &context->selected[options->filter.selection];
+    uint64_t weight = options->temporal ? context->selected[ANALYSIS_SELECT_TOTAL].bytes : figures->bytes;
     int64_t node = ROOT_INDEX;
     node_add(full, node, figures, weight);
     if (options->split_threads && (node = thread_node(full, context->thread_id)) < 0) {
@@ -186,13 +186,13 @@ static int64_t add_context(struct full_tree *full, struct capture_reader *reader
 }
 
 /* Whether a context belongs in the tree (its figures are not all zero). */
-static int context_counts(const struct report_context *context,
+static int context_counts(const struct analysis_context_view *context,
                           const struct report_tree_options *options)
 {
     if (options->temporal) {
-        return context->selected[REPORT_TOTAL].count > 0;
+        return context->selected[ANALYSIS_SELECT_TOTAL].count > 0;
     }
-    const struct report_figures *figures = &context->selected[options->filter.selection];
+    const struct analysis_figures *figures = &context->selected[options->filter.selection];
     return figures->count > 0 || figures->bytes > 0;
 }
 
@@ -201,7 +201,7 @@ static int build_full(const struct report_collection *collection,
 {
     struct capture_reader *reader = report_collection_reader(collection);
     size_t count;
-    const struct report_context *contexts = report_collection_contexts(collection, &count);
+    const struct analysis_context_view *contexts = report_collection_contexts(collection, &count);
     uint8_t *cache = calloc((size_t)capture_reader_frame_count(reader) + 1, 1);
     full->leaf_of_context = malloc((count + 1) * sizeof *full->leaf_of_context);
     if (!cache || !full->leaf_of_context || node_append(full, NO_NODE, REPORT_NODE_ROOT) < 0) {
@@ -398,8 +398,8 @@ static int merge_intervals(const struct report_collection *collection,
                            struct report_tree *tree)
 {
     size_t count;
-    const struct report_interval *intervals = report_collection_intervals(collection, &count);
-    struct report_interval *merged = malloc((count + 1) * sizeof *merged);
+    const struct analysis_interval *intervals = report_collection_intervals(collection, &count);
+    struct analysis_interval *merged = malloc((count + 1) * sizeof *merged);
     struct hash_map index;
     hash_map_init(&index);
     size_t used = 0;
@@ -410,7 +410,7 @@ static int merge_intervals(const struct report_collection *collection,
             continue;
         }
         uint64_t node = (uint64_t)final_of[leaf];
-        uint32_t free_key = intervals[i].free_bucket == REPORT_NEVER_FREED
+        uint32_t free_key = intervals[i].free_bucket == ANALYSIS_NEVER_FREED
                                 ? 0xFFu : intervals[i].free_bucket;
         uint64_t key = node << 16 | (uint64_t)intervals[i].alloc_bucket << 8 | free_key;
         uint64_t *found = hash_map_find(&index, key);

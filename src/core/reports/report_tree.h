@@ -31,7 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/analysis/capture_report.h"
+#include "core/reports/report_collection.h"
 
 enum report_node_kind {
     REPORT_NODE_ROOT,
@@ -62,7 +62,7 @@ struct report_node {
 };
 
 struct report_filter {
-    enum report_selection selection;
+    enum analysis_selection selection;
     int has_thread;
     uint64_t thread_id;
     const char *const *include;
@@ -86,7 +86,7 @@ struct report_tree {
     int truncated;                  /* some nodes were folded into OTHER nodes */
     uint64_t other_threshold;       /* the weight below which nodes were folded */
     /* Temporal trees: intervals of the output nodes, merged. */
-    struct report_interval *intervals; /* .context holds the node index */
+    struct analysis_interval *intervals; /* .context holds the node index */
     size_t interval_count;
     /* The native frames the nodes point to (owned by the tree). */
     struct report_native_frame **native_frames;
@@ -96,17 +96,17 @@ struct report_tree {
 /* One location: the innermost frame (frame_id 0: no Python frame). */
 struct report_location {
     uint32_t frame_id;
-    struct report_figures selected;
-    struct report_figures leaked;
-    struct report_figures total;
-    struct report_figures peak;
+    struct analysis_figures selected;
+    struct analysis_figures leaked;
+    struct analysis_figures total;
+    struct analysis_figures peak;
 };
 
 /* Returns 1 when the context passes the filter's thread, include and
  * exclude tests (not the selection), 0 when not, -1 when memory ran out.
  * cache holds one byte per frame id (frame count + 1, zeroed first). */
 int report_filter_accepts(const struct report_filter *filter, struct capture_reader *reader,
-                          const struct report_context *context, uint8_t *cache);
+                          const struct analysis_context_view *context, uint8_t *cache);
 
 /*
  * Builds the tree of the collection's contexts. Returns 0 with *tree filled

@@ -11,7 +11,7 @@
 #include "tests/c/capture_builder.h"
 #include "core/format/capture_format.h"
 #include "core/format/capture_reader.h"
-#include "core/analysis/capture_report.h"
+#include "core/reports/report_collection.h"
 #include "core/analysis/merged_stack.h"
 #include "core/analysis/native_symbols.h"
 #include "core/reports/report_tree.h"
@@ -204,21 +204,21 @@ static void test_report_tree_holds_the_merged_stacks(void)
     add_native_allocation(&builder, 0x100, 400, 3, 4);
     builder_alloc(&builder, ALLOCATOR_MALLOC, 0x9000, 800, 3);
     struct capture_reader *reader = open_built(&builder);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     struct capture_error error;
     struct report_collection *collection = reader ? report_collect(reader, &options, &error)
                                                   : NULL;
     CHECK(collection != NULL);
     size_t count = 0;
-    const struct report_context *contexts =
+    const struct analysis_context_view *contexts =
         collection ? report_collection_contexts(collection, &count) : NULL;
     CHECK_EQ_U64(count, 3); /* (3, 3), (3, 4) and (3, no native stack) */
     CHECK(count == 3 && contexts[0].native_stack_id == 3 && contexts[1].native_stack_id == 4 &&
-          contexts[2].native_stack_id == 0 && contexts[0].selected[REPORT_TOTAL].bytes == 300);
+          contexts[2].native_stack_id == 0 && contexts[0].selected[ANALYSIS_SELECT_TOTAL].bytes == 300);
     struct report_tree_options tree_options;
     memset(&tree_options, 0, sizeof tree_options);
-    tree_options.filter.selection = REPORT_TOTAL;
+    tree_options.filter.selection = ANALYSIS_SELECT_TOTAL;
     tree_options.max_nodes = 1000;
     struct report_tree tree;
     CHECK(collection && report_tree_build(collection, &tree_options, &tree) == 0);

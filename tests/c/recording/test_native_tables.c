@@ -14,7 +14,6 @@
 #include "core/recording/intern_table.h"
 #include "core/recording/native_intern.h"
 #include "core/analysis/native_symbols.h"
-#include "core/analysis/stack_threads.h"
 #include "tests/c/test_harness.h"
 
 static void test_native_stacks_are_interned_once(void)
@@ -171,29 +170,6 @@ static void test_symbolizer_names_functions_and_refuses_other_builds(void)
     }
 }
 
-static void count_pair(uint32_t stack_id, uint64_t thread_id, void *context)
-{
-    uint64_t *sums = context;
-    sums[0]++;
-    sums[1] += stack_id * 10 + thread_id;
-}
-
-static void test_stack_threads_keeps_distinct_pairs(void)
-{
-    struct stack_threads set;
-    stack_threads_init(&set);
-    CHECK(stack_threads_add(&set, 1, 1) == 0);
-    CHECK(stack_threads_add(&set, 1, 1) == 0);
-    CHECK(stack_threads_add(&set, 1, 2) == 0);
-    CHECK(stack_threads_add(&set, 0, 3) == 0);
-    CHECK(stack_threads_add(&set, 1, 1) == 0);
-    uint64_t sums[2] = {0, 0};
-    stack_threads_each(&set, count_pair, sums);
-    CHECK_EQ_U64(sums[0], 3);
-    CHECK_EQ_U64(sums[1], 11 + 12 + 3);
-    stack_threads_release(&set);
-}
-
 /* The location of stack 1 (f at line 7) from an analysis of builder's file. */
 static const struct analysis_location *location_at_line_seven(struct capture_analysis *analysis)
 {
@@ -253,7 +229,6 @@ int main(void)
     RUN_TEST(test_reader_decodes_native_records);
     RUN_TEST(test_reader_refuses_an_undefined_native_stack);
     RUN_TEST(test_symbolizer_names_functions_and_refuses_other_builds);
-    RUN_TEST(test_stack_threads_keeps_distinct_pairs);
     RUN_TEST(test_locations_list_threads_and_their_largest_native_stack);
     return test_harness_exit_code();
 }

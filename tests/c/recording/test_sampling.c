@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "core/analysis/capture_analysis_internal.h"
 #include "core/analysis/capture_estimates.h"
 #include "core/recording/sampler.h"
 #include "tests/c/test_harness.h"
@@ -82,40 +83,33 @@ static void test_remembered_blocks(void)
     CHECK(sampler_forget(0x4000) == 0);
 }
 
-static struct capture_record allocation(uint64_t address, uint64_t size, uint32_t stack)
-{
-    struct capture_record record = {0};
-    record.kind = CAPTURE_RECORD_ALLOCATION;
-    record.address = address;
-    record.size = size;
-    record.stack_id = stack;
-    record.allocator = ALLOCATOR_MALLOC;
-    return record;
-}
-
-static void test_full_capture_estimates_are_exact(void)
+/* A full capture's blocks weigh 1: every share is the exact block. */
+static void test_full_capture_weights_are_exact(void)
 {
     struct capture_header header = {.sample_rate = 1.0};
     struct capture_estimates *estimates = capture_estimates_new(&header);
-    struct capture_record record = allocation(0x10, 100, 1);
-    capture_estimates_take(estimates, &record, 0);
-    record = allocation(0x20, 300, 2);
-    capture_estimates_take(estimates, &record, 1);
-    struct capture_record free_record = {.kind = CAPTURE_RECORD_FREE, .address = 0x10};
-    capture_estimates_take(estimates, &free_record, 2);
-    capture_estimates_finish(estimates);
-    const struct estimate_summary *summary = capture_estimates_summary(estimates);
-    CHECK(summary->allocated.bytes == 400 && summary->allocated.count == 2);
-    CHECK(summary->at_peak.bytes == 400 && summary->leaked.bytes == 300);
-    CHECK(summary->allocated.bytes_variance == 0);
-    struct estimate peak, total, leaked;
-    capture_estimates_stack(estimates, 1, &peak, &total, &leaked);
-    CHECK(peak.bytes == 100 && total.bytes == 100 && leaked.bytes == 0);
+    CHECK(capture_estimates_weight(estimates, 100) == 1.0);
+    struct estimate share = analysis_block_share(300, capture_estimates_weight(estimates, 300));
+    CHECK(share.bytes == 300 && share.count == 1 && share.bytes_variance == 0);
+    capture_estimates_free(estimates);
+}
+
+/* A sampling change takes effect for the allocations after it. */
+static void test_sampling_record_changes_weights(void)
+{
+    struct capture_header header = {.sample_rate = 1.0};
+    struct capture_estimates *estimates = capture_estimates_new(&header);
+    struct capture_record change = {.kind = CAPTURE_RECORD_SAMPLING,
+                                    .sample_mode = CAPTURE_SAMPLING_BY_ALLOCATIONS,
+                                    .sample_mean = 10};
+    capture_estimates_take_sampling(estimates, &change);
+    CHECK(fabs(capture_estimates_weight(estimates, 64) - 10.0) < 1e-9);
     capture_estimates_free(estimates);
 }
 
 /* Many simulated runs of byte sampling over a known stream: the estimate of
- * the total is unbiased and its interval holds the truth ~95% of the time. */
+ * the total, summed from the kept blocks' shares as the analysis sums them,
+ * is unbiased and its interval holds the truth ~95% of the time. */
 static void test_byte_sampling_intervals_cover(void)
 {
     const int runs = 400;
@@ -125,21 +119,21 @@ static void test_byte_sampling_intervals_cover(void)
     for (int run = 0; run < runs; run++) {
         sampler_configure(SAMPLER_BY_BYTES, 32768, 1000 + (uint64_t)run, 1);
         struct capture_estimates *estimates = capture_estimates_new(&header);
+        struct estimate allocated = {0, 0, 0, 0};
         double truth = 0;
         for (uint64_t index = 0; index < 20000; index++) {
             uint64_t size = 16 + (index * 7919) % 20000;
             truth += (double)size;
             if (sampler_keeps(size)) {
-                struct capture_record record = allocation(0x1000 + index * 32, size, 1);
-                capture_estimates_take(estimates, &record, index);
+                struct estimate share =
+                    analysis_block_share(size, capture_estimates_weight(estimates, size));
+                analysis_estimate_add(&allocated, &share, 1);
             }
         }
-        capture_estimates_finish(estimates);
-        const struct estimate_summary *summary = capture_estimates_summary(estimates);
         double low, high;
-        estimate_interval(&summary->allocated, &low, &high);
+        estimate_interval(&allocated, &low, &high);
         covered += low <= truth && truth <= high;
-        error_sum += (summary->allocated.bytes - truth) / truth;
+        error_sum += (allocated.bytes - truth) / truth;
         capture_estimates_free(estimates);
     }
     fprintf(stderr, "  coverage %.1f%%, mean relative error %+.3f%%\n", 100.0 * covered / runs,
@@ -162,7 +156,8 @@ int main(void)
     RUN_TEST(test_allocation_sampling_has_no_stride);
     RUN_TEST(test_same_seed_same_choices);
     RUN_TEST(test_remembered_blocks);
-    RUN_TEST(test_full_capture_estimates_are_exact);
+    RUN_TEST(test_full_capture_weights_are_exact);
+    RUN_TEST(test_sampling_record_changes_weights);
     RUN_TEST(test_byte_sampling_intervals_cover);
     RUN_TEST(test_keep_probability);
     return test_harness_exit_code();

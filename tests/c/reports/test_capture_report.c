@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "tests/c/capture_builder.h"
-#include "core/analysis/capture_report.h"
+#include "core/reports/report_collection.h"
 #include "core/reports/export_pprof.h"
 #include "core/reports/report_tree.h"
 #include "tests/c/test_harness.h"
@@ -48,7 +48,7 @@ static void fixture_begin(struct fixture *fixture)
     builder_switch_thread(builder, 1);
 }
 
-static int fixture_collect(struct fixture *fixture, const struct report_options *options)
+static int fixture_collect(struct fixture *fixture, const struct analysis_options *options)
 {
     struct capture_builder *builder = &fixture->builder;
     builder_flush_chunk(builder);
@@ -72,12 +72,12 @@ static void fixture_end(struct fixture *fixture)
 }
 
 /* The sum of a selection over the contexts of a stack (any thread). */
-static struct report_figures stack_sum(const struct fixture *fixture, uint32_t stack_id,
-                                       enum report_selection selection)
+static struct analysis_figures stack_sum(const struct fixture *fixture, uint32_t stack_id,
+                                       enum analysis_selection selection)
 {
-    struct report_figures sum = {0, 0};
+    struct analysis_figures sum = {0, 0};
     size_t count;
-    const struct report_context *contexts = report_collection_contexts(fixture->collection, &count);
+    const struct analysis_context_view *contexts = report_collection_contexts(fixture->collection, &count);
     for (size_t i = 0; i < count; i++) {
         if (contexts[i].stack_id == stack_id) {
             sum.bytes += contexts[i].selected[selection].bytes;
@@ -122,8 +122,8 @@ static void test_selections(void)
     struct fixture fixture;
     fixture_begin(&fixture);
     build_selection_stream(&fixture.builder);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     options.snapshot_index = 2;
     options.range_start_ns = 35 * MS;
     if (fixture_collect(&fixture, &options) < 0) {
@@ -138,20 +138,20 @@ static void test_selections(void)
     CHECK_EQ_U64(summary->total_count, 5);
     CHECK_EQ_U64(summary->snapshot_count, 2);
     CHECK_EQ_U64(summary->end_time_ns, 100 * MS);
-    CHECK_EQ_U64(stack_sum(&fixture, 3, REPORT_PEAK).bytes, 1050);
-    CHECK_EQ_U64(stack_sum(&fixture, 2, REPORT_PEAK).bytes, 100);
-    CHECK_EQ_U64(stack_sum(&fixture, 1, REPORT_PEAK).bytes, 0);
-    CHECK_EQ_U64(stack_sum(&fixture, 1, REPORT_LEAKS).bytes, 300);
-    CHECK_EQ_U64(stack_sum(&fixture, 3, REPORT_LEAKS).bytes, 50);
-    CHECK_EQ_U64(stack_sum(&fixture, 4, REPORT_TEMPORARY).bytes, 7);
-    CHECK_EQ_U64(stack_sum(&fixture, 3, REPORT_TEMPORARY).bytes, 1000); /* C: none between */
-    CHECK_EQ_U64(stack_sum(&fixture, 3, REPORT_SNAPSHOT).bytes, 50);
-    CHECK_EQ_U64(stack_sum(&fixture, 4, REPORT_SNAPSHOT).count, 0);
-    CHECK_EQ_U64(stack_sum(&fixture, 1, REPORT_RANGE).bytes, 300);
-    CHECK_EQ_U64(stack_sum(&fixture, 2, REPORT_RANGE).bytes, 0);
-    CHECK_EQ_U64(stack_sum(&fixture, 3, REPORT_TOTAL).bytes, 1050);
+    CHECK_EQ_U64(stack_sum(&fixture, 3, ANALYSIS_SELECT_PEAK).bytes, 1050);
+    CHECK_EQ_U64(stack_sum(&fixture, 2, ANALYSIS_SELECT_PEAK).bytes, 100);
+    CHECK_EQ_U64(stack_sum(&fixture, 1, ANALYSIS_SELECT_PEAK).bytes, 0);
+    CHECK_EQ_U64(stack_sum(&fixture, 1, ANALYSIS_SELECT_LEAKS).bytes, 300);
+    CHECK_EQ_U64(stack_sum(&fixture, 3, ANALYSIS_SELECT_LEAKS).bytes, 50);
+    CHECK_EQ_U64(stack_sum(&fixture, 4, ANALYSIS_SELECT_TEMPORARY).bytes, 7);
+    CHECK_EQ_U64(stack_sum(&fixture, 3, ANALYSIS_SELECT_TEMPORARY).bytes, 1000); /* C: none between */
+    CHECK_EQ_U64(stack_sum(&fixture, 3, ANALYSIS_SELECT_SNAPSHOT).bytes, 50);
+    CHECK_EQ_U64(stack_sum(&fixture, 4, ANALYSIS_SELECT_SNAPSHOT).count, 0);
+    CHECK_EQ_U64(stack_sum(&fixture, 1, ANALYSIS_SELECT_RANGE).bytes, 300);
+    CHECK_EQ_U64(stack_sum(&fixture, 2, ANALYSIS_SELECT_RANGE).bytes, 0);
+    CHECK_EQ_U64(stack_sum(&fixture, 3, ANALYSIS_SELECT_TOTAL).bytes, 1050);
     size_t points;
-    const struct report_point *heap = report_collection_heap_series(fixture.collection, &points);
+    const struct analysis_point *heap = report_collection_heap_series(fixture.collection, &points);
     CHECK_EQ_U64(points, 5);
     CHECK_EQ_U64(heap[1].time_ns, 20 * MS);
     CHECK_EQ_U64(heap[2].value, 1150); /* the largest heap of (20, 30] ms */
@@ -168,12 +168,12 @@ static void test_temporary_threshold(void)
         builder_alloc(&fixture.builder, MALLOC, 0x2000, 20, 2); /* one in between */
         builder_free(&fixture.builder, 0x1000);
         builder_free(&fixture.builder, 0x2000);                 /* none in between */
-        struct report_options options;
-        report_options_init(&options);
+        struct analysis_options options;
+        analysis_options_init(&options);
         options.temporary_threshold = threshold;
         if (fixture_collect(&fixture, &options) == 0) {
-            CHECK_EQ_U64(stack_sum(&fixture, 2, REPORT_TEMPORARY).bytes, 20);
-            CHECK_EQ_U64(stack_sum(&fixture, 1, REPORT_TEMPORARY).bytes, threshold >= 1 ? 10 : 0);
+            CHECK_EQ_U64(stack_sum(&fixture, 2, ANALYSIS_SELECT_TEMPORARY).bytes, 20);
+            CHECK_EQ_U64(stack_sum(&fixture, 1, ANALYSIS_SELECT_TEMPORARY).bytes, threshold >= 1 ? 10 : 0);
         }
         fixture_end(&fixture);
     }
@@ -208,7 +208,7 @@ static void check_tree_sums(const struct report_tree *tree)
     }
 }
 
-static void tree_options_init(struct report_tree_options *options, enum report_selection which)
+static void tree_options_init(struct report_tree_options *options, enum analysis_selection which)
 {
     memset(options, 0, sizeof *options);
     options->filter.selection = which;
@@ -220,14 +220,14 @@ static void test_trees(void)
     struct fixture fixture;
     fixture_begin(&fixture);
     build_selection_stream(&fixture.builder);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     if (fixture_collect(&fixture, &options) < 0) {
         fixture_end(&fixture);
         return;
     }
     struct report_tree_options tree_options;
-    tree_options_init(&tree_options, REPORT_PEAK);
+    tree_options_init(&tree_options, ANALYSIS_SELECT_PEAK);
     struct report_tree tree;
     CHECK(report_tree_build(fixture.collection, &tree_options, &tree) == 0);
     CHECK_EQ_U64(tree.count, 4); /* root, main, work, helper */
@@ -267,14 +267,14 @@ static void test_filters_and_bounding(void)
     struct fixture fixture;
     fixture_begin(&fixture);
     build_selection_stream(&fixture.builder);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     if (fixture_collect(&fixture, &options) < 0) {
         fixture_end(&fixture);
         return;
     }
     struct report_tree_options tree_options;
-    tree_options_init(&tree_options, REPORT_TOTAL);
+    tree_options_init(&tree_options, ANALYSIS_SELECT_TOTAL);
     const char *exclude[] = {"lib.py"};
     tree_options.filter.exclude = exclude;
     tree_options.filter.exclude_count = 1;
@@ -327,25 +327,25 @@ static void test_temporal_intervals(void)
     struct fixture fixture;
     fixture_begin(&fixture);
     build_selection_stream(&fixture.builder);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     options.temporal = 1;
     if (fixture_collect(&fixture, &options) < 0) {
         fixture_end(&fixture);
         return;
     }
     const struct report_summary *summary = report_collection_summary(fixture.collection);
-    CHECK_EQ_U64(summary->bucket_width_ns, 100 * MS / REPORT_TEMPORAL_MAX_BUCKETS + 1);
-    CHECK(summary->bucket_count <= REPORT_TEMPORAL_MAX_BUCKETS);
+    CHECK_EQ_U64(summary->bucket_width_ns, 100 * MS / ANALYSIS_TEMPORAL_MAX_BUCKETS + 1);
+    CHECK(summary->bucket_count <= ANALYSIS_TEMPORAL_MAX_BUCKETS);
     struct report_tree_options tree_options;
-    tree_options_init(&tree_options, REPORT_PEAK);
+    tree_options_init(&tree_options, ANALYSIS_SELECT_PEAK);
     tree_options.temporal = 1;
     struct report_tree tree;
     CHECK(report_tree_build(fixture.collection, &tree_options, &tree) == 0);
     uint64_t bytes = 0, never = 0;
     for (size_t i = 0; i < tree.interval_count; i++) {
         bytes += tree.intervals[i].bytes;
-        if (tree.intervals[i].free_bucket == REPORT_NEVER_FREED) {
+        if (tree.intervals[i].free_bucket == ANALYSIS_NEVER_FREED) {
             never += tree.intervals[i].bytes;
         } else {
             CHECK(tree.intervals[i].free_bucket >= tree.intervals[i].alloc_bucket);
@@ -363,8 +363,8 @@ static void test_pprof_export(void)
     struct fixture fixture;
     fixture_begin(&fixture);
     build_selection_stream(&fixture.builder);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     if (fixture_collect(&fixture, &options) < 0) {
         fixture_end(&fixture);
         return;
@@ -422,13 +422,13 @@ static void test_random_peaks(void)
                 memcpy(at_peak, by_stack, sizeof at_peak);
             }
         }
-        struct report_options options;
-        report_options_init(&options);
+        struct analysis_options options;
+        analysis_options_init(&options);
         if (fixture_collect(&fixture, &options) == 0) {
             CHECK_EQ_U64(report_collection_summary(fixture.collection)->peak_bytes, peak);
             for (uint32_t stack = 1; stack <= 4; stack++) {
-                CHECK_EQ_U64(stack_sum(&fixture, stack, REPORT_PEAK).bytes, at_peak[stack]);
-                CHECK_EQ_U64(stack_sum(&fixture, stack, REPORT_LEAKS).bytes, by_stack[stack]);
+                CHECK_EQ_U64(stack_sum(&fixture, stack, ANALYSIS_SELECT_PEAK).bytes, at_peak[stack]);
+                CHECK_EQ_U64(stack_sum(&fixture, stack, ANALYSIS_SELECT_LEAKS).bytes, by_stack[stack]);
             }
         }
         fixture_end(&fixture);
@@ -449,15 +449,15 @@ static void test_sampled_estimates(void)
     builder_alloc(&fixture.builder, MALLOC, 0x1000, 100, 0);
     builder_alloc(&fixture.builder, MALLOC, 0x2000, 50, 0);
     builder_free(&fixture.builder, 0x2000);
-    struct report_options options;
-    report_options_init(&options);
+    struct analysis_options options;
+    analysis_options_init(&options);
     if (fixture_collect(&fixture, &options) == 0) {
         const struct report_summary *summary = report_collection_summary(fixture.collection);
         CHECK_EQ_U64(summary->total_bytes, 600);
         CHECK_EQ_U64(summary->total_count, 8);
         CHECK_EQ_U64(summary->peak_bytes, 600);
-        CHECK_EQ_U64(stack_sum(&fixture, 0, REPORT_LEAKS).bytes, 400);
-        CHECK_EQ_U64(stack_sum(&fixture, 0, REPORT_LEAKS).count, 4);
+        CHECK_EQ_U64(stack_sum(&fixture, 0, ANALYSIS_SELECT_LEAKS).bytes, 400);
+        CHECK_EQ_U64(stack_sum(&fixture, 0, ANALYSIS_SELECT_LEAKS).count, 4);
     }
     fixture_end(&fixture);
 }
