@@ -41,10 +41,9 @@ int analysis_timeline_point(struct byte_buffer *series, uint64_t time_ns, uint64
 void analysis_timeline_heap_changed(struct capture_analysis *analysis)
 {
     struct timeline *timeline = &analysis->timeline;
-    uint64_t heap = analysis_rounded(analysis->heap.bytes);
     timeline->events_since_time = 1;
-    if (heap > timeline->heap_high_since_time) {
-        timeline->heap_high_since_time = heap;
+    if (analysis->heap.bytes > timeline->heap_high_since_time) {
+        timeline->heap_high_since_time = analysis->heap.bytes;
     }
 }
 
@@ -184,8 +183,8 @@ int analysis_timeline_time(struct capture_analysis *analysis, uint64_t time_ns)
     if (!timeline->range_taken && time_ns >= analysis->options.range_end_ns) {
         take_range(analysis);
     }
-    uint64_t high = timeline->heap_high_since_time;
-    timeline->heap_high_since_time = analysis_rounded(analysis->heap.bytes);
+    uint64_t high = analysis_rounded(timeline->heap_high_since_time);
+    timeline->heap_high_since_time = analysis->heap.bytes;
     timeline->events_since_time = 0;
     return analysis_timeline_point(&timeline->heap_series, time_ns, high);
 }
@@ -227,7 +226,7 @@ int analysis_timeline_finish(struct capture_analysis *analysis)
     struct analysis_summary *summary = &analysis->summary;
     if (timeline->events_since_time &&
         analysis_timeline_point(&timeline->heap_series, summary->end_time_ns,
-                                timeline->heap_high_since_time) < 0) {
+                                analysis_rounded(timeline->heap_high_since_time)) < 0) {
         return -1;
     }
     downsample(&timeline->heap_series);

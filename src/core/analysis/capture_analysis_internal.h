@@ -101,7 +101,7 @@ struct region_tree {
     uint64_t created;         /* seeds priorities */
 };
 
-/* One (context, alloc bucket, free bucket) of the temporal view. */
+/* The heap over time, RSS and GC points, and the temporal view's intervals. */
 struct timeline {
     struct byte_buffer heap_series; /* struct analysis_point */
     struct byte_buffer rss_series;
@@ -109,7 +109,7 @@ struct timeline {
     struct hash_map interval_index; /* context << 16 | alloc << 8 | free -> index */
     struct byte_buffer intervals;   /* struct analysis_interval */
     uint64_t bucket_width_ns;
-    uint64_t heap_high_since_time;  /* the largest heap since the last OP_TIME */
+    double heap_high_since_time;    /* the largest heap since the last OP_TIME */
     int events_since_time;
     int range_taken;
 };
