@@ -1,105 +1,15 @@
-/* The one-pass analysis on known streams: the peak snapshot (exact, and
- * against a brute-force model on random streams), leaks, mappings cut by
- * partial munmaps, realloc, the histogram, locations and times. */
+/* The one-pass analysis on known streams: the peak snapshot, leaks,
+ * mappings cut by partial munmaps, realloc, the histogram, locations and
+ * times. (test_analysis_model.c checks random streams against a model.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/analysis/capture_analysis.h"
+#include "core/base/tracker_memory.h"
+#include "tests/c/analysis/analysis_fixture.h"
 #include "tests/c/capture_builder.h"
 #include "tests/c/test_harness.h"
-#include "core/base/tracker_memory.h"
-
-#define PAGE 4096u
-
-/* A capture being built, then analysed. */
-struct fixture {
-    struct capture_builder builder;
-    struct capture_reader *reader;
-    struct capture_analysis *analysis;
-    const struct analysis_summary *summary;
-};
-
-/* Starts a capture with strings, frames and stacks:
- *   stack 1: alpha a.py:10
- *   stack 2: beta b.py:20   <- alpha a.py:10
- *   stack 3: alpha a.py:10  <- beta b.py:20 <- alpha a.py:10
- *   stack 4: alpha a.py:11
- * Stacks 1 and 3 share the location alpha a.py:10. */
-static void fixture_begin(struct fixture *fixture, uint64_t flags)
-{
-    memset(fixture, 0, sizeof *fixture);
-    struct capture_builder *builder = &fixture->builder;
-    builder_init(builder);
-    builder_default_header(builder, flags);
-    builder_string(builder, "alpha");
-    builder_string(builder, "beta");
-    builder_string(builder, "a.py");
-    builder_string(builder, "b.py");
-    builder_frame(builder, 1, 3, 10, 0);
-    builder_frame(builder, 2, 4, 20, 0);
-    builder_frame(builder, 1, 3, 11, 0);
-    builder_stack(builder, 0, 1);
-    builder_stack(builder, 1, 2);
-    builder_stack(builder, 2, 1);
-    builder_stack(builder, 0, 3);
-}
-
-/* Closes the capture (unless truncated is set) and analyses it. */
-static int fixture_analyse(struct fixture *fixture, int truncated)
-{
-    struct capture_builder *builder = &fixture->builder;
-    builder_flush_chunk(builder);
-    if (!truncated) {
-        builder_finish(builder, 1000000, 12345);
-    }
-    struct capture_error error;
-    fixture->reader = capture_reader_open_memory(builder->file.data, builder->file.size, &error);
-    CHECK(fixture->reader != NULL);
-    if (!fixture->reader) {
-        return -1;
-    }
-    fixture->analysis = capture_analysis_run(fixture->reader, &error);
-    if (!fixture->analysis) {
-        fprintf(stderr, "analysis failed: %s\n", error.message);
-        return -1;
-    }
-    fixture->summary = capture_analysis_summary(fixture->analysis);
-    return 0;
-}
-
-static void fixture_end(struct fixture *fixture)
-{
-    capture_analysis_free(fixture->analysis);
-    capture_reader_close(fixture->reader);
-    builder_release(&fixture->builder);
-}
-
-/* The figures of stack_id in a view, 0/0 when it is not listed. */
-static void stack_figures(const struct capture_analysis *analysis, enum analysis_stack_view view,
-                          uint32_t stack_id, uint64_t *bytes, uint64_t *count)
-{
-    struct analysis_stack_entry *entries;
-    size_t total;
-    *bytes = *count = 0;
-    CHECK(capture_analysis_stack_entries(analysis, view, &entries, &total) == 0);
-    for (size_t index = 0; index < total; index++) {
-        if (entries[index].stack_id == stack_id) {
-            *bytes = entries[index].bytes;
-            *count = entries[index].count;
-        }
-    }
-    capture_analysis_stack_entries_free(entries, total);
-}
-
-static void check_stack(const struct capture_analysis *analysis, enum analysis_stack_view view,
-                        uint32_t stack_id, uint64_t bytes, uint64_t count)
-{
-    uint64_t actual_bytes, actual_count;
-    stack_figures(analysis, view, stack_id, &actual_bytes, &actual_count);
-    CHECK_EQ_U64(actual_bytes, bytes);
-    CHECK_EQ_U64(actual_count, count);
-}
 
 static void test_totals_allocators_histogram(void)
 {
@@ -474,164 +384,6 @@ static void test_truncated_and_damaged_captures(void)
     fixture_end(&fixture);
 }
 
-/* --- random streams against a brute-force model --------------------------- */
-
-#define MODEL_STACKS 6
-#define MODEL_SLOTS 48
-#define MODEL_PAGES 64
-
-/* The model: malloc blocks by address slot; mappings as a page map where
- * each mmap gives its pages a new piece number, and a live mapping block is
- * a run of adjacent pages with one piece number. */
-struct model {
-    int block_live[MODEL_SLOTS];
-    uint64_t block_size[MODEL_SLOTS];
-    uint32_t block_stack[MODEL_SLOTS];
-    int page_owner[MODEL_PAGES];   /* stack + 1, 0 when unmapped */
-    int page_piece[MODEL_PAGES];   /* pieces differ across mapping boundaries */
-    int next_piece;
-    uint64_t heap;
-    uint64_t peak;
-    uint64_t peak_bytes[MODEL_STACKS];
-    uint64_t peak_count[MODEL_STACKS];
-};
-
-/* Bytes and live blocks of each stack now. Mapping pieces are runs of
- * pages with one piece number. */
-static void model_figures(const struct model *model, uint64_t *bytes, uint64_t *count)
-{
-    memset(bytes, 0, MODEL_STACKS * sizeof *bytes);
-    memset(count, 0, MODEL_STACKS * sizeof *count);
-    for (int slot = 0; slot < MODEL_SLOTS; slot++) {
-        if (model->block_live[slot]) {
-            bytes[model->block_stack[slot]] += model->block_size[slot];
-            count[model->block_stack[slot]]++;
-        }
-    }
-    for (int page = 0; page < MODEL_PAGES; page++) {
-        int owner = model->page_owner[page];
-        if (owner) {
-            bytes[owner - 1] += PAGE;
-            int continues = page > 0 && model->page_owner[page - 1] &&
-                            model->page_piece[page - 1] == model->page_piece[page];
-            count[owner - 1] += !continues;
-        }
-    }
-}
-
-static void model_after_change(struct model *model)
-{
-    uint64_t bytes[MODEL_STACKS], count[MODEL_STACKS];
-    model_figures(model, bytes, count);
-    uint64_t heap = 0;
-    for (int stack = 0; stack < MODEL_STACKS; stack++) {
-        heap += bytes[stack];
-    }
-    model->heap = heap;
-    if (heap > model->peak) {
-        model->peak = heap;
-        memcpy(model->peak_bytes, bytes, sizeof bytes);
-        memcpy(model->peak_count, count, sizeof count);
-    }
-}
-
-/* Unmaps pages [first, last). A mapping cut in the middle needs no
- * renumbering: its two sides are no longer adjacent, so they count as two
- * runs. */
-static void model_unmap(struct model *model, int first, int last)
-{
-    for (int page = first; page < last; page++) {
-        model->page_owner[page] = 0;
-    }
-}
-
-static uint64_t model_random_state = 0x2545F4914F6CDD1DULL;
-
-static uint64_t model_random(void)
-{
-    model_random_state ^= model_random_state << 13;
-    model_random_state ^= model_random_state >> 7;
-    model_random_state ^= model_random_state << 17;
-    return model_random_state;
-}
-
-#define SLOT_ADDRESS(slot) (0x10000u + (uint64_t)(slot) * 64u)
-#define PAGE_ADDRESS(page) (0x40000000u + (uint64_t)(page) * PAGE)
-
-/* One random event, applied to both the model and the builder. */
-static void random_event(struct model *model, struct capture_builder *builder)
-{
-    uint64_t choice = model_random() % 10;
-    uint32_t stack = (uint32_t)(model_random() % MODEL_STACKS);
-    if (choice < 4) {
-        int slot = (int)(model_random() % MODEL_SLOTS);
-        uint64_t size = model_random() % 1000;
-        builder_alloc(builder, choice == 0 ? ALLOCATOR_CALLOC : ALLOCATOR_MALLOC,
-                      SLOT_ADDRESS(slot), size, stack < 5 ? stack : 0);
-        model->block_live[slot] = 1;
-        model->block_size[slot] = size;
-        model->block_stack[slot] = stack < 5 ? stack : 0;
-    } else if (choice < 7) {
-        int slot = (int)(model_random() % MODEL_SLOTS);
-        builder_free(builder, SLOT_ADDRESS(slot));
-        model->block_live[slot] = 0;
-    } else if (choice < 8) {
-        int first = (int)(model_random() % MODEL_PAGES);
-        int length = 1 + (int)(model_random() % 8);
-        int last = first + length > MODEL_PAGES ? MODEL_PAGES : first + length;
-        builder_alloc(builder, ALLOCATOR_MMAP, PAGE_ADDRESS(first), (uint64_t)(last - first) * PAGE,
-                      stack < 5 ? stack : 0);
-        model_unmap(model, first, last);
-        int piece = ++model->next_piece;
-        for (int page = first; page < last; page++) {
-            model->page_owner[page] = (int)(stack < 5 ? stack : 0) + 1;
-            model->page_piece[page] = piece;
-        }
-    } else {
-        int first = (int)(model_random() % MODEL_PAGES);
-        int length = 1 + (int)(model_random() % 12);
-        int last = first + length > MODEL_PAGES ? MODEL_PAGES : first + length;
-        builder_munmap(builder, PAGE_ADDRESS(first), (uint64_t)(last - first) * PAGE);
-        model_unmap(model, first, last);
-    }
-    model_after_change(model);
-}
-
-/* Runs one random stream and compares the peak snapshot and leaks. */
-static void random_stream_round(int events)
-{
-    static struct model model;
-    memset(&model, 0, sizeof model);
-    struct fixture fixture;
-    fixture_begin(&fixture, 0);
-    for (int event = 0; event < events; event++) {
-        random_event(&model, &fixture.builder);
-        if (event % 500 == 499) {
-            builder_flush_chunk(&fixture.builder);
-        }
-    }
-    if (fixture_analyse(&fixture, 0) == 0) {
-        CHECK_EQ_U64(fixture.summary->peak_bytes, model.peak);
-        uint64_t bytes[MODEL_STACKS], count[MODEL_STACKS];
-        model_figures(&model, bytes, count);
-        for (uint32_t stack = 0; stack < 5; stack++) {
-            check_stack(fixture.analysis, ANALYSIS_STACKS_AT_PEAK, stack, model.peak_bytes[stack],
-                        model.peak_count[stack]);
-            check_stack(fixture.analysis, ANALYSIS_STACKS_LEAKED, stack, bytes[stack],
-                        count[stack]);
-        }
-        CHECK_EQ_U64(fixture.summary->leaked_bytes, model.heap);
-    }
-    fixture_end(&fixture);
-}
-
-static void test_random_streams_against_model(void)
-{
-    for (int round = 0; round < 60; round++) {
-        random_stream_round(50 + round * 40);
-    }
-}
-
 static void test_memory_returns(void)
 {
     uint64_t before = tracker_memory_current();
@@ -658,7 +410,6 @@ int main(void)
     RUN_TEST(test_locations);
     RUN_TEST(test_times_rss_gc);
     RUN_TEST(test_truncated_and_damaged_captures);
-    RUN_TEST(test_random_streams_against_model);
     RUN_TEST(test_memory_returns);
     return test_harness_exit_code();
 }
