@@ -57,7 +57,7 @@ static int64_t context_append(struct capture_analysis *analysis, uint64_t thread
     context.stack_id = stack_id;
     context.native_stack_id = native_stack_id;
     context.changed_in_epoch = analysis->epoch;
-    /* Packed blocks hold a context in 24 bits; UINT32_MAX marks none. */
+    /* UINT32_MAX marks a free block slot (capture_analysis_heap.c). */
     if (position >= UINT32_MAX ||
         byte_buffer_append(&table->contexts, &context, sizeof context) < 0 ||
         hash_map_put(index, key, position) < 0) {
