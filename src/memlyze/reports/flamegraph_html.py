@@ -3,9 +3,13 @@
 ``render(flame_data)`` takes the dict made by
 ``memlyze.reports.flame_data.build_flame_data`` and returns the page: the
 template, stylesheet and script from ``static/`` inlined, and the data as JSON
-in a ``<script type="application/json">`` element. Nothing is fetched when the
-page is opened: no CDN, no font, no image; a Content-Security-Policy forbids
-every network request and every script but the page's own.
+in a ``<script type="application/json">`` element. The script is the files of
+``SCRIPTS`` joined in that order inside one function, so that they share one
+scope and add no global but the ``window.memlyzeFlame`` they set: one
+``<script>`` element, one hash in the Content-Security-Policy. Nothing is
+fetched when the page is opened: no CDN, no font, no image; a
+Content-Security-Policy forbids every network request and every script but the
+page's own.
 
 Function and file names come from the profiled program and are untrusted. They
 travel only inside that JSON, where ``<``, ``>``, ``&``, U+2028 and U+2029 are
@@ -25,6 +29,22 @@ from pathlib import Path
 
 STATIC = Path(__file__).resolve().parent / "static"
 
+# The page's script, by job, in the order they are joined. Each file only
+# declares names and adds event listeners, except the last, which starts the
+# page. A file added here must be added to src/memlyze/meson.build too (or it
+# is missing from the installed package).
+SCRIPTS = (
+    "flamegraph_data.js",     # the decoded tree, frame names, number/size/time formatting
+    "flamegraph_layout.js",   # flame graph layout, canvas drawing, hit testing, frame list
+    "flamegraph_zoom.js",     # zoom and the breadcrumb
+    "flamegraph_search.js",   # search, tooltip and canvas mouse handling
+    "flamegraph_chart.js",    # the memory-over-time chart (SVG)
+    "flamegraph_range.js",    # the temporal range selection on the chart
+    "flamegraph_main.js",     # header, window.memlyzeFlame, start-up
+)
+_SCRIPT_OPEN = '(function () {\n  "use strict";\n'
+_SCRIPT_CLOSE = "})();\n"
+
 _JSON_ESCAPES = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -39,6 +59,11 @@ _PLACEHOLDER = re.compile(r"@@(CSP|CSS|JS|DATA)@@")
 @lru_cache(maxsize=None)
 def _asset(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
+
+
+def _script() -> str:
+    """The page's script: the files of SCRIPTS inside one strict function."""
+    return _SCRIPT_OPEN + "\n".join(_asset(name) for name in SCRIPTS) + _SCRIPT_CLOSE
 
 
 def _finite(value):
@@ -85,8 +110,8 @@ def render(flame_data: dict) -> str:
     """The complete HTML page for ``flame_data`` (see flame_data.py for its shape)."""
     template = _asset("flamegraph.html")
     css = _asset("flamegraph.css")
-    script = _asset("flamegraph.js")
-    for name, text in (("flamegraph.js", script), ("flamegraph.css", css)):
+    script = _script()
+    for name, text in [(name, _asset(name)) for name in SCRIPTS] + [("flamegraph.css", css)]:
         if re.search(r"</(script|style)", text, re.IGNORECASE) or "<!--" in text:
             raise ValueError(f"{name} must not contain '</script', '</style' or '<!--'")
     parts = {
