@@ -97,3 +97,11 @@ def test_command_is_listed():
                    "--temporary-threshold", "--snapshot", "--thread", "--split-threads",
                    "--include", "--exclude"):
         assert option in result.stdout, option
+
+
+def test_every_installed_script_is_joined_into_the_page():
+    """A script file installed but not listed in SCRIPTS would be silently
+    missing from every page (a listed file that is not installed fails at
+    render)."""
+    installed = sorted(path.name for path in flamegraph_html.STATIC.glob("*.js"))
+    assert installed == sorted(flamegraph_html.SCRIPTS)
