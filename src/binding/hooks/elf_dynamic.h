@@ -1,5 +1,5 @@
 /*
- * Views of loaded ELF objects, shared by the GOT patcher (got_patcher.c) and
+ * Views of loaded ELF objects, shared by the GOT patcher (got_patcher*.c) and
  * the dlopen search path (library_search.c): what one dl_iterate_phdr entry
  * tells about an object (its name, program headers, dynamic section and RELRO
  * range) and the tables of its dynamic section. INTERNAL to the binding.
@@ -27,7 +27,7 @@ struct object_view {
     uintptr_t relro_start; /* page range ld.so made read-only; empty if none */
     uintptr_t relro_end;
     enum relro_state relro_state;
-    size_t object_index; /* got_patcher.c: index in patched_objects, SIZE_MAX if none yet */
+    size_t object_index; /* got_patcher_records.c: record index, SIZE_MAX if none yet */
 };
 
 /* The tables of a dynamic section that patching and path search need. */

@@ -1,7 +1,8 @@
 /*
- * The types whose tp_alloc/tp_free reference_tracing.c replaced: each with
- * its original slots and its live-object count. Open addressing keyed by the
- * type's address; a lookup is a multiply, a mask and usually one compare.
+ * The types whose tp_alloc/tp_free reference_tracing_type_slots.c replaced:
+ * each with its original slots and its live-object count. Open addressing
+ * keyed by the type's address; a lookup is a multiply, a mask and usually one
+ * compare.
  */
 #ifndef MEMLYZE_TYPE_SLOT_TABLE_H
 #define MEMLYZE_TYPE_SLOT_TABLE_H
