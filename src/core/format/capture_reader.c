@@ -1,6 +1,6 @@
 /* The capture reader's public API (capture_reader.h): opening, closing,
  * pulling records, and the tables; plus the error helpers the file level
- * (capture_file_reader.c) and the record decoder (capture_record_decoder.c)
+ * (capture_file_*.c) and the record decoder (capture_record_decoder.c)
  * share. */
 #include "core/format/capture_reader.h"
 

@@ -2,7 +2,10 @@
  * INTERNAL to the capture reader: not a public header, not installed, and
  * included only by the reader's own files:
  * - capture_reader.c: the public API (capture_reader.h) and error helpers;
- * - capture_file_reader.c: the file level (header, chunks, footer, trailer);
+ * - the file level: capture_file_header.c (the header), capture_file_footer.c
+ *   (footer and trailer), capture_file_reader.c (chunk to chunk) and
+ *   capture_file_blocks.c (byte views, TLV fields, loading a chunk), which
+ *   share capture_file_internal.h besides;
  * - capture_record_decoder.c: the records inside a chunk.
  * Other files use capture_reader.h.
  */
@@ -102,17 +105,18 @@ int reader_out_of_memory(struct capture_reader *reader);
 /* Why the varint at [cursor, end) failed to decode. */
 const char *reader_varint_problem(const uint8_t *cursor, const uint8_t *end);
 
-/* --- the file level (capture_file_reader.c) ----------------------------------- */
+/* --- the file level ------------------------------------------------------------ */
 
-/* Checks and parses the file header. Returns 0, or -1 with the reader failed. */
+/* Checks and parses the file header (capture_file_header.c). Returns 0, or
+ * -1 with the reader failed. */
 int file_reader_read_header(struct capture_reader *reader);
 
-/* Finds and checks the trailer and footer, or marks the file truncated.
- * Returns 0, or -1 with the reader failed. */
+/* Finds and checks the trailer and footer, or marks the file truncated
+ * (capture_file_footer.c). Returns 0, or -1 with the reader failed. */
 int file_reader_read_trailer(struct capture_reader *reader);
 
-/* Loads the next events chunk, or ends the records. Returns 0 (loaded or
- * finished) or -1 with the reader failed. */
+/* Loads the next events chunk, or ends the records (capture_file_reader.c).
+ * Returns 0 (loaded or finished) or -1 with the reader failed. */
 int file_reader_load_next_chunk(struct capture_reader *reader);
 
 /* --- records (capture_record_decoder.c) --------------------------------------- */
