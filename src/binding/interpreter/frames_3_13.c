@@ -1,0 +1,71 @@
+/* Frames of CPython 3.13: _PyInterpreterFrame chained from the thread state
+ * itself (no cframe), f_executable possibly not a code object, and entry
+ * frames marked as in 3.12 by a shim frame owned by the C stack just
+ * outside them. See interpreter_frames.h.
+ *
+ * Not built yet: the top-level meson.build accepts only 3.11 until the
+ * suite passes on this version. */
+#include "binding/interpreter/interpreter_frames.h"
+
+#define Py_BUILD_CORE 1
+#include "internal/pycore_code.h"
+#include "internal/pycore_frame.h"
+#undef Py_BUILD_CORE
+
+_Static_assert(sizeof(_Py_CODEUNIT) == INTERPRETER_CODE_UNIT_BYTES, "code unit size");
+
+static _PyInterpreterFrame *current_frame(PyThreadState *thread)
+{
+    return thread ? thread->current_frame : NULL;
+}
+
+/* A frame a stack shows: complete, and running a code object. */
+static int frame_is_shown(_PyInterpreterFrame *frame)
+{
+    return PyCode_Check(frame->f_executable) && !_PyFrame_IsIncomplete(frame);
+}
+
+uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
+                                 uint32_t capacity)
+{
+    uint32_t depth = 0;
+    int callee_stored = 0; /* the frame walked last was stored */
+    for (_PyInterpreterFrame *frame = current_frame(thread); frame; frame = frame->previous) {
+        if (frame->owner == FRAME_OWNED_BY_CSTACK) {
+            if (callee_stored) {
+                frames[depth - 1].is_entry = 1;
+            }
+            callee_stored = 0;
+            continue;
+        }
+        if (depth == capacity) {
+            break;
+        }
+        callee_stored = frame_is_shown(frame);
+        if (!callee_stored) {
+            continue;
+        }
+        PyCodeObject *code = _PyFrame_GetCode(frame);
+        struct interpreter_frame *entry = &frames[depth++];
+        entry->code = code;
+        entry->line_table = code->co_linetable;
+        entry->instruction = _PyInterpreterFrame_LASTI(frame);
+        entry->is_entry = 0;
+        entry->globals = frame->f_globals;
+    }
+    return depth;
+}
+
+int interpreter_frames_innermost(PyThreadState *thread, PyCodeObject **code, int *instruction)
+{
+    _PyInterpreterFrame *frame = current_frame(thread);
+    while (frame && (frame->owner == FRAME_OWNED_BY_CSTACK || !frame_is_shown(frame))) {
+        frame = frame->previous;
+    }
+    if (!frame) {
+        return 0;
+    }
+    *code = _PyFrame_GetCode(frame);
+    *instruction = _PyInterpreterFrame_LASTI(frame);
+    return 1;
+}
