@@ -13,17 +13,6 @@ struct capture_estimates {
     uint64_t mean;
 };
 
-double capture_estimates_keep_probability(uint32_t mode, uint64_t mean, uint64_t size)
-{
-    if (mode == CAPTURE_SAMPLING_BY_BYTES && mean > 0) {
-        return size ? -expm1(-(double)size / (double)mean) : 1.0;
-    }
-    if (mode == CAPTURE_SAMPLING_BY_ALLOCATIONS && mean > 1) {
-        return 1.0 / (double)mean;
-    }
-    return 1.0;
-}
-
 void estimate_interval(const struct estimate *estimate, double *low, double *high)
 {
     double spread = Z_95 * sqrt(estimate->bytes_variance > 0 ? estimate->bytes_variance : 0);
@@ -67,6 +56,6 @@ void capture_estimates_take_sampling(struct capture_estimates *estimates,
 double capture_estimates_weight(const struct capture_estimates *estimates, uint64_t size)
 {
     double probability =
-        capture_estimates_keep_probability(estimates->mode, estimates->mean, size);
+        capture_sampling_keep_probability(estimates->mode, estimates->mean, size);
     return probability > 0 ? 1.0 / probability : 1.0;
 }

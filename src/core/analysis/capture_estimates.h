@@ -45,9 +45,6 @@ void capture_estimates_take_sampling(struct capture_estimates *estimates,
 /* The weight 1/p of an allocation of size bytes recorded now. */
 double capture_estimates_weight(const struct capture_estimates *estimates, uint64_t size);
 
-/* The chance that an allocation of size bytes was kept under a scheme. */
-double capture_estimates_keep_probability(uint32_t mode, uint64_t mean, uint64_t size);
-
 /* The 95% interval of an estimate: [max(observed, e - 1.96 sd), e + 1.96 sd]. */
 void estimate_interval(const struct estimate *estimate, double *low, double *high);
 

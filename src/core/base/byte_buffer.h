@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 struct byte_buffer {
     uint8_t *data;

@@ -5,7 +5,7 @@
 
 #include "core/format/capture_format.h"
 #include "core/base/tracker_memory.h"
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 #define AGGREGATE_STACK_FIELDS 7
 #define AGGREGATE_FIGURES 10

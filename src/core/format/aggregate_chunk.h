@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/recording/stack_figures.h"
+#include "core/base/weighted_amount.h"
 
 struct capture_aggregate_stack {
     uint32_t stack_id;

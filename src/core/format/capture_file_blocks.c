@@ -11,7 +11,7 @@
 
 #include "core/base/byte_buffer.h"
 #include "core/format/crc32.h"
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 /* --- reading bytes of the file --------------------------------------------- */
 

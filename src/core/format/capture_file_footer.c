@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/base/byte_buffer.h"
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 static uint64_t *footer_varint_field(struct capture_footer *footer, uint64_t tag)
 {

@@ -18,7 +18,7 @@
 #include "core/format/capture_reader_internal.h"
 #include "core/base/hash_map.h"
 #include "core/base/tracker_memory.h"
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 /* --- errors ------------------------------------------------------------------ */
 

@@ -125,6 +125,11 @@ enum capture_sampling_mode {
     CAPTURE_SAMPLING_BY_ALLOCATIONS = 2,
 };
 
+/* The chance that an allocation of size bytes was recorded under a
+ * sampling mode of the given mean: 1 - exp(-size/mean) by bytes, 1/mean by
+ * allocations, 1 when every allocation is recorded. */
+double capture_sampling_keep_probability(uint32_t mode, uint64_t mean, uint64_t size);
+
 /* One event. kind and thread_id are always set; the other fields only for
  * the kinds listed beside enum capture_record_kind, else unspecified. */
 struct capture_record {

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <zstd.h>
 
-#include "core/recording/address_history.h"
+#include "core/format/address_history.h"
 #include "core/format/aggregate_chunk.h"
 #include "core/base/byte_buffer.h"
 #include "core/format/capture_reader.h"

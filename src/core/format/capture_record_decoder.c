@@ -11,7 +11,7 @@
 #include "core/base/byte_buffer.h"
 #include "core/base/hash_map.h"
 #include "core/base/tracker_memory.h"
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 /* --- records ------------------------------------------------------------------ */
 

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "core/recording/address_history.h"
+#include "core/format/address_history.h"
 #include "core/base/byte_buffer.h"
 #include "core/recording/event_buffer.h"
 

@@ -3,7 +3,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "core/analysis/capture_estimates.h"
+#include "core/format/capture_reader.h"
 #include "core/format/capture_format.h"
 #include "core/recording/event_buffer.h"
 #include "core/base/hash_map.h"
@@ -225,7 +225,7 @@ void live_table_apply(const struct recorded_event *event)
     }
     switch (event->kind) {
     case EVENT_ALLOCATION: {
-        double probability = capture_estimates_keep_probability(
+        double probability = capture_sampling_keep_probability(
             table.sample_mode, table.sample_mean, event->size);
         struct live_table_block block = {event->address, event->size, event->value,
                                          event->allocator, 1.0 / probability};

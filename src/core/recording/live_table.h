@@ -18,7 +18,7 @@
  *
  * Sampling: the table knows the recording's sampling scheme
  * (live_table_set_sampling, then EVENT_SAMPLING events) and gives each
- * block the weight 1/p of its chance p to be recorded (capture_estimates.h),
+ * block the weight 1/p of its chance p to be recorded (capture_sampling_keep_probability),
  * so the weighted_* figures estimate the whole program (see
  * stack_figures.h); the exact figures stay those of the recorded blocks.
  *

@@ -21,14 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A weighted amount: the bytes and blocks it stands for, the variance of
- * the bytes, and the bytes actually recorded. */
-struct weighted_amount {
-    double bytes;
-    double count;
-    double bytes_variance;
-    double observed_bytes;
-};
+#include "core/base/weighted_amount.h"
 
 struct stack_figures_entry {
     uint64_t live_bytes;

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "tests/c/test_harness.h"
-#include "core/format/varint.h"
+#include "core/base/varint.h"
 
 static void test_round_trip_edges(void)
 {

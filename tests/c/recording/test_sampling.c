@@ -144,9 +144,9 @@ static void test_byte_sampling_intervals_cover(void)
 
 static void test_keep_probability(void)
 {
-    CHECK(capture_estimates_keep_probability(CAPTURE_SAMPLING_EVERY_ALLOCATION, 0, 10) == 1.0);
-    CHECK(capture_estimates_keep_probability(CAPTURE_SAMPLING_BY_ALLOCATIONS, 10, 10) == 0.1);
-    double probability = capture_estimates_keep_probability(CAPTURE_SAMPLING_BY_BYTES, 1000, 1000);
+    CHECK(capture_sampling_keep_probability(CAPTURE_SAMPLING_EVERY_ALLOCATION, 0, 10) == 1.0);
+    CHECK(capture_sampling_keep_probability(CAPTURE_SAMPLING_BY_ALLOCATIONS, 10, 10) == 0.1);
+    double probability = capture_sampling_keep_probability(CAPTURE_SAMPLING_BY_BYTES, 1000, 1000);
     CHECK(fabs(probability - (1 - exp(-1.0))) < 1e-12);
 }
 
