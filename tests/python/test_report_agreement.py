@@ -1,7 +1,8 @@
 """Every report reads the same heap.
 
-`memlyze stats` and `summary` come from one C pass (analyze_capture); table,
-tree, flamegraph, diff and the exports from another (ReportCollection). For
+`memlyze stats` and `summary` read the analysis pass directly
+(analyze_capture); table, tree, flamegraph, diff and the exports read it
+through ReportCollection, which must add nothing of its own. For
 captures of several workloads (threads, realloc, --python-allocators,
 sampled, --native, --aggregate), each of which frees memory before its peak,
 leaks some at the end and mixes mmap-sized blocks (> 128 KiB) with small
