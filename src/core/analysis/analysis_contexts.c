@@ -1,6 +1,7 @@
 /* The contexts of the analysis: each (thread, stack, native stack) that
  * allocated gets a small index, and owns the live figures its blocks add
- * up to, with the lazy snapshot at the peak. */
+ * up to (updated by the inline functions of capture_analysis_internal.h,
+ * with the lazy snapshot at the peak). */
 #include "core/analysis/capture_analysis_internal.h"
 
 #include <string.h>
@@ -114,54 +115,8 @@ int64_t analysis_context_of(struct capture_analysis *analysis, uint64_t thread_i
                           key);
 }
 
-struct analysis_context *analysis_context_touch(struct capture_analysis *analysis, uint32_t index)
-{
-    struct analysis_context *context = &analysis_contexts(analysis)[index];
-    if (context->changed_in_epoch != analysis->epoch) {
-        context->at_peak = context->live;
-        context->changed_in_epoch = analysis->epoch;
-    }
-    return context;
-}
-
 const struct estimate *analysis_context_at_peak(const struct capture_analysis *analysis,
                                                 const struct analysis_context *context)
 {
     return context->changed_in_epoch == analysis->epoch ? &context->at_peak : &context->live;
-}
-
-void analysis_live_add(struct capture_analysis *analysis, uint32_t index,
-                       const struct estimate *share, uint64_t blocks)
-{
-    struct analysis_context *context = analysis_context_touch(analysis, index);
-    analysis_estimate_add(&context->live, share, 1);
-    context->live_blocks += blocks;
-    analysis_estimate_add(&analysis->heap, share, 1);
-    analysis->heap_blocks += blocks;
-    analysis_timeline_heap_changed(analysis);
-    if (analysis->heap.bytes > analysis->heap_at_peak.bytes) {
-        analysis->heap_at_peak = analysis->heap;
-        analysis->summary.peak_event_index = analysis->event_index;
-        analysis->peak_time_pending = 1;
-        analysis->epoch++;
-    }
-}
-
-void analysis_live_remove(struct capture_analysis *analysis, uint32_t index,
-                          const struct estimate *share, uint64_t blocks)
-{
-    static const struct estimate nothing;
-    struct analysis_context *context = analysis_context_touch(analysis, index);
-    analysis_estimate_add(&context->live, share, -1);
-    context->live_blocks -= blocks;
-    /* Weighted sums do not return to exactly zero: an empty context is. */
-    if (context->live_blocks == 0) {
-        context->live = nothing;
-    }
-    analysis_estimate_add(&analysis->heap, share, -1);
-    analysis->heap_blocks -= blocks;
-    if (analysis->heap_blocks == 0) {
-        analysis->heap = nothing;
-    }
-    analysis_timeline_heap_changed(analysis);
 }

@@ -38,15 +38,6 @@ int analysis_timeline_point(struct byte_buffer *series, uint64_t time_ns, uint64
     return byte_buffer_append(series, &point, sizeof point);
 }
 
-void analysis_timeline_heap_changed(struct capture_analysis *analysis)
-{
-    struct timeline *timeline = &analysis->timeline;
-    timeline->events_since_time = 1;
-    if (analysis->heap.bytes > timeline->heap_high_since_time) {
-        timeline->heap_high_since_time = analysis->heap.bytes;
-    }
-}
-
 /* --- temporal intervals -------------------------------------------------------- */
 
 static struct analysis_interval *intervals_of(const struct timeline *timeline)

@@ -224,21 +224,72 @@ void analysis_contexts_release(struct context_table *table);
 int64_t analysis_context_of(struct capture_analysis *analysis, uint64_t thread_id,
                             uint32_t stack_id, uint32_t native_stack_id);
 
-/* Saves the context's figures at the latest peak before they change. */
-struct analysis_context *analysis_context_touch(struct capture_analysis *analysis,
-                                                uint32_t index);
-
 /* The context's figures at the peak. */
 const struct estimate *analysis_context_at_peak(const struct capture_analysis *analysis,
                                                 const struct analysis_context *context);
 
+/* Saves the context's figures at the latest peak before they change.
+ * (This and the two below run for every event: inline.) */
+static inline struct analysis_context *analysis_context_touch(struct capture_analysis *analysis,
+                                                              uint32_t index)
+{
+    struct analysis_context *context = &analysis_contexts(analysis)[index];
+    if (context->changed_in_epoch != analysis->epoch) {
+        context->at_peak = context->live;
+        context->changed_in_epoch = analysis->epoch;
+    }
+    return context;
+}
+
+/* The heap grew or shrank: the timeline's largest heap since its last
+ * point. */
+static inline void analysis_timeline_heap_changed(struct capture_analysis *analysis)
+{
+    struct timeline *timeline = &analysis->timeline;
+    timeline->events_since_time = 1;
+    if (analysis->heap.bytes > timeline->heap_high_since_time) {
+        timeline->heap_high_since_time = analysis->heap.bytes;
+    }
+}
+
 /* Adds a block's share to a context and the heap; a heap above the peak
  * makes a new peak. blocks is the recorded blocks it adds (0 or 1). */
-void analysis_live_add(struct capture_analysis *analysis, uint32_t context,
-                       const struct estimate *share, uint64_t blocks);
-/* Removes a share the context holds from it and the heap. */
-void analysis_live_remove(struct capture_analysis *analysis, uint32_t context,
-                          const struct estimate *share, uint64_t blocks);
+static inline void analysis_live_add(struct capture_analysis *analysis, uint32_t index,
+                                     const struct estimate *share, uint64_t blocks)
+{
+    struct analysis_context *context = analysis_context_touch(analysis, index);
+    analysis_estimate_add(&context->live, share, 1);
+    context->live_blocks += blocks;
+    analysis_estimate_add(&analysis->heap, share, 1);
+    analysis->heap_blocks += blocks;
+    analysis_timeline_heap_changed(analysis);
+    if (analysis->heap.bytes > analysis->heap_at_peak.bytes) {
+        analysis->heap_at_peak = analysis->heap;
+        analysis->summary.peak_event_index = analysis->event_index;
+        analysis->peak_time_pending = 1;
+        analysis->epoch++;
+    }
+}
+
+/* Removes a share the context holds from it and the heap. Weighted sums do
+ * not return to exactly zero: an empty context, or heap, is reset to it. */
+static inline void analysis_live_remove(struct capture_analysis *analysis, uint32_t index,
+                                        const struct estimate *share, uint64_t blocks)
+{
+    static const struct estimate nothing;
+    struct analysis_context *context = analysis_context_touch(analysis, index);
+    analysis_estimate_add(&context->live, share, -1);
+    context->live_blocks -= blocks;
+    if (context->live_blocks == 0) {
+        context->live = nothing;
+    }
+    analysis_estimate_add(&analysis->heap, share, -1);
+    analysis->heap_blocks -= blocks;
+    if (analysis->heap_blocks == 0) {
+        analysis->heap = nothing;
+    }
+    analysis_timeline_heap_changed(analysis);
+}
 
 /* --- the live heap (capture_analysis_heap.c) ------------------------------------ */
 
@@ -283,8 +334,6 @@ int analysis_timeline_block_end(struct capture_analysis *analysis, const struct 
 int analysis_timeline_time(struct capture_analysis *analysis, uint64_t time_ns);
 void analysis_timeline_snapshot(struct capture_analysis *analysis);
 int analysis_timeline_point(struct byte_buffer *series, uint64_t time_ns, uint64_t value);
-/* After the heap grew or shrank. */
-void analysis_timeline_heap_changed(struct capture_analysis *analysis);
 
 /* Settles the series, the range and the intervals of blocks still live. */
 int analysis_timeline_finish(struct capture_analysis *analysis);
