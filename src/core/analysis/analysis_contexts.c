@@ -14,6 +14,7 @@ void analysis_contexts_init(struct context_table *table)
     hash_map_init(&table->pair_numbers);
     hash_map_init(&table->native_index);
     table->cached_thread_id = UINT64_MAX;
+    table->last_thread_id = UINT64_MAX;
     for (size_t i = 0; i < CONTEXT_CACHE_SIZE; i++) {
         table->cache[i].key = UINT64_MAX;
     }
@@ -91,12 +92,11 @@ static int64_t python_context_of(struct capture_analysis *analysis, uint64_t thr
     return context;
 }
 
-int64_t analysis_context_of(struct capture_analysis *analysis, uint64_t thread_id,
-                            uint32_t stack_id, uint32_t native_stack_id)
+/* The context with a native stack: (stack, native stack) pairs are
+ * numbered, and thread number << 32 | pair number indexes the context. */
+static int64_t native_context_of(struct capture_analysis *analysis, uint64_t thread_id,
+                                 uint32_t stack_id, uint32_t native_stack_id)
 {
-    if (native_stack_id == 0) {
-        return python_context_of(analysis, thread_id, stack_id);
-    }
     struct context_table *table = &analysis->contexts;
     int64_t number = thread_number(table, thread_id);
     uint64_t pair_key = (uint64_t)stack_id << 32 | native_stack_id;
@@ -119,4 +119,20 @@ const struct estimate *analysis_context_at_peak(const struct capture_analysis *a
                                                 const struct analysis_context *context)
 {
     return context->changed_in_epoch == analysis->epoch ? &context->at_peak : &context->live;
+}
+
+int64_t analysis_context_lookup(struct capture_analysis *analysis, uint64_t thread_id,
+                                uint32_t stack_id, uint32_t native_stack_id)
+{
+    int64_t context = native_stack_id == 0
+                          ? python_context_of(analysis, thread_id, stack_id)
+                          : native_context_of(analysis, thread_id, stack_id, native_stack_id);
+    if (context >= 0) {
+        struct context_table *table = &analysis->contexts;
+        table->last_thread_id = thread_id;
+        table->last_stack_id = stack_id;
+        table->last_native_stack_id = native_stack_id;
+        table->last_context = (uint32_t)context;
+    }
+    return context;
 }

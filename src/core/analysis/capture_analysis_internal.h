@@ -69,6 +69,11 @@ struct context_table {
     uint64_t cached_thread_id;
     uint64_t cached_thread_number;
     struct context_cache_entry cache[CONTEXT_CACHE_SIZE];
+    /* The context met last: consecutive allocations mostly share it. */
+    uint64_t last_thread_id;
+    uint32_t last_stack_id;
+    uint32_t last_native_stack_id;
+    uint32_t last_context;
 };
 
 /* A live malloc-family or pymalloc block; on the side array's free list,
@@ -219,10 +224,22 @@ static inline void analysis_estimate_add(struct estimate *into, const struct est
 void analysis_contexts_init(struct context_table *table);
 void analysis_contexts_release(struct context_table *table);
 
-/* The index of the context of a record's (thread, stack, native stack),
- * created when new; -1 when memory ran out. */
-int64_t analysis_context_of(struct capture_analysis *analysis, uint64_t thread_id,
-                            uint32_t stack_id, uint32_t native_stack_id);
+/* The index of the context of (thread, stack, native stack), created when
+ * new; -1 when memory ran out. analysis_context_of first tries the context
+ * met last. */
+int64_t analysis_context_lookup(struct capture_analysis *analysis, uint64_t thread_id,
+                                uint32_t stack_id, uint32_t native_stack_id);
+
+static inline int64_t analysis_context_of(struct capture_analysis *analysis, uint64_t thread_id,
+                                          uint32_t stack_id, uint32_t native_stack_id)
+{
+    struct context_table *table = &analysis->contexts;
+    if (thread_id == table->last_thread_id && stack_id == table->last_stack_id &&
+        native_stack_id == table->last_native_stack_id) {
+        return table->last_context;
+    }
+    return analysis_context_lookup(analysis, thread_id, stack_id, native_stack_id);
+}
 
 /* The context's figures at the peak. */
 const struct estimate *analysis_context_at_peak(const struct capture_analysis *analysis,
