@@ -89,6 +89,12 @@ def line_of(path: Path, marker: str) -> int:
     raise AssertionError(f"marker {marker!r} not in {path}")
 
 
+def comprehension(function: str) -> str:
+    """The function a list comprehension inside function runs in: its own
+    <listcomp> frame before 3.12, inlined into function from 3.12 (PEP 709)."""
+    return f"{function}.<locals>.<listcomp>" if sys.version_info < (3, 12) else function
+
+
 def find_location(entries, function, file_name):
     """The entry of a top list for that function in that file, or None."""
     for entry in entries:

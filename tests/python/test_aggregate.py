@@ -10,7 +10,7 @@ import time
 import pytest
 
 import memlyze
-from conftest import MEMLYZE, check, clean_env, line_of, stats_json, write_script
+from conftest import MEMLYZE, check, comprehension, clean_env, line_of, stats_json, write_script
 from conftest import memlyze as run_memlyze
 
 WORKLOAD = """
@@ -50,12 +50,12 @@ def test_stats_of_an_aggregate_capture(tmp_path):
     script, capture = record_aggregate(tmp_path, "short.mlyze", "0.3")
     stats = stats_json(capture, tmp_path)
     assert stats["aggregated"] is True
-    assert first_location(stats["top_by_peak"]) == ("hold.<locals>.<listcomp>",
+    assert first_location(stats["top_by_peak"]) == (comprehension("hold"),
                                                      line_of(script, "HOLD"))
     assert 8_000_000 <= stats["top_by_peak"][0]["bytes"] <= 8_100_000
-    assert first_location(stats["top_by_total"]) == ("churn.<locals>.<listcomp>",
+    assert first_location(stats["top_by_total"]) == (comprehension("churn"),
                                                       line_of(script, "CHURN"))
-    assert first_location(stats["top_leaks"]) == ("hold.<locals>.<listcomp>",
+    assert first_location(stats["top_leaks"]) == (comprehension("hold"),
                                                     line_of(script, "HOLD"))
     assert stats["peak_bytes"] >= 8_000_000
     assert stats["total_bytes"] > stats["peak_bytes"]
@@ -91,7 +91,7 @@ def test_latest_snapshot_survives_sigkill(tmp_path):
     assert process.returncode == -signal.SIGKILL
     stats = stats_json(capture, tmp_path)
     assert stats["aggregated"] is True and not stats.get("truncated")
-    assert first_location(stats["top_leaks"]) == ("hold.<locals>.<listcomp>",
+    assert first_location(stats["top_leaks"]) == (comprehension("hold"),
                                                    line_of(script, "HOLD"))
     assert stats["leaked_bytes"] >= 8_000_000
 
@@ -109,7 +109,7 @@ def test_reports_answer_peak_leaks_and_total_from_an_aggregate_capture(tmp_path)
     from memlyze.reports.flame_data import build_flame_data
 
     script, capture = record_aggregate(tmp_path, "reports.mlyze", "0.3")
-    hold = ("hold.<locals>.<listcomp>", line_of(script, "HOLD"))
+    hold = (comprehension("hold"), line_of(script, "HOLD"))
     for selection in ("peak", "leaks"):
         data = build_flame_data(capture, selection=selection)
         nodes, strings = data["nodes"], data["strings"]
@@ -121,10 +121,10 @@ def test_reports_answer_peak_leaks_and_total_from_an_aggregate_capture(tmp_path)
     assert total["nodes"]["bytes"][0] > 8_100_000  # the churn as well
     collapsed = check(run_memlyze("export", "--format", "collapsed", "--leaks", capture,
                                   cwd=tmp_path)).stdout
-    assert any(line.split(";")[-1].startswith("hold.<locals>.<listcomp>")
+    assert any(line.split(";")[-1].startswith(comprehension("hold"))
                for line in collapsed.splitlines())
     table = check(run_memlyze("table", capture, cwd=tmp_path)).stdout
-    assert "hold.<locals>.<listcomp>" in table
+    assert comprehension("hold") in table
 
 
 def test_tracker_aggregate_in_process(tmp_path):

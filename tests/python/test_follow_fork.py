@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import (MEMLYZE, assert_close, check, clean_env, find_location, line_of, memlyze,
+from conftest import (MEMLYZE, assert_close, check, comprehension, clean_env, find_location, line_of, memlyze,
                       stats_json, write_script)
 
 FORKING = """
@@ -57,7 +57,7 @@ def test_follow_fork_children_and_parent_captures(tmp_path):
 
     parent = stats_json(tmp_path / "fork.mlyze", tmp_path)
     assert parent["truncated"] is False
-    hold = find_location(parent["top_by_total"], "hold.<locals>.<listcomp>", "forking.py")
+    hold = find_location(parent["top_by_total"], comprehension("hold"), "forking.py")
     assert hold and hold["line"] == line_of(script, "HOLD")
     assert_close(hold["bytes"], 100 * 1_000_001, 0.01)
     assert find_location(parent["top_by_total"], "child_work", "forking.py") is None
@@ -67,7 +67,7 @@ def test_follow_fork_children_and_parent_captures(tmp_path):
     assert child["truncated"] is False and child["pid"] == process_pid
     work = find_location(child["top_by_total"], "child_work", "forking.py")
     assert work and (work["line"], work["bytes"]) == (line_of(script, "CHILD"), 5_000_001)
-    assert find_location(child["top_by_total"], "hold.<locals>.<listcomp>", "forking.py") is None
+    assert find_location(child["top_by_total"], comprehension("hold"), "forking.py") is None
 
     from memlyze import FileReader
 
