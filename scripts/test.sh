@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: installs the test dependencies and runs every
 # test: the C unit tests (plain and under ASan+UBSan), a bounded fuzzing run of
-# the capture reader, and the Python tests against the installed package.
+# the capture reader, and the Python tests against the installed package, on
+# 3.11 and then on 3.12 and 3.13 (found by scripts/interpreters.sh).
 # Exits non-zero on any failure.   Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,14 +19,20 @@ ensure_apt_packages clang libclang-rt-14-dev python3.11
 ensure_apt_packages chromium
 ensure_venv "$python"
 
+# install_test_tools VENV: the build and test tools the suite needs.
+install_test_tools() {
+    local pip=("$1/bin/python" -m pip install --quiet --disable-pip-version-check)
+    "${pip[@]}" meson meson-python ninja pytest playwright
+    # Workloads of tests/python/test_native_allocations.py and test_follow_fork.py.
+    "${pip[@]}" numpy gunicorn
+    # The speedscope export is validated against speedscope's JSON schema.
+    "${pip[@]}" jsonschema
+    # memlyze plot (tests/python/test_rss_process.py) draws with matplotlib.
+    "${pip[@]}" matplotlib
+}
+
 step "Installing build and test tools into .venv"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check meson meson-python ninja pytest playwright
-# Workloads of tests/python/test_native_allocations.py and test_follow_fork.py.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check numpy gunicorn
-# The speedscope export is validated against speedscope's JSON schema.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check jsonschema
-# memlyze plot (tests/python/test_rss_process.py) draws with matplotlib.
-.venv/bin/python -m pip install --quiet --disable-pip-version-check matplotlib
+install_test_tools .venv
 export PATH="$ROOT/.venv/bin:$PATH"
 
 # setup_build DIR OPTION...: configures DIR, reusing it when it is there.
@@ -63,5 +70,24 @@ seeds=()
 step "Installing memlyze into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation ".[test]"
 
-step "Python tests (tests/python, against the installed package)"
+step "Python tests on $(.venv/bin/python -c 'import platform; print(platform.python_version())') (tests/python, against the installed package)"
 .venv/bin/python -m pytest tests/python
+
+# The suite again on every other supported interpreter scripts/interpreters.sh
+# finds, each in its own .venv-<version> (the C tests above do not depend on
+# the interpreter).
+for version in 3.12 3.13; do
+    interpreter=$(bash scripts/interpreters.sh "$version") || true
+    if [ -z "$interpreter" ]; then
+        printf 'note: CPython %s not found (see above): its Python tests were not run\n' "$version" >&2
+        continue
+    fi
+    environment=.venv-$version
+    [ -x "$environment/bin/python" ] || "$interpreter" -m venv "$environment"
+    step "Installing memlyze into $environment ($interpreter)"
+    install_test_tools "$environment"
+    PATH="$ROOT/$environment/bin:$PATH" "$environment/bin/python" -m pip install --quiet \
+        --disable-pip-version-check --no-build-isolation ".[test]"
+    step "Python tests on $("$environment/bin/python" -c 'import platform; print(platform.python_version())')"
+    PATH="$ROOT/$environment/bin:$PATH" "$environment/bin/python" -m pytest tests/python
+done

@@ -1,5 +1,6 @@
-"""memlyze.cpymemtrace.ReferenceTracing on 3.11: exact counts for Python
-classes, classes made while tracing, restoration, and the builtins error."""
+"""memlyze.cpymemtrace.ReferenceTracing: exact counts for Python classes,
+classes made while tracing, restoration, the builtins error below 3.13 and,
+from 3.13 (PyRefTracer), builtin types with the name lists honoured."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ def test_one_class_counts_exactly_what_was_created_and_destroyed(tmp_path):
     addresses = {int(line[1], 16) for line in new_lines}
     assert {id(item) for item in objects} <= addresses
     first = new_lines[0]
-    assert Path(first[4]) == Path(__file__) and first[6].endswith("<listcomp>" if sys.version_info < (3, 12) else
-                                                          "test_one_class_counts_exactly_what_was_created_and_destroyed")
+    innermost = "<listcomp>" if sys.version_info < (3, 12) else \
+        "test_one_class_counts_exactly_what_was_created_and_destroyed"
+    assert Path(first[4]) == Path(__file__) and first[6].endswith(innermost)
     assert int(first[7]) > 0  # RSS
     assert log_lines(tracing.log_file_path, "LIVE") == [["LIVE:", f"{__name__}.Tracked", "+600"]]
     # Slots restored: nothing more is logged or counted.
@@ -111,3 +113,18 @@ def test_bad_parameters(tmp_path):
 def test_type_names_must_be_strings():
     with pytest.raises(TypeError, match="must hold str type names, not int"):
         cpymemtrace.ReferenceTracing(exclude_tp_names=["Tracked", 3])
+
+
+@pytest.mark.skipif(sys.version_info < (3, 13), reason="builtins are traced from 3.13 (PyRefTracer)")
+def test_builtin_types_are_counted_by_name_from_313_and_objects_still_work_after(tmp_path):
+    with cpymemtrace.ReferenceTracing(include_builtins=True, include_tp_names=["bytearray"],
+                                      filepath=tmp_path) as tracing:
+        kept = [bytearray(8) for _ in range(300)]
+        del kept[:100]
+        others = [Tracked(index) for index in range(20)]  # not in the include list
+    assert tracing.live_object_counts() == {"builtins.bytearray": 200}
+    assert {line[3] for line in log_lines(tracing.log_file_path, "NEW")} == {"bytearray"}
+    # Every type the tracer saw keeps its own slots: creating objects works.
+    assert len([Tracked(1), Untracked(), bytearray(3), [1], {"a": 1}]) == 5
+    del kept, others
+

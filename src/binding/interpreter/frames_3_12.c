@@ -2,10 +2,7 @@
  * cframe. There is no is_entry flag: a C-level evaluation call pushes a
  * shim frame owned by the C stack just outside its first frame, so the
  * frame walked right before a shim is an entry frame. See
- * interpreter_frames.h.
- *
- * Not built yet: the top-level meson.build accepts only 3.11 until the
- * suite passes on this version. */
+ * interpreter_frames.h. */
 #include "binding/interpreter/interpreter_frames.h"
 
 #define Py_BUILD_CORE 1

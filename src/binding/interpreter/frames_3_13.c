@@ -1,10 +1,7 @@
 /* Frames of CPython 3.13: _PyInterpreterFrame chained from the thread state
  * itself (no cframe), f_executable possibly not a code object, and entry
  * frames marked as in 3.12 by a shim frame owned by the C stack just
- * outside them. See interpreter_frames.h.
- *
- * Not built yet: the top-level meson.build accepts only 3.11 until the
- * suite passes on this version. */
+ * outside them. See interpreter_frames.h. */
 #include "binding/interpreter/interpreter_frames.h"
 
 #define Py_BUILD_CORE 1

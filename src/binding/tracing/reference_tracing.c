@@ -110,7 +110,11 @@ static int start_tracing(ReferenceTracer *tracer)
     reference_tracing_state.owner = tracer;
     reference_tracing_state.events = 0;
 #if PY_VERSION_HEX >= 0x030D0000
-    return reference_tracing_start_ref_tracer();
+    if (reference_tracing_start_ref_tracer() < 0) {
+        reference_tracing_state.owner = NULL;
+        return -1;
+    }
+    return 0;
 #else
     return reference_tracing_replace_slots();
 #endif

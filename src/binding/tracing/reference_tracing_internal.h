@@ -82,6 +82,9 @@ void reference_tracing_release_references(void);
 /* --- PyRefTracer (reference_tracing_ref_tracer.c) ------------------------- */
 
 #if PY_VERSION_HEX >= 0x030D0000
+/* Whether set (a set of str) holds name (a str, or NULL); creates nothing. */
+int reference_tracing_set_holds(PyObject *set, PyObject *name);
+
 /* Sets the interpreter's reference tracer; returns 0 or -1. */
 int reference_tracing_start_ref_tracer(void);
 

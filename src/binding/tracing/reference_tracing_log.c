@@ -8,6 +8,7 @@
 #include <Python.h>
 
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "binding/stacks/current_location.h"
@@ -71,6 +72,12 @@ void reference_tracing_log_object(const char *label, const void *object, const P
 /* "module.qualname" of a traced type, as a new str. */
 static PyObject *type_key(PyTypeObject *type)
 {
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        /* 3.13 include_builtins: a static type has no ht_qualname, and from
+         * 3.12 its tp_dict is NULL (kept per interpreter). */
+        return strchr(type->tp_name, '.') ? PyUnicode_FromString(type->tp_name)
+                                          : PyUnicode_FromFormat("builtins.%s", type->tp_name);
+    }
     PyObject *module = PyDict_GetItemString(type->tp_dict, "__module__");
     PyObject *qualname = ((PyHeapTypeObject *)type)->ht_qualname;
     if (module && PyUnicode_Check(module)) {

@@ -23,8 +23,8 @@ static destructor python_class_dealloc;
 
 /* --- selection ------------------------------------------------------------ */
 
-/* Whether the set holds name (a str, or NULL). */
-static int set_holds(PyObject *set, PyObject *name)
+/* See reference_tracing_internal.h. */
+int reference_tracing_set_holds(PyObject *set, PyObject *name)
 {
     if (!name) {
         return 0;
@@ -45,15 +45,15 @@ static int type_is_selected(const ReferenceTracer *tracer, PyTypeObject *type)
         return 0;
     }
     PyHeapTypeObject *heap_type = (PyHeapTypeObject *)type;
-    if (set_holds(tracer->exclude_names, heap_type->ht_name) ||
-        set_holds(tracer->exclude_names, heap_type->ht_qualname)) {
+    if (reference_tracing_set_holds(tracer->exclude_names, heap_type->ht_name) ||
+        reference_tracing_set_holds(tracer->exclude_names, heap_type->ht_qualname)) {
         return 0;
     }
     if (PySet_GET_SIZE(tracer->include_names) == 0) {
         return 1;
     }
-    return set_holds(tracer->include_names, heap_type->ht_name) ||
-           set_holds(tracer->include_names, heap_type->ht_qualname);
+    return reference_tracing_set_holds(tracer->include_names, heap_type->ht_name) ||
+           reference_tracing_set_holds(tracer->include_names, heap_type->ht_qualname);
 }
 
 /* --- the replacement slots ------------------------------------------------- */
@@ -273,7 +273,9 @@ void reference_tracing_restore_slots(void)
     }
     for (size_t slot = 0; slot < reference_tracing_state.table.capacity; slot++) {
         struct type_slot_entry *entry = &reference_tracing_state.table.entries[slot];
-        if (entry->type) {
+        /* Only slots this file replaced: the 3.13 PyRefTracer path adds
+         * entries (to count) without touching the slots, original_* NULL. */
+        if (entry->type && entry->type->tp_alloc == traced_alloc) {
             entry->type->tp_alloc = entry->original_alloc;
             entry->type->tp_free = entry->original_free;
         }

@@ -17,6 +17,7 @@ struct type_slot_entry {
     freefunc original_free;
     int64_t live;    /* allocated minus freed while traced */
     int64_t created; /* allocations while traced */
+    int selected;    /* 3.13 PyRefTracer path: whether this type's events count */
 };
 
 struct type_slot_table {
