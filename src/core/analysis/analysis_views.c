@@ -162,13 +162,6 @@ const struct capture_estimates *capture_analysis_estimates(const struct capture_
     return analysis->estimates;
 }
 
-const struct analysis_rss_sample *capture_analysis_rss_samples(
-    const struct capture_analysis *analysis, size_t *count)
-{
-    *count = analysis->rss_samples.size / sizeof(struct analysis_rss_sample);
-    return (const struct analysis_rss_sample *)analysis->rss_samples.data;
-}
-
 const struct analysis_context_view *capture_analysis_contexts(
     const struct capture_analysis *analysis, size_t *count)
 {

@@ -116,10 +116,6 @@ static int analysis_time(struct capture_analysis *analysis, uint64_t time_ns)
 
 static int analysis_rss(struct capture_analysis *analysis, const struct capture_record *record)
 {
-    struct analysis_rss_sample sample = {analysis->last_time_ns, record->rss_bytes};
-    if (byte_buffer_append(&analysis->rss_samples, &sample, sizeof sample) < 0) {
-        return -1;
-    }
     struct analysis_summary *summary = &analysis->summary;
     summary->rss_sample_count++;
     if (record->rss_bytes > summary->rss_peak_bytes) {
@@ -178,8 +174,8 @@ static void untracked_rss_compute(struct capture_analysis *analysis)
 {
     struct analysis_summary *summary = &analysis->summary;
     size_t count;
-    const struct analysis_rss_sample *samples = capture_analysis_rss_samples(analysis, &count);
-    const struct analysis_rss_sample *nearest = NULL;
+    const struct analysis_point *samples = capture_analysis_rss_series(analysis, &count);
+    const struct analysis_point *nearest = NULL;
     uint64_t nearest_distance = UINT64_MAX;
     for (size_t index = 0; index < count; index++) {
         uint64_t time = samples[index].time_ns;
@@ -193,7 +189,7 @@ static void untracked_rss_compute(struct capture_analysis *analysis)
     if (nearest) {
         summary->has_untracked_rss = 1;
         summary->untracked_rss_bytes =
-            nearest->rss_bytes > summary->peak_bytes ? nearest->rss_bytes - summary->peak_bytes : 0;
+            nearest->value > summary->peak_bytes ? nearest->value - summary->peak_bytes : 0;
     }
 }
 
@@ -318,7 +314,6 @@ void capture_analysis_free(struct capture_analysis *analysis)
     analysis_contexts_release(&analysis->contexts);
     analysis_heap_release(analysis);
     analysis_timeline_release(&analysis->timeline);
-    byte_buffer_release(&analysis->rss_samples);
     byte_buffer_release(&analysis->context_views);
     byte_buffer_release(&analysis->stacks);
     byte_buffer_release(&analysis->locations);

@@ -209,11 +209,6 @@ enum analysis_stack_view {
     ANALYSIS_STACKS_LEAKED,
 };
 
-struct analysis_rss_sample {
-    uint64_t time_ns;
-    uint64_t rss_bytes;
-};
-
 struct capture_analysis;
 
 /* Sets the defaults: no snapshot, threshold 1, the whole capture as range,
@@ -255,12 +250,8 @@ void capture_analysis_free(struct capture_analysis *analysis);
 
 const struct analysis_summary *capture_analysis_summary(const struct capture_analysis *analysis);
 
-/* The RSS samples in file order; *count set. Owned by the analysis. */
-const struct analysis_rss_sample *capture_analysis_rss_samples(
-    const struct capture_analysis *analysis, size_t *count);
-
-/* The estimator of a sampled capture (per-stack estimates), or NULL when
- * every allocation was recorded. Owned by the analysis. */
+/* The sampling scheme of a sampled capture, or NULL when every allocation
+ * was recorded. Owned by the analysis. */
 const struct capture_estimates *capture_analysis_estimates(const struct capture_analysis *analysis);
 
 /* The number of locations (innermost frames that allocated). */

@@ -158,7 +158,6 @@ struct capture_analysis {
 
     uint64_t last_time_ns;
     struct timeline timeline;
-    struct byte_buffer rss_samples; /* struct analysis_rss_sample */
 
     /* After the pass (analysis_views.c). */
     struct byte_buffer context_views; /* struct analysis_context_view */

@@ -337,8 +337,8 @@ static void test_times_rss_gc(void)
         CHECK_EQ_U64(summary->gc_generations[2].pause_ns, 700);
         CHECK_EQ_U64(summary->snapshot_count, 1);
         size_t count = 0;
-        const struct analysis_rss_sample *samples =
-            capture_analysis_rss_samples(fixture.analysis, &count);
+        const struct analysis_point *samples =
+            capture_analysis_rss_series(fixture.analysis, &count);
         CHECK(count == 4 && samples[0].time_ns == 0 && samples[1].time_ns == 100 &&
               samples[3].time_ns == 300);
     }
