@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Usage: bash scripts/interpreters.sh            (all: 3.11 3.12 3.13 3.13t)
-#        bash scripts/interpreters.sh VERSION    (one of 3.11, 3.12, 3.13, 3.13t)
+#        bash scripts/interpreters.sh VERSION    (one of 3.11, 3.12, 3.13, 3.13t, 3.14)
 #
 # Finds (or, for 3.13t, builds) the CPython interpreters memlyze is tested on and
 # prints their paths on stdout, one a line, in the order 3.11, 3.12, 3.13, 3.13t.
@@ -16,6 +16,16 @@
 # Debian's patches are not applied). The build log is python-3.13t-build.log in
 # the cache.
 #
+# 3.14 is not supported by memlyze and so not in the default list: it is the
+# interpreter tests/python/test_unsupported_interpreter.py checks the build's
+# refusal with. It is Debian forky's build, taken from the cache,
+# ${MEMLYZE_CACHE:-$HOME/.cache/memlyze}/python-3.14, or else made there from
+# forky's binary packages (forky's source package is not on the mirror): they
+# need glibc 2.38 and OpenSSL 3.4 (bookworm has 2.36 and 3.0), so forky's C
+# library and the other shared libraries it links are unpacked beside it, and
+# patchelf points the interpreter at that ld.so and those libraries. About 25 MB
+# are downloaded; the log is python-3.14-fetch.log in the cache.
+#
 # Everything but the paths goes to stderr. An interpreter that cannot be had is
 # reported on stderr with the reason and left out of stdout; the exit status is
 # non-zero only when 3.11 is missing (or the usage is wrong).
@@ -26,10 +36,21 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$REPO_ROOT/scripts/_common.sh"
 
 ALL_VERSIONS=(3.11 3.12 3.13 3.13t)
+EXTRA_VERSIONS=(3.14)  # only when asked for by name
 CACHE_DIR=${MEMLYZE_CACHE:-$HOME/.cache/memlyze}
 FREE_THREADED_PREFIX=$CACHE_DIR/python-3.13t
 BUILD_LOG=$CACHE_DIR/python-3.13t-build.log
 SOURCE_DIR=$CACHE_DIR/python-3.13t-source
+PY314_ROOT=$CACHE_DIR/python-3.14
+PY314_APT_DIR=$CACHE_DIR/python-3.14-apt
+PY314_LOG=$CACHE_DIR/python-3.14-fetch.log
+# What `apt-get install python3.14-dev python3.14-venv` brings of Python (with
+# the pip wheel ensurepip installs), and the shared libraries its interpreter
+# and extension modules link, from libc6 on, as forky has them.
+PY314_PACKAGES=(python3.14 python3.14-minimal python3.14-dev python3.14-venv libpython3.14
+    libpython3.14-minimal libpython3.14-stdlib libpython3.14-dev python3-pip-whl
+    libc6 libssl3t64 libexpat1 zlib1g libbz2-1.0 libdb5.3t64 libffi8 liblzma5 libncursesw6
+    libreadline8t64 libsqlite3-0 libtinfo6 libuuid1 libzstd1)
 DEBIAN_ARCHIVE_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 BUILD_PACKAGES=(build-essential dpkg-dev pkg-config xz-utils libssl-dev zlib1g-dev libbz2-dev
     libreadline-dev libsqlite3-dev libffi-dev liblzma-dev uuid-dev libgdbm-dev libncurses-dev)
@@ -50,6 +71,7 @@ try:
     import ensurepip
     wheels = glob.glob(os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", "pip-*.whl"))
     wheels += glob.glob("/usr/share/python-wheels/pip-*.whl")  # Debian python3.X-venv package
+    wheels += glob.glob(os.path.join(sysconfig.get_config_var("WHEEL_PKG_DIR") or "/nonexistent", "pip-*.whl"))
 except ImportError:
     wheels = []
 print("%d.%d" % sys.version_info[:2])
@@ -64,7 +86,7 @@ print(sys.executable)
 
 print_usage() {
     local IFS='|'
-    printf 'usage: bash scripts/interpreters.sh [%s]\n' "${ALL_VERSIONS[*]}"
+    printf 'usage: bash scripts/interpreters.sh [%s]\n' "${ALL_VERSIONS[*]}|${EXTRA_VERSIONS[*]}"
 }
 
 # error_summary: the telling line of an error output on stdin (a fatal error's
@@ -102,7 +124,7 @@ check_interpreter() {
     local -a environment=(env -u PYTHON_GIL)
     case "$version" in
         3.11|3.12) want_gil_enabled=None ;;
-        3.13) want_gil_enabled=True ;;
+        3.13|3.14) want_gil_enabled=True ;;
         3.13t) want_gil_disabled=1 want_gil_enabled=False environment=(env PYTHON_GIL=0) condition=" under PYTHON_GIL=0" ;;
     esac
     if ! output=$("${environment[@]}" "$python" -c "$INTERPRETER_FACTS" 2>/dev/null); then
@@ -225,40 +247,54 @@ find_debian_mirror() {
     return 1
 }
 
-# private_apt_get ARGS...: apt-get with its own sources list, lists and cache
-# under $SOURCE_DIR/apt, so that the system's apt state stays as it is.
+# private_apt_get APT_DIR ARGS...: apt-get with its own sources list, lists,
+# cache and (empty) dpkg status under APT_DIR, so that the system's apt state
+# stays as it is and the packages installed here do not change what is fetched.
 private_apt_get() {
-    local apt_dir=$SOURCE_DIR/apt
+    local apt_dir=$1
+    shift
     apt-get -o Dir::Etc::SourceList="$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null \
         -o Dir::State::Lists="$apt_dir/lists" -o Dir::Cache="$apt_dir/cache" \
-        -o APT::Sandbox::User="$(id -un)" "$@"
+        -o Dir::State::status="$apt_dir/status" -o APT::Sandbox::User="$(id -un)" "$@"
 }
 
-# fetch_python_source_package: downloads trixie's python3.13 source package into
-# $SOURCE_DIR/download (kept for later builds).
-fetch_python_source_package() {
-    local mirror options=""
-    if compgen -G "$SOURCE_DIR/download/python3.13_*.dsc" >/dev/null; then
-        return 0
-    fi
+# private_apt_setup APT_DIR TYPE SUITE LOG: a new APT_DIR whose sources list has
+# the entry "TYPE MIRROR SUITE main" for the machine's Debian mirror, updated
+# (LOG gets apt's output); on failure sets failure_reason.
+private_apt_setup() {
+    local apt_dir=$1 type=$2 suite=$3 log=$4 mirror options="" entry lists
     if ! mirror=$(find_debian_mirror); then
         failure_reason="no Debian archive mirror (an entry for a Debian release with component main) in /etc/apt/sources.list or /etc/apt/sources.list.d/*.list|*.sources"
         return 1
     fi
     [ -f "$DEBIAN_ARCHIVE_KEYRING" ] && options="[signed-by=$DEBIAN_ARCHIVE_KEYRING] "
-    rm -rf "$SOURCE_DIR/apt" "$SOURCE_DIR/download"
-    mkdir -p "$SOURCE_DIR/apt/lists/partial" "$SOURCE_DIR/apt/cache/archives/partial" "$SOURCE_DIR/download"
-    printf 'deb-src %s%s trixie main\n' "$options" "$mirror" >"$SOURCE_DIR/apt/sources.list"
-    step "Fetching Debian trixie's python3.13 source package from $mirror"
+    entry="$type $options$mirror $suite main"
+    rm -rf "$apt_dir"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+    : >"$apt_dir/status"
+    printf '%s\n' "$entry" >"$apt_dir/sources.list"
+    case "$type" in deb-src) lists="*Sources*" ;; *) lists="*Packages*" ;; esac
     # An archived (snapshot) mirror's Release file has expired: retry without the date check.
-    if ! private_apt_get update >>"$BUILD_LOG" 2>&1 || ! compgen -G "$SOURCE_DIR/apt/lists/*Sources*" >/dev/null; then
-        if ! private_apt_get -o Acquire::Check-Valid-Until=false update >>"$BUILD_LOG" 2>&1 \
-            || ! compgen -G "$SOURCE_DIR/apt/lists/*Sources*" >/dev/null; then
-            failure_reason="apt-get update of 'deb-src $options$mirror trixie main' failed: $(grep -E '^(E|W):' "$BUILD_LOG" | tail -n 2 | tr '\n' ' ')"
+    if ! private_apt_get "$apt_dir" update >>"$log" 2>&1 || ! compgen -G "$apt_dir/lists/$lists" >/dev/null; then
+        if ! private_apt_get "$apt_dir" -o Acquire::Check-Valid-Until=false update >>"$log" 2>&1 \
+            || ! compgen -G "$apt_dir/lists/$lists" >/dev/null; then
+            failure_reason="apt-get update of '$entry' failed: $(grep -E '^(E|W):' "$log" | tail -n 2 | tr '\n' ' ')"
             return 1
         fi
     fi
-    if ! (cd "$SOURCE_DIR/download" && private_apt_get source --download-only python3.13) >>"$BUILD_LOG" 2>&1; then
+}
+
+# fetch_python_source_package: downloads trixie's python3.13 source package into
+# $SOURCE_DIR/download (kept for later builds).
+fetch_python_source_package() {
+    if compgen -G "$SOURCE_DIR/download/python3.13_*.dsc" >/dev/null; then
+        return 0
+    fi
+    rm -rf "$SOURCE_DIR/download"
+    step "Fetching Debian trixie's python3.13 source package"
+    private_apt_setup "$SOURCE_DIR/apt" deb-src trixie "$BUILD_LOG" || return 1
+    mkdir -p "$SOURCE_DIR/download"
+    if ! (cd "$SOURCE_DIR/download" && private_apt_get "$SOURCE_DIR/apt" source --download-only python3.13) >>"$BUILD_LOG" 2>&1; then
         failure_reason="apt-get source --download-only python3.13 failed: $(grep -E '^(E|W):' "$BUILD_LOG" | tail -n 2 | tr '\n' ' ')"
         rm -rf "$SOURCE_DIR/download"
         return 1
@@ -324,21 +360,73 @@ find_free_threaded_interpreter() {
     fi
 }
 
+# unpack_python314: downloads forky's packages of CPython 3.14 and the libraries
+# it needs and unpacks them into $PY314_ROOT (no maintainer scripts are run).
+unpack_python314() {
+    local lib=$PY314_ROOT/usr/lib/x86_64-linux-gnu package
+    ensure_apt_packages patchelf
+    step "Fetching Debian forky's CPython 3.14 packages (log: $PY314_LOG)"
+    private_apt_setup "$PY314_APT_DIR" deb forky "$PY314_LOG" || return 1
+    if ! (cd "$PY314_APT_DIR/cache/archives" && private_apt_get "$PY314_APT_DIR" download "${PY314_PACKAGES[@]}") >>"$PY314_LOG" 2>&1; then
+        failure_reason="apt-get download of forky's ${PY314_PACKAGES[*]} failed: $(grep -E '^(E|W):' "$PY314_LOG" | tail -n 2 | tr '\n' ' ')"
+        return 1
+    fi
+    rm -rf "$PY314_ROOT"
+    for package in "$PY314_APT_DIR"/cache/archives/*.deb; do
+        run_build_step "dpkg-deb -x $(basename "$package")" dpkg-deb -x "$package" "$PY314_ROOT" || return 1
+    done
+    # The interpreter is linked statically with libpython; its own ELF
+    # interpreter and RPATH (which extension modules' libraries are looked for
+    # in too, unlike RUNPATH) make it load forky's C library instead of the system's.
+    run_build_step patchelf patchelf --set-interpreter "$lib/ld-linux-x86-64.so.2" \
+        --force-rpath --set-rpath "$lib" "$PY314_ROOT/usr/bin/python3.14" || return 1
+    # ensurepip takes pip from WHEEL_PKG_DIR, built in as /usr/share/python-wheels,
+    # which on this system holds bookworm's older pip: point it at forky's.
+    run_build_step "WHEEL_PKG_DIR" sed -i \
+        "s|'WHEEL_PKG_DIR': '/usr/share/python-wheels/'|'WHEEL_PKG_DIR': '$PY314_ROOT/usr/share/python-wheels/'|" \
+        "$PY314_ROOT/usr/lib/python3.14/_sysconfigdata__linux_x86_64-linux-gnu.py" || return 1
+    rm -rf "$PY314_APT_DIR"
+}
+
+# find_python314: sets found_path to the cached 3.14 (fetching it when it is
+# missing or broken), or failure_reason.
+find_python314() {
+    local python=$PY314_ROOT/usr/bin/python3.14 started=$SECONDS
+    if [ -x "$python" ] && check_interpreter 3.14 "$python"; then
+        return 0
+    fi
+    if [ -e "$PY314_ROOT" ]; then
+        step "The cached $python is not usable ($failure_reason); fetching it again"
+    fi
+    : >"$PY314_LOG"
+    # run_build_step writes to $BUILD_LOG.
+    BUILD_LOG=$PY314_LOG unpack_python314 || { rm -rf "$PY314_ROOT"; return 1; }
+    step "Unpacked $python in $((SECONDS - started)) s"
+    if ! check_interpreter 3.14 "$python"; then
+        failure_reason="the unpacked interpreter is not usable: $failure_reason"
+        return 1
+    fi
+}
+
 # find_interpreter VERSION: sets found_path, or failure_reason.
 find_interpreter() {
-    local version=$1
+    local version=$1 status=0
     found_path=""
     failure_reason=""
-    if [ "$version" = 3.13t ]; then
-        # One build at a time; a second caller waits and then finds the cache.
-        mkdir -p "$CACHE_DIR"
-        exec 9>"$CACHE_DIR/python-3.13t.lock"
-        flock 9
-        local status=0
-        find_free_threaded_interpreter || status=$?
-        exec 9>&-
-        return "$status"
-    fi
+    case "$version" in
+        3.13t|3.14)
+            # One build or fetch at a time; a second caller waits and then finds the cache.
+            mkdir -p "$CACHE_DIR"
+            exec 9>"$CACHE_DIR/python-$version.lock"
+            flock 9
+            if [ "$version" = 3.13t ]; then
+                find_free_threaded_interpreter || status=$?
+            else
+                find_python314 || status=$?
+            fi
+            exec 9>&-
+            return "$status" ;;
+    esac
     find_existing_interpreter "$version"
 }
 
@@ -347,7 +435,7 @@ main() {
     case "$#" in
         0) ;;
         1)
-            case " ${ALL_VERSIONS[*]} " in
+            case " ${ALL_VERSIONS[*]} ${EXTRA_VERSIONS[*]} " in
                 *" $1 "*) versions=("$1") ;;
                 *) print_usage >&2; exit 2 ;;
             esac ;;
