@@ -2,7 +2,8 @@
 # One command on a fresh machine: installs the test dependencies and runs every
 # test: the C unit tests (plain and under ASan+UBSan), a bounded fuzzing run of
 # the capture reader, and the Python tests against the installed package, on
-# 3.11 and then on 3.12 and 3.13 (found by scripts/interpreters.sh).
+# 3.11 and then on 3.12 and 3.13 (found by scripts/interpreters.sh; they include
+# the refusal of an unsupported CPython 3.14, also from scripts/interpreters.sh).
 # Exits non-zero on any failure.   Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -66,6 +67,14 @@ seeds=()
 [ -d fuzz/corpus ] && seeds+=(fuzz/corpus)
 "$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     fuzz/corpus-run "${seeds[@]}"
+
+# A real CPython 3.14, which memlyze does not support: the Python tests check
+# that pip refuses to build memlyze on it with one line (test_unsupported_interpreter.py).
+# Fetched once (Debian forky's packages, ~25 MB, a few seconds) into the cache.
+step "CPython 3.14 for the refusal tests"
+# Without it those tests fail (they try again and show why), the others still run.
+MEMLYZE_PYTHON_3_14=$(bash scripts/interpreters.sh 3.14)
+if [ -n "$MEMLYZE_PYTHON_3_14" ]; then export MEMLYZE_PYTHON_3_14; fi
 
 step "Installing memlyze into .venv"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-build-isolation ".[test]"
