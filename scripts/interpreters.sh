@@ -382,9 +382,11 @@ unpack_python314() {
         --force-rpath --set-rpath "$lib" "$PY314_ROOT/usr/bin/python3.14" || return 1
     # ensurepip takes pip from WHEEL_PKG_DIR, built in as /usr/share/python-wheels,
     # which on this system holds bookworm's older pip: point it at forky's.
+    local sysconfigdata=$PY314_ROOT/usr/lib/python3.14/_sysconfigdata__linux_x86_64-linux-gnu.py
     run_build_step "WHEEL_PKG_DIR" sed -i \
         "s|'WHEEL_PKG_DIR': '/usr/share/python-wheels/'|'WHEEL_PKG_DIR': '$PY314_ROOT/usr/share/python-wheels/'|" \
-        "$PY314_ROOT/usr/lib/python3.14/_sysconfigdata__linux_x86_64-linux-gnu.py" || return 1
+        "$sysconfigdata" || return 1
+    run_build_step "WHEEL_PKG_DIR check" grep -qF "'WHEEL_PKG_DIR': '$PY314_ROOT/" "$sysconfigdata" || return 1
     rm -rf "$PY314_APT_DIR"
 }
 
