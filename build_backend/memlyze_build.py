@@ -17,7 +17,6 @@ from __future__ import annotations
 import platform
 import re
 import sys
-import sysconfig
 from pathlib import Path
 
 MESON_BUILD = Path(__file__).resolve().parent.parent / "meson.build"
@@ -39,8 +38,6 @@ def refusal() -> str | None:
     if sys.implementation.name != "cpython" or "%d.%d" % sys.version_info[:2] not in supported:
         listed = ", ".join(supported[:-1]) + " and " + supported[-1] if len(supported) > 1 else supported[0]
         return f"memlyze supports CPython {listed} (this is {this})"
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
-        return f"memlyze does not support free-threaded CPython builds yet (this is free-threaded {this})"
     return None
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: installs the test dependencies and runs every
-# test: the C unit tests (plain and under ASan+UBSan), a bounded fuzzing run of
-# the capture reader, and the Python tests against the installed package, on
-# 3.11 and then on 3.12 and 3.13 (found by scripts/interpreters.sh; they include
+# test: the C unit tests (plain, under ASan+UBSan, and the threaded ones under
+# ThreadSanitizer), a bounded fuzzing run of the capture reader, and the Python
+# tests against the installed package, on 3.11 and then on 3.12, 3.13 and
+# free-threaded 3.13t (found or built by scripts/interpreters.sh; they include
 # the refusal of an unsupported CPython 3.14, also from scripts/interpreters.sh).
 # Exits non-zero on any failure.   Usage: bash scripts/test.sh
 set -euo pipefail
@@ -22,7 +23,9 @@ ensure_venv "$python"
 
 # install_test_tools VENV: the build and test tools the suite needs.
 install_test_tools() {
-    local pip=("$1/bin/python" -m pip install --quiet --disable-pip-version-check)
+    # Wheels only: some (matplotlib's dependencies) have no free-threaded
+    # wheel at their newest version, and their source build wants the internet.
+    local pip=("$1/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all:)
     "${pip[@]}" meson meson-python ninja pytest playwright
     # Workloads of tests/python/test_native_allocations.py and test_follow_fork.py.
     "${pip[@]}" numpy gunicorn
@@ -56,6 +59,13 @@ step "C unit tests under AddressSanitizer and UndefinedBehaviorSanitizer (build-
 setup_build build-asan -Dtests=true -Dpython_module=false -Db_sanitize=address,undefined -Db_lundef=false
 meson test -C build-asan --print-errorlogs
 
+step "Threaded C tests under ThreadSanitizer (build-tsan)"
+# The recorder's paths that free-threaded CPython runs with no GIL: appends,
+# interning, the sampler's kept blocks, buffers handed over at thread exit.
+setup_build build-tsan -Dtests=true -Dpython_module=false -Db_sanitize=thread -Db_lundef=false
+TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs \
+    test_concurrent_recording test_recorder test_sampling test_live_table test_live_table_sampling
+
 step "Fuzzing the capture reader for ${FUZZ_SECONDS}s (build-fuzz)"
 # fuzz/meson.build adds -fsanitize=fuzzer,address,undefined itself.
 CC=clang setup_build build-fuzz -Dfuzz=true -Dtests=false -Dpython_module=false
@@ -85,7 +95,7 @@ step "Python tests on $(.venv/bin/python -c 'import platform; print(platform.pyt
 # The suite again on every other supported interpreter scripts/interpreters.sh
 # finds, each in its own .venv-<version> (the C tests above do not depend on
 # the interpreter).
-for version in 3.12 3.13; do
+for version in 3.12 3.13 3.13t; do
     interpreter=$(bash scripts/interpreters.sh "$version") || true
     if [ -z "$interpreter" ]; then
         printf 'note: CPython %s not found (see above): its Python tests were not run\n' "$version" >&2
@@ -97,6 +107,6 @@ for version in 3.12 3.13; do
     install_test_tools "$environment"
     PATH="$ROOT/$environment/bin:$PATH" "$environment/bin/python" -m pip install --quiet \
         --disable-pip-version-check --no-build-isolation ".[test]"
-    step "Python tests on $("$environment/bin/python" -c 'import platform; print(platform.python_version())')"
+    step "Python tests on $("$environment/bin/python" -c 'import platform, sysconfig; print(platform.python_version() + ("t (free-threaded)" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')"
     PATH="$ROOT/$environment/bin:$PATH" "$environment/bin/python" -m pytest tests/python
 done

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from pathlib import Path
 
@@ -16,6 +17,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 MEMLYZE = [sys.executable, "-m", "memlyze"]
 MB = 1_000_000
+# A free-threaded (no GIL) build: Python objects come from mimalloc, and
+# memlyze records the Python allocator domains in every mode.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 def pytest_configure(config):

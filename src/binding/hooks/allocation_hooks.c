@@ -373,16 +373,18 @@ static int hook_execv(const char *path, char *const arguments[])
 
 /* --- the Python allocator domains ------------------------------------------ */
 
-/* The allocators we wrap; each wrapper's context points at its original. */
+/* The allocators we wrap. The wrappers call these directly, never through
+ * their context: PyMem_SetAllocator copies a domain field by field while, on
+ * a free-threaded build, other threads go on allocating, so one of them may
+ * call our function with the old context. */
 static PyMemAllocatorEx original_memory_domain;
 static PyMemAllocatorEx original_object_domain;
 static int python_domains_wrapped;
 
-/* Calls into pymalloc run with the thread marked busy: the arenas and large
- * blocks it takes from malloc/mmap are not counted a second time. */
-static void *python_domain_malloc(void *context, size_t size)
+/* Calls into pymalloc (mimalloc) run with the thread marked busy: the
+ * arenas and large blocks it takes from malloc/mmap are not counted twice. */
+static void *python_domain_malloc(PyMemAllocatorEx *wrapped, size_t size)
 {
-    PyMemAllocatorEx *wrapped = context;
     int busy = recorder_thread_busy;
     recorder_thread_busy = 1;
     void *block = wrapped->malloc(wrapped->ctx, size);
@@ -393,9 +395,8 @@ static void *python_domain_malloc(void *context, size_t size)
     return block;
 }
 
-static void *python_domain_calloc(void *context, size_t count, size_t size)
+static void *python_domain_calloc(PyMemAllocatorEx *wrapped, size_t count, size_t size)
 {
-    PyMemAllocatorEx *wrapped = context;
     int busy = recorder_thread_busy;
     recorder_thread_busy = 1;
     void *block = wrapped->calloc(wrapped->ctx, count, size);
@@ -416,9 +417,8 @@ static void python_domain_record_free(void *block)
     }
 }
 
-static void *python_domain_realloc(void *context, void *block, size_t size)
+static void *python_domain_realloc(PyMemAllocatorEx *wrapped, void *block, size_t size)
 {
-    PyMemAllocatorEx *wrapped = context;
     int busy = recorder_thread_busy;
     int recording = !busy && recorder_is_active();
     int freed = recording && block && free_is_recorded(block);
@@ -439,9 +439,8 @@ static void *python_domain_realloc(void *context, void *block, size_t size)
     return moved;
 }
 
-static void python_domain_free(void *context, void *block)
+static void python_domain_free(PyMemAllocatorEx *wrapped, void *block)
 {
-    PyMemAllocatorEx *wrapped = context;
     int busy = recorder_thread_busy;
     if (block && !busy && recorder_is_active()) {
         python_domain_record_free(block);
@@ -451,12 +450,44 @@ static void python_domain_free(void *context, void *block)
     recorder_thread_busy = busy;
 }
 
-static void python_domain_wrap(PyMemAllocatorDomain domain, PyMemAllocatorEx *saved)
+/* The four functions installed for one domain, bound to its saved original. */
+#define DOMAIN_WRAPPERS(prefix, saved)                                                   \
+    static void *prefix##_malloc(void *context, size_t size)                              \
+    {                                                                                     \
+        (void)context;                                                                    \
+        return python_domain_malloc(&saved, size);                                        \
+    }                                                                                     \
+    static void *prefix##_calloc(void *context, size_t count, size_t size)                \
+    {                                                                                     \
+        (void)context;                                                                    \
+        return python_domain_calloc(&saved, count, size);                                 \
+    }                                                                                     \
+    static void *prefix##_realloc(void *context, void *block, size_t size)                \
+    {                                                                                     \
+        (void)context;                                                                    \
+        return python_domain_realloc(&saved, block, size);                                \
+    }                                                                                     \
+    static void prefix##_free(void *context, void *block)                                 \
+    {                                                                                     \
+        (void)context;                                                                    \
+        python_domain_free(&saved, block);                                                \
+    }
+DOMAIN_WRAPPERS(memory_domain, original_memory_domain)
+DOMAIN_WRAPPERS(object_domain, original_object_domain)
+#undef DOMAIN_WRAPPERS
+
+static void python_domains_wrap(void)
 {
-    PyMem_GetAllocator(domain, saved);
-    PyMemAllocatorEx wrapper = {saved, python_domain_malloc, python_domain_calloc,
-                                python_domain_realloc, python_domain_free};
-    PyMem_SetAllocator(domain, &wrapper);
+    PyMem_GetAllocator(PYMEM_DOMAIN_MEM, &original_memory_domain);
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &original_object_domain);
+    /* Our functions ignore their context; the originals' keeps a torn copy
+     * (our function, its context, or the reverse) valid either way. */
+    PyMemAllocatorEx memory = {original_memory_domain.ctx, memory_domain_malloc,
+                               memory_domain_calloc, memory_domain_realloc, memory_domain_free};
+    PyMemAllocatorEx object = {original_object_domain.ctx, object_domain_malloc,
+                               object_domain_calloc, object_domain_realloc, object_domain_free};
+    PyMem_SetAllocator(PYMEM_DOMAIN_MEM, &memory);
+    PyMem_SetAllocator(PYMEM_DOMAIN_OBJ, &object);
 }
 
 /* --- install and uninstall -------------------------------------------------- */
@@ -539,8 +570,7 @@ int allocation_hooks_install(int python_allocators, char *error, size_t error_si
     }
     __atomic_store_n(&hooks_installed, 1, __ATOMIC_RELEASE);
     if (python_allocators) {
-        python_domain_wrap(PYMEM_DOMAIN_MEM, &original_memory_domain);
-        python_domain_wrap(PYMEM_DOMAIN_OBJ, &original_object_domain);
+        python_domains_wrap();
         python_domains_wrapped = 1;
     }
     return 0;

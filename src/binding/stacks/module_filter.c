@@ -107,15 +107,38 @@ static int module_name_text(PyObject *name, char *buffer, size_t size)
     return 1;
 }
 
+/* The globals' __name__ into buffer; 0 when it cannot be read. */
+static int module_name_of(PyObject *globals, char *buffer, size_t size)
+{
+    if (!PyDict_Check(globals)) {
+        return 0;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    /* A strong reference: without a GIL another thread may replace the
+     * value (and free it) while it is copied. A str key raises nothing, so
+     * the program's pending exception, if any, is left alone. */
+    PyObject *value = NULL;
+    if (PyDict_GetItemRef(globals, name_key, &value) <= 0) {
+        return 0;
+    }
+    int copied = module_name_text(value, buffer, size);
+    Py_DECREF(value);
+    return copied;
+#else
+    return module_name_text(PyDict_GetItem(globals, name_key), buffer, size);
+#endif
+}
+
 uint32_t module_filter_frame_bits(PyObject *globals)
 {
-    /* A dict may change under a reader without the GIL: only read it with. */
+    /* A dict may change under a reader that is not attached to the
+     * interpreter (holds no GIL, or on a free-threaded build, no thread
+     * state): only read it when attached. */
     if (!globals || !PyGILState_Check()) {
         return MODULE_FILTER_UNKNOWN;
     }
     char name[MODULE_NAME_SIZE];
-    PyObject *value = PyDict_Check(globals) ? PyDict_GetItem(globals, name_key) : NULL;
-    if (!module_name_text(value, name, sizeof name)) {
+    if (!module_name_of(globals, name, sizeof name)) {
         name[0] = '\0';
     }
     uint32_t bits = 0;

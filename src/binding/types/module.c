@@ -17,6 +17,14 @@ PyMODINIT_FUNC PyInit__memlyze(void)
     if (!module) {
         return NULL;
     }
+#ifdef Py_GIL_DISABLED
+    /* The hooks, stack capture, interning and module filters take no GIL
+     * (see docs/architecture.md, "Free-threaded CPython"). */
+    if (PyUnstable_Module_SetGIL(module, Py_MOD_GIL_NOT_USED) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+#endif
     if (tracker_binding_add(module) < 0 || reader_binding_add(module) < 0 ||
         compat_binding_add(module) < 0 ||
         report_binding_add(module) < 0 || rss_binding_add(module) < 0 ||

@@ -131,7 +131,11 @@ static int put_header_common(PyObject *dict, const struct capture_reader *reader
         dict_put(dict, "python_version",
                  text_object(header->python_version, header->python_version_size)) < 0 ||
         dict_put(dict, "start_time_ns", unsigned_object(header->start_time_ns)) < 0 ||
-        dict_put(dict, "sample_rate", PyFloat_FromDouble(header->sample_rate)) < 0) {
+        dict_put(dict, "sample_rate", PyFloat_FromDouble(header->sample_rate)) < 0 ||
+        dict_put(dict, "python_allocators",
+                 PyBool_FromLong((header->flags & HEADER_FLAG_PYTHON_ALLOCATORS) != 0)) < 0 ||
+        dict_put(dict, "free_threaded",
+                 PyBool_FromLong((header->flags & HEADER_FLAG_FREE_THREADED) != 0)) < 0) {
         return -1;
     }
     return 0;
@@ -242,8 +246,6 @@ PyObject *capture_header_dict(const struct capture_reader *reader)
     PyObject *dict = PyDict_New();
     if (!dict || put_header_common(dict, reader) < 0 ||
         dict_put(dict, "flags", unsigned_object(header->flags)) < 0 ||
-        dict_put(dict, "python_allocators",
-                 PyBool_FromLong((header->flags & HEADER_FLAG_PYTHON_ALLOCATORS) != 0)) < 0 ||
         dict_put(dict, "native", PyBool_FromLong((header->flags & HEADER_FLAG_NATIVE) != 0)) < 0 ||
         dict_put(dict, "aggregate",
                  PyBool_FromLong((header->flags & HEADER_FLAG_AGGREGATE) != 0)) < 0 ||

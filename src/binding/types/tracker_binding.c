@@ -271,12 +271,28 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
             &request->include_patterns, &request->exclude_patterns)) {
         return -1;
     }
+#ifdef Py_GIL_DISABLED
+    /* A free-threaded CPython takes every Python object, of any size, from
+     * mimalloc and none from malloc: without its domains a recording would
+     * see next to nothing of the program. */
+    request->python_allocators = 1;
+#endif
     if (check_start_arguments(request->max_stack_depth, request->rss_interval) < 0 ||
         sampling_check(&request->sampling) < 0 ||
         module_filter_configure(request->include_patterns, request->exclude_patterns) < 0) {
         return -1;
     }
     return 0;
+}
+
+/* HEADER_FLAG_FREE_THREADED on a free-threaded build, else 0. */
+static uint32_t free_threaded_flag(void)
+{
+#ifdef Py_GIL_DISABLED
+    return HEADER_FLAG_FREE_THREADED;
+#else
+    return 0;
+#endif
 }
 
 /* The recorder's options for a request; version is the Python version text. */
@@ -290,7 +306,7 @@ static struct recorder_options start_request_options(const struct start_request 
         .python_version = version,
         .command = request->command,
         .flags = (request->python_allocators ? HEADER_FLAG_PYTHON_ALLOCATORS : 0) |
-                 (request->track_gc ? HEADER_FLAG_TRACK_GC : 0),
+                 (request->track_gc ? HEADER_FLAG_TRACK_GC : 0) | free_threaded_flag(),
         .max_stack_depth = (uint32_t)request->max_stack_depth,
         .sample_rate = request->sampling.rate,
         .sample_interval = request->sampling.interval,

@@ -220,6 +220,10 @@ enum capture_header_flag {
     HEADER_FLAG_PYTHON_ALLOCATORS = 1 << 0,
     HEADER_FLAG_NATIVE = 1 << 1,
     HEADER_FLAG_TRACK_GC = 1 << 2,
+    /* Recorded by a free-threaded (no GIL) CPython. Its Python objects come
+     * from mimalloc, never from malloc, so the Python allocator domains are
+     * recorded (HEADER_FLAG_PYTHON_ALLOCATORS) even without the option. */
+    HEADER_FLAG_FREE_THREADED = 1 << 3,
     HEADER_FLAG_AGGREGATE = 1 << 8, /* --aggregate: see CHUNK_KIND_AGGREGATE */
 };
 

@@ -110,7 +110,7 @@ static void thread_buffer_retire(void *opaque)
 {
     struct thread_buffer *buffer = opaque;
     spin_lock(&buffer->lock);
-    buffer->retired = 1;
+    __atomic_store_n(&buffer->retired, 1, __ATOMIC_RELAXED); /* read without the lock by the writer */
     spin_unlock(&buffer->lock);
     this_thread_buffer = THREAD_BUFFER_RETIRED;
 }

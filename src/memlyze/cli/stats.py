@@ -95,6 +95,9 @@ def render(summary: dict, path: str) -> str:
     out.append(f"Capture:         {path} (format {get('format_version')})")
     out.append(f"Command:         {get('command') or '-'}")
     out.append(f"Process:         pid {get('pid')}, Python {get('python_version')}")
+    if get("free_threaded"):
+        out.append("Free-threaded:   Python objects come from mimalloc, not malloc, so the Python "
+                   "allocator domains were recorded (as with --python-allocators)")
     if get("truncated"):
         out.append("                 (truncated capture: figures cover what was written)")
     if get("sampled"):

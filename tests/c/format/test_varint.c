@@ -48,7 +48,7 @@ static void test_overlong_input(void)
     memset(eleven, 0x80, sizeof eleven);
     eleven[10] = 0x01;
     const uint8_t *cursor = eleven;
-    uint64_t value;
+    uint64_t value = 0;
     CHECK(varint_decode(&cursor, eleven + sizeof eleven, &value) == -1);
     /* Ten bytes whose last carries more than the 64th bit. */
     uint8_t too_big[10];

@@ -150,7 +150,7 @@ static void test_refuses_existing_file_without_overwrite(void)
 
 /* A child records for a while and is killed; what it wrote must read back
  * as a truncated capture with nearly everything up to the kill. */
-static void test_killed_process_leaves_readable_file(void)
+static __attribute__((unused)) void test_killed_process_leaves_readable_file(void)
 {
     pid_t child = fork();
     if (child == 0) {
@@ -203,7 +203,12 @@ int main(void)
     RUN_TEST(test_threads_round_trip);
     RUN_TEST(test_second_recording_starts_clean);
     RUN_TEST(test_refuses_existing_file_without_overwrite);
+#ifndef __SANITIZE_THREAD__
+    /* Forks while the writer thread runs: ThreadSanitizer cannot follow a
+     * multi-threaded process into its child (it reports the child's re-made
+     * mutexes as still held). The plain and ASan builds run it. */
     RUN_TEST(test_killed_process_leaves_readable_file);
+#endif
     unlink(capture_path);
     return test_harness_exit_code();
 }
