@@ -122,7 +122,7 @@ def assert_close(value, truth, tolerance=0.05):
 
 
 # A workload whose allocations are known exactly. Each bytearray(N) above 512
-# bytes is one malloc(N + 1) made at the marked line.
+# bytes is one malloc(N + 1) made at the marked line (see bytearray_bytes).
 GROUND_TRUTH = """
 import sys
 
@@ -159,9 +159,23 @@ def main():
 main()
 """
 
-HOLD_BYTES = 200 * 1_000_001
-LEAK_BYTES = 100 * 1_000_001
-CHURN_BYTES = 100 * 2_000_001
+# On a free-threaded build the Python allocator domains are recorded, so a
+# bytearray(N) is two allocations there: its object (bytearray's basic size)
+# and its N + 1 bytes, both at its line, both from the Python allocators.
+BYTEARRAY_ALLOCATIONS = 2 if FREE_THREADED else 1
+BYTEARRAY_OBJECT_BYTES = bytearray.__basicsize__ if FREE_THREADED else 0
+# The allocator a bytearray's buffer is recorded under.
+BUFFER_ALLOCATOR = "pymalloc" if FREE_THREADED else "malloc"
+
+
+def bytearray_bytes(size: int, count: int = 1) -> int:
+    """What count bytearray(size) allocate, as recorded on this build."""
+    return count * (size + 1 + BYTEARRAY_OBJECT_BYTES)
+
+
+HOLD_BYTES = bytearray_bytes(1_000_000, 200)
+LEAK_BYTES = bytearray_bytes(1_000_000, 100)
+CHURN_BYTES = bytearray_bytes(2_000_000, 100)
 
 
 @pytest.fixture(scope="session")

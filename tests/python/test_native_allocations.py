@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check, find_location, line_of, memlyze, stats_json, write_script
+from conftest import FREE_THREADED, check, find_location, line_of, memlyze, stats_json, write_script
 from native_build import build_extension, build_late_library
 
 NATIVE_WORKLOAD = """
@@ -77,7 +77,11 @@ def test_library_loaded_after_start_is_tracked(native_capture):
     script, _, stats = native_capture
     entry = find_location(stats["top_by_total"], "late_library", script.name)
     assert entry is not None, stats["top_by_total"]
-    assert (entry["line"], entry["bytes"], entry["count"]) == (line_of(script, "LATE"), 4_000_037, 1)
+    assert entry["line"] == line_of(script, "LATE")
+    if FREE_THREADED:  # the ctypes objects of the call are recorded too
+        assert 4_000_037 <= entry["bytes"] <= 4_000_037 + 1024 and entry["count"] >= 2
+    else:
+        assert (entry["bytes"], entry["count"]) == (4_000_037, 1)
 
 
 def test_python_thread_is_named_and_attributed(native_capture):

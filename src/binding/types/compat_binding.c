@@ -159,16 +159,27 @@ static PyObject *live_traced_memory(PyObject *self, PyObject *unused)
                          (unsigned long long)totals.peak_bytes);
 }
 
-/* The address at which obj's memory block starts: the GC header and, for
- * instances with a managed dict, the two pre-header pointers come first. */
+/* The pre-header flags: instances of such types have two pointers (dict
+ * and weak references) before the object. */
+#ifdef Py_TPFLAGS_MANAGED_WEAKREF
+#define PRE_HEADER_FLAGS (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)
+#else
+#define PRE_HEADER_FLAGS Py_TPFLAGS_MANAGED_DICT
+#endif
+
+/* The address at which obj's memory block starts: the GC header (none on a
+ * free-threaded build, whose objects carry their GC bits in the header) and
+ * the pre-header pointers come first. */
 static uintptr_t object_block_address(PyObject *object)
 {
     PyTypeObject *type = Py_TYPE(object);
     size_t before = 0;
+#ifndef Py_GIL_DISABLED
     if (PyType_IS_GC(type)) {
         before += 2 * sizeof(void *); /* sizeof(PyGC_Head) */
     }
-    if (PyType_HasFeature(type, Py_TPFLAGS_MANAGED_DICT)) {
+#endif
+    if (PyType_GetFlags(type) & PRE_HEADER_FLAGS) {
         before += 2 * sizeof(PyObject *);
     }
     return (uintptr_t)object - before;
