@@ -82,7 +82,8 @@ check_bundled_libraries() {
 check_summary() {
     local summary=$1 first_row
     grep -q "^Peak memory " "$summary" || die "memlyze summary printed no 'Peak memory' line: $(head -n 3 "$summary" | tr '\n' ' ')"
-    first_row=$(awk '/^  --------/ { getline; print; exit }' "$summary")
+    # The row under the table's rule of dashes (as wide as its columns).
+    first_row=$(awk '/^ +-+ +-+ +-+ +-+$/ { getline; print; exit }' "$summary")
     case "$first_row" in
         *"60.0 MiB"*" 40  decode $EXAMPLE:"*) ;;
         *) die "the summary's first location is not decode of $EXAMPLE holding 60.0 MiB in 40 allocations: '$first_row'" ;;
