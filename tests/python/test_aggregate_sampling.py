@@ -180,8 +180,14 @@ def test_sampled_snapshot_survives_sigkill(tmp_path):
     assert not stats.get("truncated")
     leaked = stats["top_leaks"][0]
     assert leaked["line"] == line_of(script, "HOLD")
-    assert_within(leaked["bytes"], bytearray_bytes(10_000, 20_000), 0.06)
-    assert_covers(leaked["bytes_ci95"], bytearray_bytes(10_000, 20_000))
+    # This run need not repeat (the stream a thread draws depends on the
+    # order threads first sample in, sampler.h, and a loaded CI machine has
+    # given an estimate 9% high), so its 95% interval may miss the truth one
+    # run in twenty: within 2.3 half-widths (4.5 standard deviations) it must be.
+    truth = bytearray_bytes(10_000, 20_000)
+    low, high = leaked["bytes_ci95"]
+    assert abs(leaked["bytes"] - truth) <= 2.3 * (high - low) / 2, (low, leaked["bytes"], high)
+    assert_within(leaked["bytes"], truth, 0.12)
     assert stats["leaked_bytes_ci95"][0] <= stats["leaked_bytes"] <= stats["leaked_bytes_ci95"][1]
 
 
