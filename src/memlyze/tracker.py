@@ -115,10 +115,13 @@ class Tracker:
     an existing capture; otherwise an existing file is an error.
 
     ``aggregate=True`` keeps only per-stack totals in memory and rewrites the
-    capture every ``aggregate_interval`` seconds (and at stop) with the latest
-    aggregated snapshot: a bounded file for long-running processes, whose last
-    snapshot survives the process being killed. Reports then answer what was
-    held at the peak and at the snapshot, not temporary allocations. With
+    capture every ``aggregate_interval`` seconds (sooner at first: 0.1 s after
+    the start, then after waits doubling up to the interval; and at stop) with
+    the latest aggregated snapshot: a bounded file for long-running processes,
+    whose last snapshot survives the process being killed (and then reads as
+    truncated: only the snapshot at stop closes the capture). Reports then
+    answer what was held at the peak and at the snapshot, not temporary
+    allocations. With
     ``sample_interval`` or ``sample_rate`` too, the snapshot holds estimates
     of the whole program and their 95% intervals (always-on production use).
     """

@@ -152,7 +152,7 @@ def test_sampled_file_stays_bounded(tmp_path):
     short_size, long_size = os.path.getsize(short), os.path.getsize(long)
     assert long_size < 64 * 1024
     assert long_size < 2 * short_size + 4096, (short_size, long_size)
-    assert not os.path.exists(f"{long}.tmp")
+    assert not [name for name in os.listdir(os.path.dirname(long)) if ".tmp" in name]
     stats = stats_json(long, tmp_path)
     assert stats["sampled"] is True
     churned = entry_at(stats["top_by_total"], workload(tmp_path), "CHURN")
@@ -177,7 +177,7 @@ def test_sampled_snapshot_survives_sigkill(tmp_path):
     assert process.returncode == -signal.SIGKILL
     stats = stats_json(capture, tmp_path)
     assert stats["aggregated"] is True and stats["sampled"] is True
-    assert not stats.get("truncated")
+    assert stats["truncated"] is True  # it never stopped
     leaked = stats["top_leaks"][0]
     assert leaked["line"] == line_of(script, "HOLD")
     # This run need not repeat (the stream a thread draws depends on the

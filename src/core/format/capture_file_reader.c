@@ -33,7 +33,13 @@ static int reader_finish(struct capture_reader *reader)
                            (unsigned long long)reader->footer.chunk_count,
                            (unsigned long long)reader->chunks_read);
     }
-    if (reader->truncated) {
+    if (reader->truncated && reader->has_aggregate) {
+        /* Every --aggregate snapshot but the one at stop is written so. */
+        snprintf(reader->truncation_note, sizeof reader->truncation_note,
+                 "the recording did not stop (the process was killed, or still runs): "
+                 "this is its last snapshot, %.3f s after the start",
+                 (double)reader->aggregate.time_ns / 1e9);
+    } else if (reader->truncated) {
         snprintf(reader->truncation_note, sizeof reader->truncation_note,
                  "the capture was not closed (no trailer); read %llu complete chunks "
                  "to the end of the file",

@@ -72,25 +72,42 @@ static int write_header(struct capture_writer *writer, const struct byte_buffer 
     return 0;
 }
 
+int capture_writer_begin(struct capture_writer *writer, int descriptor,
+                         const struct byte_buffer *header_payload)
+{
+    memset(writer, 0, sizeof *writer);
+    writer->fd = descriptor;
+    writer->compressor = ZSTD_createCCtx();
+    if (!writer->compressor ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(writer->compressor, ZSTD_c_compressionLevel,
+                                            CAPTURE_COMPRESSION_LEVEL)) ||
+        write_header(writer, header_payload) < 0) {
+        if (!writer->error_number) {
+            writer->error_number = ENOMEM;
+        }
+        int saved = writer->error_number;
+        capture_writer_abandon(writer);
+        writer->error_number = saved;
+        return -1;
+    }
+    return 0;
+}
+
 int capture_writer_open(struct capture_writer *writer, const char *path, int overwrite,
                         const struct byte_buffer *header_payload, char *error,
                         size_t error_size)
 {
     memset(writer, 0, sizeof *writer);
     int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (overwrite ? 0 : O_EXCL);
-    writer->fd = open(path, flags, 0644);
-    if (writer->fd < 0) {
+    int descriptor = open(path, flags, 0644);
+    if (descriptor < 0) {
+        writer->fd = -1;
         snprintf(error, error_size, "cannot create capture file %s: %s", path, strerror(errno));
         return -1;
     }
-    writer->compressor = ZSTD_createCCtx();
-    if (!writer->compressor ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(writer->compressor, ZSTD_c_compressionLevel,
-                                            CAPTURE_COMPRESSION_LEVEL)) ||
-        write_header(writer, header_payload) < 0) {
+    if (capture_writer_begin(writer, descriptor, header_payload) < 0) {
         snprintf(error, error_size, "cannot write capture file %s: %s", path,
-                 strerror(writer->error_number ? writer->error_number : ENOMEM));
-        capture_writer_abandon(writer);
+                 strerror(writer->error_number));
         unlink(path);
         return -1;
     }
@@ -180,6 +197,18 @@ int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *foo
         memcpy(trailer + 8, CAPTURE_TRAILER_MAGIC, CAPTURE_TRAILER_MAGIC_SIZE);
         result = write_fully(writer, trailer, sizeof trailer);
     }
+    if (close(writer->fd) < 0 && result == 0) {
+        writer->error_number = errno;
+        result = -1;
+    }
+    writer->fd = -1;
+    capture_writer_abandon(writer);
+    return result;
+}
+
+int capture_writer_close_unfinished(struct capture_writer *writer)
+{
+    int result = writer->error_number ? -1 : 0;
     if (close(writer->fd) < 0 && result == 0) {
         writer->error_number = errno;
         result = -1;

@@ -30,6 +30,14 @@ struct capture_writer {
 int capture_writer_open(struct capture_writer *writer, const char *path, int overwrite,
                         const struct byte_buffer *header_payload, char *error,
                         size_t error_size);
+/*
+ * Takes over descriptor, an open and empty file the caller created (for
+ * files whose name and flags the caller chooses, such as a temporary file),
+ * and writes the file header. Returns 0, or -1 with error_number set and the
+ * descriptor closed; the caller removes the file.
+ */
+int capture_writer_begin(struct capture_writer *writer, int descriptor,
+                         const struct byte_buffer *header_payload);
 /* Compresses payload into one chunk of the given kind and writes it.
  * Returns 0, or -1 after recording the failure in error_number. */
 int capture_writer_write_chunk(struct capture_writer *writer, int kind,
@@ -37,6 +45,10 @@ int capture_writer_write_chunk(struct capture_writer *writer, int kind,
 /* Writes the footer chunk (the caller's TLVs plus the chunk index) and the
  * trailer, then closes the file. Returns 0 or -1 (see error_number). */
 int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *footer_payload);
+/* Closes after the last chunk without footer or trailer, so that readers take
+ * the file as not closed (truncated). Returns 0, or -1 when a write or the
+ * close failed (see error_number). */
+int capture_writer_close_unfinished(struct capture_writer *writer);
 /* Closes without a footer (used in a forked child and on fatal errors). */
 void capture_writer_abandon(struct capture_writer *writer);
 

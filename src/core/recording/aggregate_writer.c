@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/format/capture_format.h"
@@ -13,6 +16,9 @@
 #include "core/base/tracker_memory.h"
 
 #define TEMPORARY_SUFFIX ".tmp"
+/* Names drawn before giving up: more collisions than this mean someone is
+ * filling the directory with our names on purpose. */
+#define TEMPORARY_ATTEMPTS 64
 
 static int encode_stack(struct byte_buffer *out, const struct live_table_stack *stack)
 {
@@ -107,9 +113,10 @@ static int encode_footer(struct byte_buffer *out, const struct aggregate_snapsho
     return failed ? -1 : 0;
 }
 
-/* Writes the whole snapshot into an open writer and finishes it. */
-static int write_snapshot_body(struct capture_writer *writer,
-                               const struct aggregate_snapshot_context *context)
+/* Writes the definitions chunk and the aggregate chunk. Returns 0, or -1
+ * with errno set. */
+static int write_snapshot_chunks(struct capture_writer *writer,
+                                 const struct aggregate_snapshot_context *context)
 {
     struct byte_buffer payload = {0};
     struct intern_cursor cursor = {0};
@@ -123,35 +130,112 @@ static int write_snapshot_body(struct capture_writer *writer,
              aggregate_payload_encode(&payload, context->time_ns, context->peak_time_ns) < 0 ||
              capture_writer_write_chunk(writer, CHUNK_KIND_AGGREGATE, payload.data,
                                         payload.size) < 0;
-    byte_buffer_clear(&payload);
-    failed = failed || encode_footer(&payload, context) < 0;
+    byte_buffer_release(&payload);
     if (failed) {
-        int saved = writer->error_number ? writer->error_number : ENOMEM;
-        byte_buffer_release(&payload);
-        capture_writer_abandon(writer);
-        errno = saved;
+        errno = writer->error_number ? writer->error_number : ENOMEM;
         return -1;
     }
-    int result = capture_writer_finish(writer, &payload);
-    byte_buffer_release(&payload);
+    return 0;
+}
+
+/* Ends the file: with the footer and trailer only for the final snapshot,
+ * so that a snapshot left by a process that never stopped reads as
+ * truncated. Closes the writer in every case. Returns 0, or -1 with errno. */
+static int close_snapshot(struct capture_writer *writer,
+                          const struct aggregate_snapshot_context *context)
+{
+    if (!context->final) {
+        if (capture_writer_close_unfinished(writer) < 0) {
+            errno = writer->error_number ? writer->error_number : EIO;
+            return -1;
+        }
+        return 0;
+    }
+    struct byte_buffer footer = {0};
+    if (encode_footer(&footer, context) < 0) {
+        byte_buffer_release(&footer);
+        capture_writer_abandon(writer);
+        errno = ENOMEM;
+        return -1;
+    }
+    int result = capture_writer_finish(writer, &footer);
+    byte_buffer_release(&footer);
     if (result < 0) {
         errno = writer->error_number ? writer->error_number : EIO;
     }
     return result;
 }
 
+/* Writes the whole snapshot into an open writer and closes it. */
+static int write_snapshot_body(struct capture_writer *writer,
+                               const struct aggregate_snapshot_context *context)
+{
+    if (write_snapshot_chunks(writer, context) < 0) {
+        int saved = errno;
+        capture_writer_abandon(writer);
+        errno = saved;
+        return -1;
+    }
+    return close_snapshot(writer, context);
+}
+
+/* A number an observer cannot guess, for temporary file names. */
+static uint64_t unpredictable_number(void)
+{
+    uint64_t value;
+    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value) {
+        return value;
+    }
+    /* No entropy yet (early boot) or no getrandom: O_EXCL keeps a guessed
+     * name harmless, so a clock-derived number is enough. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    value = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+    value ^= (uint64_t)getpid() << 32;
+    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9u;
+    value = (value ^ (value >> 27)) * 0x94d049bb133111ebu;
+    return value ^ (value >> 31);
+}
+
+/*
+ * Creates a new file beside path, named "<path>.tmp.<pid>.<random>", and
+ * returns its descriptor, with its name in temporary; -1 with errno set on
+ * failure. O_EXCL and O_NOFOLLOW make it a file this call created: a link or
+ * file planted at that name is never followed or truncated, and the name is
+ * drawn again.
+ */
+static int create_temporary(const char *path, char *temporary, size_t temporary_size)
+{
+    for (int attempt = 0; attempt < TEMPORARY_ATTEMPTS; attempt++) {
+        int length = snprintf(temporary, temporary_size, "%s" TEMPORARY_SUFFIX ".%ld.%016llx",
+                              path, (long)getpid(),
+                              (unsigned long long)unpredictable_number());
+        if (length < 0 || (size_t)length >= temporary_size) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int descriptor =
+            open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (descriptor >= 0 || errno != EEXIST) {
+            return descriptor;
+        }
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 int aggregate_writer_write(const struct aggregate_snapshot_context *context)
 {
-    char temporary[4096];
-    if (snprintf(temporary, sizeof temporary, "%s" TEMPORARY_SUFFIX, context->path) >=
-        (int)sizeof temporary) {
-        errno = ENAMETOOLONG;
+    char temporary[PATH_MAX];
+    int descriptor = create_temporary(context->path, temporary, sizeof temporary);
+    if (descriptor < 0) {
         return -1;
     }
     struct capture_writer writer;
-    char error[256];
-    if (capture_writer_open(&writer, temporary, 1, context->header_payload, error,
-                            sizeof error) < 0) {
+    if (capture_writer_begin(&writer, descriptor, context->header_payload) < 0) {
+        int saved = writer.error_number;
+        unlink(temporary);
+        errno = saved;
         return -1;
     }
     if (write_snapshot_body(&writer, context) < 0 || rename(temporary, context->path) < 0) {

@@ -1,9 +1,12 @@
 /*
  * The --aggregate mode's file: a complete, small capture holding only the
  * definitions and one CHUNK_KIND_AGGREGATE chunk made from the live table
- * (live_table.h). Each snapshot is written to "<path>.tmp" and renamed over
- * path, so the file on disk is always a whole, readable snapshot, also when
- * the process is killed. Used by the writer thread only.
+ * (live_table.h). Each snapshot is written to a new file beside path
+ * ("<path>.tmp.<pid>.<random>", created exclusively, never through a link)
+ * and renamed over path, so the file on disk is always a whole, readable
+ * snapshot, also when the process is killed. Only the final snapshot, at
+ * stop, has the footer and trailer: one left by a killed process reads as
+ * truncated. Used by the writer thread only (and at start).
  */
 #ifndef MEMLYZE_AGGREGATE_WRITER_H
 #define MEMLYZE_AGGREGATE_WRITER_H
@@ -21,20 +24,22 @@ struct aggregate_snapshot_context {
     uint64_t peak_time_ns;                    /* when the peak was reached, about */
     uint64_t tracker_memory_peak;
     uint64_t thread_count;
+    int final; /* the snapshot at stop: the only one that closes the file */
 };
 
 /*
  * Checks that path may be written (it must not exist unless overwrite) and
- * writes a first, empty snapshot there. Returns 0, or -1 with a one-line
- * reason in error and errno set.
+ * writes a first, empty snapshot there (not final: it reads as truncated
+ * until the recording stops). Returns 0, or -1 with a one-line reason in
+ * error and errno set.
  */
 int aggregate_writer_create(const struct aggregate_snapshot_context *context, int overwrite,
                             char *error, size_t error_size);
 
 /*
- * Writes a snapshot of the live table and the interned definitions to
- * "<path>.tmp" and renames it over path. Returns 0, or -1 with errno set
- * (the previous snapshot then stays in place).
+ * Writes a snapshot of the live table and the interned definitions to a new
+ * temporary file beside path and renames it over path. Returns 0, or -1 with
+ * errno set (the previous snapshot then stays in place).
  */
 int aggregate_writer_write(const struct aggregate_snapshot_context *context);
 

@@ -117,6 +117,9 @@ int recorder_open_output(const struct recorder_options *options, const struct by
     }
     memcpy(recorder.aggregate_path, options->path, path_size);
     recorder.last_aggregate_ns = recorder_monotonic_ns();
+    recorder.aggregate_wait_ns = recorder.aggregate_interval_ns < AGGREGATE_FIRST_WAIT_NS
+                                     ? recorder.aggregate_interval_ns
+                                     : AGGREGATE_FIRST_WAIT_NS;
     recorder.aggregate_peak_bytes = 0;
     recorder.aggregate_peak_time_ns = 0;
     struct aggregate_snapshot_context context = {.path = options->path,

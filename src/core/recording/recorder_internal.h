@@ -59,6 +59,11 @@ struct recorder_state {
     int streaming;                  /* events go to a capture file */
     uint64_t aggregate_interval_ns; /* nonzero: --aggregate snapshots */
     uint64_t last_aggregate_ns;
+    /* before the next snapshot: AGGREGATE_FIRST_WAIT_NS after start, then
+     * doubling up to the interval, so that a run killed early (before its
+     * first interval of 60 s by default) still leaves most of what it
+     * recorded, at a few extra small rewrites */
+    uint64_t aggregate_wait_ns;
     uint64_t aggregate_peak_bytes;   /* the live table's peak at the last round */
     uint64_t aggregate_peak_time_ns; /* since start: the round that saw it grow */
     char *aggregate_path;
@@ -84,6 +89,10 @@ struct recorder_state {
     uint64_t last_name_refresh_ns;
     struct native_cursor native_cursor;
 };
+
+/* The first --aggregate snapshot after the one at start is due this long
+ * after start (or at the interval, when that is shorter). */
+#define AGGREGATE_FIRST_WAIT_NS (100u * 1000u * 1000u)
 
 /* The one recorder of the process (defined in recorder.c). */
 extern struct recorder_state recorder;

@@ -324,7 +324,15 @@ static void flush_requests_complete(uint64_t served)
     pthread_mutex_unlock(&recorder.wake_mutex);
 }
 
-/* In --aggregate mode, rewrites the capture when the interval has passed
+/* The wait before the --aggregate snapshot after one taken after waiting
+ * previous: twice as long, up to the interval (recorder_internal.h). */
+static uint64_t next_aggregate_wait(uint64_t previous)
+{
+    uint64_t doubled = previous * 2;
+    return doubled < recorder.aggregate_interval_ns ? doubled : recorder.aggregate_interval_ns;
+}
+
+/* In --aggregate mode, rewrites the capture when its wait has passed
  * (always when final). A failed write leaves the previous snapshot. */
 static void write_aggregate_if_due(int final)
 {
@@ -338,10 +346,11 @@ static void write_aggregate_if_due(int final)
         recorder.aggregate_peak_time_ns = now - recorder.start_ns;
     }
     if (!recorder.aggregate_interval_ns ||
-        (!final && now - recorder.last_aggregate_ns < recorder.aggregate_interval_ns)) {
+        (!final && now - recorder.last_aggregate_ns < recorder.aggregate_wait_ns)) {
         return;
     }
     recorder.last_aggregate_ns = now;
+    recorder.aggregate_wait_ns = next_aggregate_wait(recorder.aggregate_wait_ns);
     struct aggregate_snapshot_context context = {
         .path = recorder.aggregate_path,
         .header_payload = &recorder.header_payload,
@@ -349,6 +358,7 @@ static void write_aggregate_if_due(int final)
         .peak_time_ns = recorder.aggregate_peak_time_ns,
         .tracker_memory_peak = tracker_memory_peak(),
         .thread_count = event_buffers_thread_count(),
+        .final = final,
     };
     if (aggregate_writer_write(&context) < 0 && !recorder.file.error_number) {
         recorder.file.error_number = errno ? errno : EIO;

@@ -117,13 +117,15 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aggregate", action="store_true",
                         help="keep only per-stack totals and rewrite the capture with the "
                              "latest aggregated snapshot every --aggregate-interval: a small "
-                             "file for long runs that survives kill -9 (no temporary "
-                             "allocations, timeline or per-event records); with "
+                             "file for long runs that survives kill -9 (and then reads as "
+                             "truncated; no temporary allocations, timeline or per-event "
+                             "records); with "
                              "--sample-interval or --sample-rate it holds estimates of the "
                              "whole with 95%% intervals (always-on production use)")
     parser.add_argument("--aggregate-interval", type=aggregate_interval, default=60.0,
                         metavar="SECONDS",
-                        help="how often --aggregate rewrites the capture (default: 60)")
+                        help="how often --aggregate rewrites the capture (default: 60; "
+                             "the first rewrites come sooner: after 0.1 s, then doubling)")
     parser.add_argument("--include", action="append", default=[], metavar="PATTERN",
                         help="record only allocations with a frame in a module matching "
                              "PATTERN (fnmatch on the module's __name__, e.g. 'myapp.*'); "

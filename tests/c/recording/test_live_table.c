@@ -2,8 +2,10 @@
  * The live table and the recorder's file-less and --aggregate modes: blocks
  * of each family come and go as the rules say, the peak and each stack's
  * figures at the peak are right, recorder_flush() makes every event visible,
- * and an aggregate capture reads back with its snapshot.
+ * and an aggregate capture reads back with its snapshot: truncated while the
+ * recording runs, closed after stop, never written through a planted link.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +146,17 @@ static void test_recording_without_a_file(void)
     CHECK(recorder_flush() < 0);
 }
 
+/* Reads path to its end; the reader (closed by the caller), or NULL. */
+static struct capture_reader *read_whole_capture(const char *path)
+{
+    struct capture_error read_error;
+    struct capture_reader *reader = capture_reader_open(path, &read_error);
+    struct capture_record record;
+    while (reader && capture_reader_next(reader, &record) == 1) {
+    }
+    return reader;
+}
+
 static void test_aggregate_capture(void)
 {
     char path[] = "/tmp/memlyze_test_live_table_XXXXXX";
@@ -160,14 +173,11 @@ static void test_aggregate_capture(void)
     char error[256];
     CHECK(recorder_stop(error, sizeof error) == 0);
 
-    struct capture_error read_error;
-    struct capture_reader *reader = capture_reader_open(path, &read_error);
+    struct capture_reader *reader = read_whole_capture(path);
     CHECK(reader != NULL);
-    struct capture_record record;
-    while (reader && capture_reader_next(reader, &record) == 1) {
-    }
     const struct capture_aggregate *aggregate = reader ? capture_reader_aggregate(reader) : NULL;
     CHECK(aggregate != NULL);
+    CHECK(reader && !capture_reader_truncated(reader)); /* the snapshot at stop closes it */
     if (aggregate) {
         CHECK_EQ_U64(aggregate->current_bytes, 1000);
         CHECK_EQ_U64(aggregate->peak_bytes, 5000);
@@ -177,6 +187,75 @@ static void test_aggregate_capture(void)
         CHECK_EQ_U64(aggregate->stacks[0].peak_bytes, 5000);
     }
     capture_reader_close(reader);
+    unlink(path);
+}
+
+/* A snapshot taken while the recording runs (what a killed process leaves)
+ * holds what was recorded, and reads as truncated; the first comes within
+ * about 100 ms of the start, long before an interval of 60 s. */
+static void test_aggregate_snapshot_before_stop_reads_truncated(void)
+{
+    char path[] = "/tmp/memlyze_test_live_table_XXXXXX";
+    int descriptor = mkstemp(path);
+    CHECK(descriptor >= 0);
+    close(descriptor);
+    CHECK(start_recording(path, 60ull * 1000000000u) == 0);
+    uint32_t frame = recorder_intern_frame(recorder_intern_string("h", 1),
+                                           recorder_intern_string("z.py", 4), 3, 0);
+    uint32_t stack = recorder_intern_stack(0, frame);
+    recorder_record_allocation(ALLOCATOR_MALLOC, 0x7000, 3000, stack);
+    usleep(400 * 1000);
+    struct capture_reader *reader = read_whole_capture(path);
+    CHECK(reader != NULL);
+    const struct capture_aggregate *aggregate = reader ? capture_reader_aggregate(reader) : NULL;
+    CHECK(aggregate != NULL);
+    CHECK(reader && capture_reader_truncated(reader));
+    const char *note = reader ? capture_reader_truncation_note(reader) : NULL;
+    CHECK(note && strstr(note, "last snapshot") != NULL);
+    if (aggregate) {
+        CHECK_EQ_U64(aggregate->current_bytes, 3000);
+    }
+    capture_reader_close(reader);
+    char error[256];
+    CHECK(recorder_stop(error, sizeof error) == 0);
+    reader = read_whole_capture(path);
+    CHECK(reader && !capture_reader_truncated(reader));
+    capture_reader_close(reader);
+    unlink(path);
+}
+
+/* A link planted where the temporary file of a snapshot once went
+ * ("<path>.tmp") is neither followed nor removed. */
+static void test_aggregate_ignores_a_planted_temporary_link(void)
+{
+    char victim[] = "/tmp/memlyze_test_victim_XXXXXX";
+    int descriptor = mkstemp(victim);
+    CHECK(descriptor >= 0);
+    CHECK(write(descriptor, "victim", 6) == 6);
+    close(descriptor);
+    char path[] = "/tmp/memlyze_test_live_table_XXXXXX";
+    descriptor = mkstemp(path);
+    CHECK(descriptor >= 0);
+    close(descriptor);
+    char link_path[sizeof path + 8];
+    snprintf(link_path, sizeof link_path, "%s.tmp", path);
+    CHECK(symlink(victim, link_path) == 0);
+    CHECK(start_recording(path, 1000000) == 0);
+    usleep(50 * 1000); /* a few snapshots */
+    char error[256];
+    CHECK(recorder_stop(error, sizeof error) == 0);
+    char content[16] = {0};
+    descriptor = open(victim, O_RDONLY);
+    CHECK(descriptor >= 0 && read(descriptor, content, sizeof content) == 6);
+    close(descriptor);
+    CHECK(memcmp(content, "victim", 6) == 0);
+    char target[sizeof victim];
+    CHECK(readlink(link_path, target, sizeof target) == (ssize_t)strlen(victim));
+    struct capture_reader *reader = read_whole_capture(path);
+    CHECK(reader && !capture_reader_truncated(reader) && capture_reader_aggregate(reader));
+    capture_reader_close(reader);
+    unlink(link_path);
+    unlink(victim);
     unlink(path);
 }
 
@@ -203,6 +282,8 @@ int main(void)
     RUN_TEST(test_stack_figures_at_peak);
     RUN_TEST(test_recording_without_a_file);
     RUN_TEST(test_aggregate_capture);
+    RUN_TEST(test_aggregate_snapshot_before_stop_reads_truncated);
+    RUN_TEST(test_aggregate_ignores_a_planted_temporary_link);
     RUN_TEST(test_damaged_aggregate_payload);
     return test_harness_exit_code();
 }
