@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/base/tracker_memory.h"
@@ -44,10 +45,36 @@ const char *native_symbol_status_text(enum native_symbol_status status)
     return "unknown";
 }
 
-/* Reports one mapping to libdwfl and checks its build-id. */
+/*
+ * Opens path for reading if, and only if, it is a regular file; returns the
+ * descriptor or -1. The recorded path may have become anything since the
+ * capture was made: a FIFO (open would wait for a writer forever), a device
+ * (reading /dev/zero never ends) or a directory. O_NONBLOCK keeps the open
+ * itself from waiting; it is cleared again, as it means nothing for a
+ * regular file and libelf should see an ordinary descriptor.
+ */
+static int open_regular_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return -1;
+    }
+    struct stat status;
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode) || flags < 0 ||
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reports one mapping to libdwfl and checks its build-id. libdwfl is handed
+ * the descriptor, never the path to open, so only what open_regular_file
+ * accepted is read. */
 static void mapping_report(struct native_symbolizer *symbolizer, struct mapping_state *state)
 {
-    int fd = open(state->path, O_RDONLY | O_CLOEXEC);
+    int fd = state->path ? open_regular_file(state->path) : -1;
     if (fd < 0) {
         state->status = NATIVE_SYMBOL_FILE_UNREADABLE;
         return;
