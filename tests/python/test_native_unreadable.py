@@ -82,3 +82,25 @@ def test_reports_finish_when_the_library_is_no_regular_file(recorded, tmp_path, 
     assert "late_library_allocate" not in summary + tree
     assert "Py_RunMain" in summary, summary  # the other libraries still resolve
     assert (work / "out.html").stat().st_size > 0
+
+
+def test_reports_finish_when_the_separate_debug_file_is_a_fifo(tmp_path):
+    """A stripped library whose .gnu_debuglink names a FIFO next to it:
+    libdwfl's search for separate debug information must not open it."""
+    objcopy = shutil.which("objcopy")
+    if not objcopy:
+        pytest.skip("objcopy is not installed")
+    library = build_late_library(tmp_path)
+    debug_file = tmp_path / "liblate_library.debug"
+    subprocess.run([objcopy, "--only-keep-debug", library, debug_file], check=True)
+    subprocess.run([objcopy, "--strip-all", f"--add-gnu-debuglink={debug_file}", library],
+                   check=True)
+    debug_file.unlink()
+    os.mkfifo(debug_file)
+    script = write_script(tmp_path, "uses_library.py", PROGRAM)
+    capture = tmp_path / "stripped.mlyze"
+    check(memlyze("run", "--native", "-o", capture, script, library, cwd=tmp_path))
+    summary = run_report(tmp_path, "summary", capture).stdout
+    run_report(tmp_path, "flamegraph", "-o", tmp_path / "out.html", capture)
+    # Its exported symbol still names the function.
+    assert "late_library_allocate" in summary, summary

@@ -3,6 +3,7 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,9 +27,13 @@ struct native_symbolizer {
 };
 
 static char *debuginfo_path;
+static int find_debuginfo_safely(Dwfl_Module *module, void **user_data, const char *module_name,
+                                 Dwarf_Addr base, const char *file_name,
+                                 const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name);
 static const Dwfl_Callbacks offline_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo_safely,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
@@ -97,6 +102,67 @@ static void mapping_report(struct native_symbolizer *symbolizer, struct mapping_
         return;
     }
     state->module = module;
+}
+
+/* 1 when path exists and is no regular file. stat never waits, unlike open. */
+static int exists_irregular(const char *path)
+{
+    struct stat status;
+    return stat(path, &status) == 0 && !S_ISREG(status.st_mode);
+}
+
+/* 1 when a place where libdwfl's standard search looks for the separate
+ * debug information of file_name (the object's directory, its .debug
+ * folder, /usr/lib/debug, the build-id tree) holds something that is no
+ * regular file: that search opens each candidate by path with a plain
+ * open(), which would wait forever on a FIFO. */
+static int debuginfo_candidate_irregular(Dwfl_Module *module, const char *file_name,
+                                         const char *debuglink_file)
+{
+    const char *slash = strrchr(file_name, '/');
+    int directory_length = slash ? (int)(slash - file_name) : 0;
+    char default_name[4096];
+    if (!debuglink_file) {
+        snprintf(default_name, sizeof default_name, "%s.debug", slash ? slash + 1 : file_name);
+        debuglink_file = default_name;
+    }
+    const char *formats[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+    char candidate[8192];
+    for (size_t index = 0; index < sizeof formats / sizeof formats[0]; index++) {
+        snprintf(candidate, sizeof candidate, formats[index], directory_length, file_name,
+                 debuglink_file);
+        if (exists_irregular(candidate)) {
+            return 1;
+        }
+    }
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int size = dwfl_module_build_id(module, &bits, &vaddr);
+    if (size < 2) {
+        return 0;
+    }
+    int length = snprintf(candidate, sizeof candidate, "/usr/lib/debug/.build-id/%02x/", bits[0]);
+    for (int index = 1; index < size && length + 3 < (int)sizeof candidate; index++) {
+        length += snprintf(candidate + length, sizeof candidate - (size_t)length, "%02x",
+                           bits[index]);
+    }
+    snprintf(candidate + length, sizeof candidate - (size_t)length, ".debug");
+    return exists_irregular(candidate);
+}
+
+/* libdwfl's standard search for separate debug information, skipped (the
+ * object then symbolises from its own symbols) when one of the files it
+ * would open could block the report. */
+static int find_debuginfo_safely(Dwfl_Module *module, void **user_data, const char *module_name,
+                                 Dwarf_Addr base, const char *file_name,
+                                 const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name)
+{
+    if (file_name && debuginfo_candidate_irregular(module, file_name, debuglink_file)) {
+        return -1;
+    }
+    return dwfl_standard_find_debuginfo(module, user_data, module_name, base, file_name,
+                                        debuglink_file, debuglink_crc, debuginfo_file_name);
 }
 
 struct native_symbolizer *native_symbolizer_open(const struct capture_reader *reader)
