@@ -1,4 +1,5 @@
-"""Human-readable sizes, durations, counts, bars and text tables."""
+"""Human-readable sizes, durations, counts, bars and text tables, and the
+escaping of names from a capture for the terminal."""
 
 from __future__ import annotations
 
@@ -7,6 +8,29 @@ import os
 from typing import Sequence
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def _control_escape(code: int) -> str:
+    return {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}.get(code, f"\\x{code:02x}")
+
+
+# Every C0 control, DEL and every C1 control (as code points: U+0080 to
+# U+009F, which terminals honour like ESC sequences), and the backslash so
+# that an escape read on the screen always stands for one character.
+_TERMINAL_ESCAPES = {code: _control_escape(code) for code in (*range(0x20), *range(0x7F, 0xA0))}
+_TERMINAL_ESCAPES[ord("\\")] = "\\\\"
+
+
+def terminal_text(text) -> str:
+    """text with its control characters escaped as Python's repr writes them
+    ('\\x1b', '\\x07', '\\n', '\\t', '\\x9b'; a backslash as '\\\\').
+
+    Function, file, thread names and the command come from the profiled
+    program: printed raw, they could recolour the terminal, set its title,
+    clear it or break a report's lines. Every text report passes them through
+    here, once, as it formats them.
+    """
+    return str(text).translate(_TERMINAL_ESCAPES)
 
 
 def human_bytes(value) -> str:
@@ -73,7 +97,8 @@ def bar(fraction: float, width: int = 20) -> str:
 
 
 def location(frame) -> str:
-    """'function file:line' from a dict or a (function, file, line) frame."""
+    """'function file:line' from a dict or a (function, file, line) frame,
+    escaped for the terminal (terminal_text)."""
     if frame is None:
         return "<no Python frame>"
     if isinstance(frame, dict):
@@ -81,8 +106,9 @@ def location(frame) -> str:
     else:
         function, file, line = frame[0], frame[1], frame[2]
     if not file:  # no Python frame: the engine may still name the allocation
-        return function or "<no Python frame>"
-    return f"{function or '?'} {file or '?'}:{line if line is not None else '?'}"
+        return terminal_text(function or "<no Python frame>")
+    return (f"{terminal_text(function or '?')} {terminal_text(file)}:"
+            f"{line if line is not None else '?'}")
 
 
 def shorten_path(path: str, width: int) -> str:

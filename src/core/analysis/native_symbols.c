@@ -3,8 +3,10 @@
 #include <dwarf.h>
 #include <elfutils/libdwfl.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/base/tracker_memory.h"
@@ -25,9 +27,13 @@ struct native_symbolizer {
 };
 
 static char *debuginfo_path;
+static int find_debuginfo_safely(Dwfl_Module *module, void **user_data, const char *module_name,
+                                 Dwarf_Addr base, const char *file_name,
+                                 const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name);
 static const Dwfl_Callbacks offline_callbacks = {
     .find_elf = dwfl_build_id_find_elf,
-    .find_debuginfo = dwfl_standard_find_debuginfo,
+    .find_debuginfo = find_debuginfo_safely,
     .section_address = dwfl_offline_section_address,
     .debuginfo_path = &debuginfo_path,
 };
@@ -44,10 +50,36 @@ const char *native_symbol_status_text(enum native_symbol_status status)
     return "unknown";
 }
 
-/* Reports one mapping to libdwfl and checks its build-id. */
+/*
+ * Opens path for reading if, and only if, it is a regular file; returns the
+ * descriptor or -1. The recorded path may have become anything since the
+ * capture was made: a FIFO (open would wait for a writer forever), a device
+ * (reading /dev/zero never ends) or a directory. O_NONBLOCK keeps the open
+ * itself from waiting; it is cleared again, as it means nothing for a
+ * regular file and libelf should see an ordinary descriptor.
+ */
+static int open_regular_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        return -1;
+    }
+    struct stat status;
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &status) != 0 || !S_ISREG(status.st_mode) || flags < 0 ||
+        fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reports one mapping to libdwfl and checks its build-id. libdwfl is handed
+ * the descriptor, never the path to open, so only what open_regular_file
+ * accepted is read. */
 static void mapping_report(struct native_symbolizer *symbolizer, struct mapping_state *state)
 {
-    int fd = open(state->path, O_RDONLY | O_CLOEXEC);
+    int fd = state->path ? open_regular_file(state->path) : -1;
     if (fd < 0) {
         state->status = NATIVE_SYMBOL_FILE_UNREADABLE;
         return;
@@ -70,6 +102,67 @@ static void mapping_report(struct native_symbolizer *symbolizer, struct mapping_
         return;
     }
     state->module = module;
+}
+
+/* 1 when path exists and is no regular file. stat never waits, unlike open. */
+static int exists_irregular(const char *path)
+{
+    struct stat status;
+    return stat(path, &status) == 0 && !S_ISREG(status.st_mode);
+}
+
+/* 1 when a place where libdwfl's standard search looks for the separate
+ * debug information of file_name (the object's directory, its .debug
+ * folder, /usr/lib/debug, the build-id tree) holds something that is no
+ * regular file: that search opens each candidate by path with a plain
+ * open(), which would wait forever on a FIFO. */
+static int debuginfo_candidate_irregular(Dwfl_Module *module, const char *file_name,
+                                         const char *debuglink_file)
+{
+    const char *slash = strrchr(file_name, '/');
+    int directory_length = slash ? (int)(slash - file_name) : 0;
+    char default_name[4096];
+    if (!debuglink_file) {
+        snprintf(default_name, sizeof default_name, "%s.debug", slash ? slash + 1 : file_name);
+        debuglink_file = default_name;
+    }
+    const char *formats[] = {"%.*s/%s", "%.*s/.debug/%s", "/usr/lib/debug%.*s/%s"};
+    char candidate[8192];
+    for (size_t index = 0; index < sizeof formats / sizeof formats[0]; index++) {
+        snprintf(candidate, sizeof candidate, formats[index], directory_length, file_name,
+                 debuglink_file);
+        if (exists_irregular(candidate)) {
+            return 1;
+        }
+    }
+    const unsigned char *bits = NULL;
+    GElf_Addr vaddr;
+    int size = dwfl_module_build_id(module, &bits, &vaddr);
+    if (size < 2) {
+        return 0;
+    }
+    int length = snprintf(candidate, sizeof candidate, "/usr/lib/debug/.build-id/%02x/", bits[0]);
+    for (int index = 1; index < size && length + 3 < (int)sizeof candidate; index++) {
+        length += snprintf(candidate + length, sizeof candidate - (size_t)length, "%02x",
+                           bits[index]);
+    }
+    snprintf(candidate + length, sizeof candidate - (size_t)length, ".debug");
+    return exists_irregular(candidate);
+}
+
+/* libdwfl's standard search for separate debug information, skipped (the
+ * object then symbolises from its own symbols) when one of the files it
+ * would open could block the report. */
+static int find_debuginfo_safely(Dwfl_Module *module, void **user_data, const char *module_name,
+                                 Dwarf_Addr base, const char *file_name,
+                                 const char *debuglink_file, GElf_Word debuglink_crc,
+                                 char **debuginfo_file_name)
+{
+    if (file_name && debuginfo_candidate_irregular(module, file_name, debuglink_file)) {
+        return -1;
+    }
+    return dwfl_standard_find_debuginfo(module, user_data, module_name, base, file_name,
+                                        debuglink_file, debuglink_crc, debuginfo_file_name);
 }
 
 struct native_symbolizer *native_symbolizer_open(const struct capture_reader *reader)

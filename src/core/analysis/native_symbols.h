@@ -5,7 +5,9 @@
  * and line, with the functions inlined at that address (DWARF inlined
  * subroutines) when debug information allows. A mapping whose file is gone,
  * or whose build-id is not the recorded one, resolves nothing: its frames
- * say why instead of showing wrong names.
+ * say why instead of showing wrong names. Only regular files are opened
+ * (a recorded path may since have become a FIFO or a device), and never in
+ * a way that can block.
  */
 #ifndef MEMLYZE_NATIVE_SYMBOLS_H
 #define MEMLYZE_NATIVE_SYMBOLS_H

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from ..formatting import terminal_text
+
 PROG = "memlyze"
 
 
@@ -26,7 +28,7 @@ class UsageError(CliError):
 
 def error_line(message: str) -> str:
     message = " ".join(str(message).split())  # always exactly one line
-    return f"{PROG}: error: {message}"
+    return f"{PROG}: error: {terminal_text(message)}"  # it may quote names from a capture
 
 
 def print_error(message: str) -> None:
@@ -35,7 +37,7 @@ def print_error(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    message = " ".join(str(message).split())
+    message = terminal_text(" ".join(str(message).split()))
     sys.stderr.write(f"{PROG}: warning: {message}\n")
     sys.stderr.flush()
 

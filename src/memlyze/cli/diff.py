@@ -59,13 +59,13 @@ def _signed(value: int) -> str:
 
 
 def _where(row) -> str:
-    return f"{row['function']} {row['file']}:{row['line']}" if row["file"] else row["function"]
+    return fmt.location((row["function"], row["file"], row["line"]))
 
 
 def text(rows, title: str, notes: list[str], top: int | None) -> str:
     grown = sum(row["change_bytes"] for row in rows if row["change_bytes"] > 0)
     shrunk = sum(row["change_bytes"] for row in rows if row["change_bytes"] < 0)
-    out = [title, *notes,
+    out = [fmt.terminal_text(title), *notes,
            f"Net change {_signed(grown + shrunk)} (grew {_signed(grown)}, shrank {_signed(shrunk)})", ""]
     if not rows:
         out.append("No location changed.")

@@ -92,9 +92,9 @@ def render(summary: dict, path: str) -> str:
     get = summary.get
     peak = get("peak_bytes") or 0
     out = []
-    out.append(f"Capture:         {path} (format {get('format_version')})")
-    out.append(f"Command:         {get('command') or '-'}")
-    out.append(f"Process:         pid {get('pid')}, Python {get('python_version')}")
+    out.append(f"Capture:         {fmt.terminal_text(path)} (format {get('format_version')})")
+    out.append(f"Command:         {fmt.terminal_text(get('command') or '-')}")
+    out.append(f"Process:         pid {get('pid')}, Python {fmt.terminal_text(get('python_version'))}")
     if get("free_threaded"):
         out.append("Free-threaded:   Python objects come from mimalloc, not malloc, so the Python "
                    "allocator domains were recorded (as with --python-allocators)")
@@ -127,7 +127,8 @@ def render(summary: dict, path: str) -> str:
     if allocators:
         most = max((value.get("bytes") or 0) for value in allocators.values()) or 1
         rows = [
-            (name, fmt.human_count(value.get("count")), fmt.human_bytes(value.get("bytes")),
+            (fmt.terminal_text(name), fmt.human_count(value.get("count")),
+             fmt.human_bytes(value.get("bytes")),
              fmt.bar((value.get("bytes") or 0) / most, 20))
             for name, value in sorted(allocators.items(), key=lambda item: -(item[1].get("bytes") or 0))
         ]

@@ -20,7 +20,7 @@ def render(summary: dict, path: str, top: int, width: int | None = None) -> str:
     peak = summary.get("peak_bytes") or 0
     entries = list(summary.get("top_by_peak") or [])[:top]
     out = [
-        f"{path}: {summary.get('command') or '-'}",
+        f"{fmt.terminal_text(path)}: {fmt.terminal_text(summary.get('command') or '-')}",
         f"Peak memory {fmt.human_bytes(peak)} at {fmt.human_duration(summary.get('peak_time_s'))}"
         f" of {fmt.human_duration(summary.get('duration_s'))}; "
         f"leaked {fmt.human_bytes(summary.get('leaked_bytes'))}",
@@ -73,8 +73,10 @@ def render_native_stacks(entries) -> list[str]:
                           "(innermost first; [py] marks Python frames):"]
         lines += ["", f"  {fmt.location(entry)}"]
         for function, file, line, kind in stack[:NATIVE_FRAMES_SHOWN]:
+            file = fmt.terminal_text(file)
             where = f" {file}:{line}" if file and line else (f" {file}" if file else "")
-            lines.append(f"    {'[py] ' if kind == 'python' else ''}{function}{where}")
+            lines.append(f"    {'[py] ' if kind == 'python' else ''}{fmt.terminal_text(function)}"
+                         f"{where}")
         if len(stack) > NATIVE_FRAMES_SHOWN:
             lines.append(f"    ... {len(stack) - NATIVE_FRAMES_SHOWN} more frames")
     return lines

@@ -35,8 +35,8 @@ def sorted_rows(report, key: str) -> list[dict]:
 
 def text(report, rows: list[dict], path: str, top: int | None) -> str:
     total = sum(row["bytes"] for row in rows)
-    out = [f"{path}: {report.header['command'] or '-'}",
-           f"{report.selection_label()}: {fmt.human_bytes(total)} in "
+    out = [f"{fmt.terminal_text(path)}: {fmt.terminal_text(report.header['command'] or '-')}",
+           f"{fmt.terminal_text(report.selection_label())}: {fmt.human_bytes(total)} in "
            f"{fmt.human_count(sum(row['count'] for row in rows))} allocations"]
     note = sampled_note(report)
     if note:
@@ -48,7 +48,7 @@ def text(report, rows: list[dict], path: str, top: int | None) -> str:
     shown = rows[:top] if top else rows
     cells = [[fmt.human_bytes(row["bytes"]), fmt.percent(row["bytes"], total),
               fmt.human_count(row["count"]), fmt.human_bytes(row["total_bytes"]),
-              f"{row['function']} {row['file']}:{row['line']}" if row["file"] else row["function"]]
+              fmt.location((row["function"], row["file"], row["line"]))]
              for row in shown]
     out.append(fmt.table(("bytes", "%", "count", "allocated", "location"), cells,
                          align="rrrrl", indent="  "))

@@ -52,9 +52,9 @@ class TreeView:
 
     def label(self, index: int) -> str:
         function, file, line = self.names[index]
-        where = f"  {file}:{line}" if file else ""
+        where = f"  {fmt.terminal_text(file)}:{line}" if file else ""
         return (f"{fmt.human_bytes(self.bytes[index]):>10} {fmt.percent(self.bytes[index], self.total):>6}"
-                f"  {function}{where}")
+                f"  {fmt.terminal_text(function)}{where}")
 
 
 def plain_lines(view: TreeView, max_depth: int | None) -> list[str]:
@@ -73,8 +73,14 @@ def plain_lines(view: TreeView, max_depth: int | None) -> list[str]:
 def make_app(view: TreeView, title: str):
     """The Textual application showing view; children are added when a node
     is first expanded. Raises ImportError without Textual."""
+    from rich.text import Text
     from textual.app import App
     from textual.widgets import Footer, Header, Tree
+
+    # A str label would be read as Rich markup: a name such as "[/]" would
+    # break it. Text shows the (already escaped) label as it is.
+    def label(index: int) -> Text:
+        return Text(view.label(index))
 
     class MemoryTree(App):
         TITLE = title
@@ -82,7 +88,7 @@ def make_app(view: TreeView, title: str):
 
         def compose(self):
             yield Header()
-            tree = Tree(view.label(0), data=0)
+            tree = Tree(label(0), data=0)
             tree.root.expand()
             self._fill(tree.root)
             yield tree
@@ -90,7 +96,7 @@ def make_app(view: TreeView, title: str):
 
         def _fill(self, node):
             for child in view.children[node.data]:
-                node.add(view.label(child), data=child,
+                node.add(label(child), data=child,
                          allow_expand=bool(view.children[child]))
 
         def on_tree_node_expanded(self, event):
@@ -117,8 +123,9 @@ def main(argv: list[str]) -> int:
     tree = report.tree(inverted=options.inverted, split_threads=options.split_threads,
                        other_fraction=max(options.min_percent, 0.0) / 100.0)
     view = TreeView(tree, report)
-    header = [f"{options.file}: {report.header['command'] or '-'}",
-              f"{report.selection_label()}: {fmt.human_bytes(view.total)} in "
+    header = [f"{fmt.terminal_text(options.file)}: "
+              f"{fmt.terminal_text(report.header['command'] or '-')}",
+              f"{fmt.terminal_text(report.selection_label())}: {fmt.human_bytes(view.total)} in "
               f"{fmt.human_count(view.count[0] if view.count else 0)} allocations"]
     note = sampled_note(report)
     if note:

@@ -2,7 +2,9 @@
  * records, the reader's decoding of them, symbolisation (including a
  * build-id that no longer matches), and the (stack, thread) pair set. */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -110,16 +112,21 @@ __attribute__((noinline)) int symbolizer_target(int value)
     return value * 3 + 1;
 }
 
-/* A capture mapping this test program at its load bias, with build_id. */
-static void build_self_capture(struct capture_builder *builder, const uint8_t *build_id,
-                               size_t build_id_size)
+/* A capture mapping this test program at its load bias, with build_id,
+ * under the path object_path (NULL: the program's own path). */
+static void build_mapping_capture(struct capture_builder *builder, const char *object_path,
+                                  const uint8_t *build_id, size_t build_id_size)
 {
     Dl_info info;
     CHECK(dladdr((void *)symbolizer_target, &info) != 0);
     char path[4096];
-    ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
-    CHECK(length > 0);
-    path[length > 0 ? length : 0] = '\0';
+    if (object_path) {
+        snprintf(path, sizeof path, "%s", object_path);
+    } else {
+        ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
+        CHECK(length > 0);
+        path[length > 0 ? length : 0] = '\0';
+    }
     builder_init(builder);
     builder_default_header(builder, HEADER_FLAG_NATIVE);
     builder_string(builder, path);
@@ -136,6 +143,12 @@ static void build_self_capture(struct capture_builder *builder, const uint8_t *b
     byte_buffer_release(&record);
     builder_flush_chunk(builder);
     builder_finish(builder, 100, 0);
+}
+
+static void build_self_capture(struct capture_builder *builder, const uint8_t *build_id,
+                               size_t build_id_size)
+{
+    build_mapping_capture(builder, NULL, build_id, build_id_size);
 }
 
 static void test_symbolizer_names_functions_and_refuses_other_builds(void)
@@ -168,6 +181,48 @@ static void test_symbolizer_names_functions_and_refuses_other_builds(void)
         capture_reader_close(reader);
         builder_release(&builder);
     }
+}
+
+/* Resolves symbolizer_target in a capture that maps it from object_path,
+ * which is no regular file: the frame must come back unresolved, naming
+ * the object, without blocking (a FIFO's open would wait for a writer). */
+static void check_unreadable_object(const char *object_path)
+{
+    struct capture_builder builder;
+    build_mapping_capture(&builder, object_path, NULL, 0);
+    struct capture_error error;
+    struct capture_reader *reader =
+        capture_reader_open_memory(builder.file.data, builder.file.size, &error);
+    struct capture_record record;
+    CHECK(reader && capture_reader_next(reader, &record) == 0);
+    struct native_symbolizer *symbolizer = reader ? native_symbolizer_open(reader) : NULL;
+    CHECK(symbolizer != NULL);
+    if (symbolizer) {
+        struct native_symbol_frame frames[8];
+        uint64_t ip = (uint64_t)(uintptr_t)symbolizer_target + 4;
+        size_t count = native_symbolizer_resolve(symbolizer, ip, 1, frames, 8);
+        CHECK(count == 1 && frames[0].function == NULL);
+        CHECK(frames[0].status == NATIVE_SYMBOL_FILE_UNREADABLE);
+        CHECK(strcmp(frames[0].object, object_path) == 0);
+        native_symbolizer_close(symbolizer);
+    }
+    capture_reader_close(reader);
+    builder_release(&builder);
+}
+
+static void test_symbolizer_opens_only_regular_files(void)
+{
+    char directory[] = "/tmp/memlyze-native-tables-XXXXXX";
+    CHECK(mkdtemp(directory) != NULL);
+    char fifo[sizeof directory + 16];
+    snprintf(fifo, sizeof fifo, "%s/fifo", directory);
+    CHECK(mkfifo(fifo, 0600) == 0);
+    check_unreadable_object(fifo);
+    check_unreadable_object(directory);
+    check_unreadable_object("/dev/zero");
+    check_unreadable_object("/nonexistent/memlyze/library.so");
+    unlink(fifo);
+    rmdir(directory);
 }
 
 /* The location of stack 1 (f at line 7) from an analysis of builder's file. */
@@ -229,6 +284,7 @@ int main(void)
     RUN_TEST(test_reader_decodes_native_records);
     RUN_TEST(test_reader_refuses_an_undefined_native_stack);
     RUN_TEST(test_symbolizer_names_functions_and_refuses_other_builds);
+    RUN_TEST(test_symbolizer_opens_only_regular_files);
     RUN_TEST(test_locations_list_threads_and_their_largest_native_stack);
     return test_harness_exit_code();
 }
