@@ -1,7 +1,9 @@
 /*
  * Writes the seed corpus: tiny valid captures (closed, unclosed, empty,
- * with mappings, threads, GC and RSS), and the same records as "R" inputs
- * (see fuzz_capture_reader.c), into the directory given as argv[1]. Built
+ * with mappings, threads, GC and RSS), the same records as "R" inputs
+ * (see fuzz_capture_reader.c), and the hostile captures the reader refuses
+ * (tests/c/hostile_captures.h: overflowing sizes, sampling out of range,
+ * decompression bombs), into the directory given as argv[1]. Built
  * with the fuzz targets; its output is committed under fuzz/corpus/ (named
  * *.bin: .gitignore ignores *.mlyze).
  */
@@ -9,7 +11,9 @@
 #include <string.h>
 
 #include "tests/c/capture_builder.h"
+#include "tests/c/hostile_captures.h"
 #include "core/format/capture_format.h"
+#include "core/format/capture_reader.h"
 
 static int write_seed(const char *directory, const char *name, const struct byte_buffer *file,
                       size_t size)
@@ -50,6 +54,37 @@ static void add_typical_records(struct capture_builder *builder)
     builder_gc(builder, 1, 7, 0, 5000);
     builder_snapshot(builder);
     builder_time(builder, 2000);
+}
+
+/* Writes builder's capture as name and releases the builder. */
+static int write_and_release(const char *directory, const char *name,
+                             struct capture_builder *builder)
+{
+    int failed = write_seed(directory, name, &builder->file, builder->file.size);
+    builder_release(builder);
+    return failed;
+}
+
+/* The captures the reader must refuse, each a few kilobytes at most. */
+static int write_hostile_seeds(const char *directory)
+{
+    struct capture_builder builder;
+    int failed = 0;
+    hostile_large_allocations(&builder, UINT64_C(1) << 63);
+    failed |= write_and_release(directory, "hostile-size-2-63.bin", &builder);
+    hostile_sample_rate(&builder, 1e-12);
+    failed |= write_and_release(directory, "hostile-sample-rate-1e-12.bin", &builder);
+    hostile_sample_rate(&builder, 3.6e-304);
+    failed |= write_and_release(directory, "hostile-sample-rate-3.6e-304.bin", &builder);
+    hostile_sampling_record(&builder, CAPTURE_SAMPLING_BY_ALLOCATIONS, UINT64_C(1) << 50);
+    failed |= write_and_release(directory, "hostile-sampling-record.bin", &builder);
+    hostile_aggregate_bomb(&builder, 2);
+    failed |= write_and_release(directory, "hostile-aggregate-bomb.bin", &builder);
+    hostile_strings_bomb(&builder, 2);
+    failed |= write_and_release(directory, "hostile-strings-bomb.bin", &builder);
+    hostile_chunk_above_maximum(&builder, 1u << 16, 1u << 20);
+    failed |= write_and_release(directory, "hostile-chunk-above-maximum.bin", &builder);
+    return failed;
 }
 
 int main(int argc, char **argv)
@@ -98,5 +133,5 @@ int main(int argc, char **argv)
     builder_finish(&builder, 0, 0);
     failed |= write_seed(argv[1], "empty.bin", &builder.file, builder.file.size);
     builder_release(&builder);
-    return failed ? 1 : 0;
+    return failed || write_hostile_seeds(argv[1]) ? 1 : 0;
 }

@@ -30,11 +30,15 @@ def _check_sampling(sample_rate, sample_interval, seed):
     """Returns (rate, interval bytes or 0, seed or None) or raises ValueError/TypeError."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
         raise TypeError(f"sample_rate must be a number, not {type(sample_rate).__name__}")
-    if not 0 < sample_rate <= 1:
-        raise ValueError(f"sample_rate must be in (0, 1] (got {sample_rate})")
+    # The bounds readers accept (docs/format.md, CAPTURE_MIN_SAMPLE_RATE and
+    # CAPTURE_MAX_SAMPLE_INTERVAL): a recording outside them could not be read.
+    if not 1e-9 <= sample_rate <= 1:
+        raise ValueError(f"sample_rate must be in [1e-9, 1] (got {sample_rate})")
     interval = 0
     if sample_interval is not None:
         interval = parse_byte_size(sample_interval)
+        if interval > 2**40:
+            raise ValueError(f"sample_interval must be at most 2**40 bytes (got {interval})")
         if sample_rate < 1:
             raise ValueError("sample_rate and sample_interval cannot be used together")
     if seed is None:

@@ -5,6 +5,9 @@ import struct
 
 import pytest
 
+from capture_crafting import (HEADER_MAX_CHUNK_SIZE, HEADER_SAMPLE_RATE, KIND_EVENTS, OP_SAMPLING,
+                              OP_TIME, aggregate_bomb, allocations, build_capture, chunk, events_chunk,
+                              header, stack_definitions, tlv, varint, zstd_frame)
 from conftest import assert_close, assert_one_line_error, check, memlyze, stats_json
 
 HEADER_FIXED = 12  # "MLYZ", u16 version, u16 flags, u32 TLV size
@@ -119,3 +122,127 @@ def test_truncated_capture_of_a_whole_run_matches(capture, tmp_path):
     path.write_bytes(data[:-TRAILER])
     stats = assert_truncated_but_readable(path, tmp_path)
     assert_close(stats["peak_bytes"], full["peak_bytes"], 0.0001)
+
+
+# --- hostile captures (capture_crafting.py): one-line refusals, bounded memory
+
+def crafted(tmp_path, data: bytes):
+    path = tmp_path / "crafted.mlyze"
+    path.write_bytes(data)
+    return path
+
+
+def assert_refused(path, cwd, expected):
+    for command in (["stats"], ["stats", "--json"]):
+        result = memlyze(*command, path, cwd=cwd)
+        assert_one_line_error(result)
+        assert expected in result.stderr, result.stderr
+
+
+def test_allocation_sizes_that_overflow_are_refused(tmp_path):
+    """Two allocations of 2^63 bytes once gave a peak above the total, exit 0."""
+    records = stack_definitions() + allocations(2**63, 2**63) + bytes([OP_TIME, 10])
+    path = crafted(tmp_path, build_capture(header(), [events_chunk(records)]))
+    assert_refused(path, tmp_path, "allocation size 9223372036854775808 is above the limit")
+    records = stack_definitions() + allocations(2**48, 2**48) + bytes([OP_TIME, 10])
+    stats = stats_json(crafted(tmp_path, build_capture(header(), [events_chunk(records)])), tmp_path)
+    assert stats["total_bytes"] == 2**49 and stats["peak_bytes"] == 2**49
+
+
+@pytest.mark.parametrize("rate", [1e-12, 3.6e-304, float("nan")])
+def test_sample_rates_out_of_range_are_refused(tmp_path, rate):
+    records = stack_definitions() + allocations(4096) + bytes([OP_TIME, 10])
+    head = header(tlv(HEADER_SAMPLE_RATE, struct.pack("<d", rate)))
+    path = crafted(tmp_path, build_capture(head, [events_chunk(records)]))
+    assert_refused(path, tmp_path, "sample rate")
+
+
+def test_sampling_records_out_of_range_are_refused(tmp_path):
+    sampling = bytes([OP_SAMPLING]) + varint(2) + varint(10**12)
+    records = stack_definitions() + sampling + allocations(4096) + bytes([OP_TIME, 10])
+    path = crafted(tmp_path, build_capture(header(), [events_chunk(records)]))
+    assert_refused(path, tmp_path, "sampling mode 2 with mean 1000000000000 is invalid")
+
+
+def test_the_smallest_sample_rate_gives_intervals_holding_their_estimates(tmp_path):
+    records = (stack_definitions() + allocations(2**40, 2**40, 2**40, 2**40) +
+               bytes([OP_TIME, 10]))
+    head = header(tlv(HEADER_SAMPLE_RATE, struct.pack("<d", 1e-9)))
+    stats = stats_json(crafted(tmp_path, build_capture(head, [events_chunk(records)])), tmp_path)
+    for key in ("total_bytes", "peak_bytes", "leaked_bytes"):
+        low, high = stats[f"{key}_ci95"]
+        assert low <= stats[key] <= high, (key, low, stats[key], high)
+        assert stats[key] > 0
+
+
+def run_measured(args, cwd):
+    """Runs memlyze ARGS; returns (process, seconds, max RSS in bytes) of that child."""
+    import os
+    import subprocess
+    import time
+
+    from conftest import MEMLYZE, clean_env
+
+    started = time.monotonic()
+    child = subprocess.Popen([*MEMLYZE, *map(str, args)], cwd=cwd, env=clean_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.monotonic() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    child.stdout_text, child.stderr_text = child.stdout.read(), child.stderr.read()
+    return child, elapsed, usage.ru_maxrss * 1024
+
+
+def test_decompression_bomb_is_refused_quickly_in_bounded_memory(tmp_path):
+    """60 aggregate chunks of 2 KiB, each 64 MiB of zeros claiming 9.5 million
+    stacks (1.4 GB of tables): refused at the first, before allocating."""
+    data = aggregate_bomb(60)
+    assert len(data) < 200_000
+    path = crafted(tmp_path, data)
+    child, seconds, max_rss = run_measured(["stats", path], tmp_path)
+    assert child.returncode != 0
+    lines = child.stderr_text.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("memlyze: error: "), child.stderr_text
+    assert "aggregate stacks, but only 2 stack ids exist" in lines[0]
+    assert seconds < 10, seconds
+    assert max_rss < 300 * 2**20, max_rss
+
+
+def test_chunk_above_the_declared_maximum_is_refused_before_allocating(tmp_path):
+    """Events chunks of 64 MiB of OP_STRING records (6 bytes of tables per 3 of
+    chunk) in a capture whose header says no chunk exceeds 1 MiB."""
+    size = 64 * 2**20 - 1  # 0x01 repeated: strings of one byte 0x01
+    bomb = chunk(KIND_EVENTS, zstd_frame(b"", b"\x01", size), size)
+    head = header(tlv(HEADER_MAX_CHUNK_SIZE, varint(2**20)))
+    path = crafted(tmp_path, build_capture(head, [bomb] * 30))
+    child, seconds, max_rss = run_measured(["stats", path], tmp_path)
+    assert child.returncode != 0
+    assert "exceeds the capture's maximum of 1048576" in child.stderr_text
+    assert len(child.stderr_text.splitlines()) == 1, child.stderr_text
+    assert seconds < 10 and max_rss < 300 * 2**20, (seconds, max_rss)
+
+
+def test_definitions_beyond_what_the_file_can_hold_are_refused(tmp_path):
+    """The same bomb in a header without HEADER_MAX_CHUNK_SIZE (64 MiB chunks
+    allowed): 22 million strings a chunk once took 2.4 GB, then MemoryError."""
+    size = 64 * 2**20 - 1
+    bomb = chunk(KIND_EVENTS, zstd_frame(b"", b"\x01", size), size)
+    path = crafted(tmp_path, build_capture(header(), [bomb] * 60))
+    child, seconds, max_rss = run_measured(["stats", path], tmp_path)
+    assert child.returncode != 0
+    assert "too many for a file of" in child.stderr_text, child.stderr_text
+    assert len(child.stderr_text.splitlines()) == 1, child.stderr_text
+    assert seconds < 10 and max_rss < 300 * 2**20, (seconds, max_rss)
+
+
+def test_tracker_memory_is_unknown_without_footer(capture, tmp_path):
+    path, data, full = capture
+    assert full["tracker_memory_bytes"] > 0
+    _, _, footer_offset = layout(data)
+    path.write_bytes(data[:footer_offset])
+    stats = stats_json(path, tmp_path)
+    assert stats["tracker_memory_bytes"] is None
+    text = check(memlyze("stats", path, cwd=tmp_path)).stdout
+    assert "Tracker memory:  unknown" in text
+    for command in (["summary"], ["table"]):
+        check(memlyze(*command, path, cwd=tmp_path))

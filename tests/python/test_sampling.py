@@ -185,6 +185,8 @@ def test_set_sample_rate_needs_a_sampled_recording(tmp_path):
     ["--sample-rate", "0"],
     ["--sample-rate", "1.5"],
     ["--sample-rate", "abc"],
+    ["--sample-rate", "1e-12"],
+    ["--sample-interval", "2TiB"],
     ["--sample-interval", "-1"],
     ["--sample-interval", "12 parsecs"],
     ["--sample-rate", "0.5", "--sample-interval", "1MiB"],
@@ -200,6 +202,8 @@ def test_tracker_rejects_bad_sampling(tmp_path):
     import memlyze
 
     for options, error in (({"sample_rate": 0}, ValueError), ({"sample_rate": 2}, ValueError),
+                           ({"sample_rate": 1e-12}, ValueError),
+                           ({"sample_interval": 2**41}, ValueError),
                            ({"sample_interval": -5}, ValueError),
                            ({"sample_rate": 0.5, "sample_interval": 4096}, ValueError),
                            ({"seed": "x"}, TypeError)):

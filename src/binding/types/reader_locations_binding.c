@@ -70,8 +70,8 @@ PyObject *confidence_interval_object(int sampled, const struct estimate *estimat
     }
     double low, high;
     estimate_interval(estimate, &low, &high);
-    return Py_BuildValue("[KK]", (unsigned long long)(low > 0 ? low + 0.5 : 0),
-                         (unsigned long long)(high > 0 ? high + 0.5 : 0));
+    return Py_BuildValue("[KK]", (unsigned long long)estimate_figure(low),
+                         (unsigned long long)estimate_figure(high));
 }
 
 /* The estimate behind a location's figures in a ranking. */

@@ -191,14 +191,17 @@ static int put_rss_and_gc(PyObject *dict, const struct capture_reader *reader,
 {
     int has_rss = summary->rss_sample_count > 0;
     int track_gc = (capture_reader_header(reader)->flags & HEADER_FLAG_TRACK_GC) != 0;
-    uint64_t tracker_memory = capture_reader_footer(reader)->tracker_memory_peak;
+    /* Unknown (None) without a footer: a killed recorder never wrote it. */
+    const struct capture_footer *footer = capture_reader_footer(reader);
     if (dict_put(dict, "rss_peak_bytes", optional_object(has_rss, summary->rss_peak_bytes)) < 0 ||
         dict_put(dict, "untracked_rss_bytes",
                  optional_object(summary->has_untracked_rss, summary->untracked_rss_bytes)) < 0 ||
         dict_put(dict, "rss_samples", unsigned_object(summary->rss_sample_count)) < 0 ||
         dict_put(dict, "gc_collections", optional_object(track_gc, summary->gc_collections)) < 0 ||
         dict_put(dict, "gc", track_gc ? gc_dict(summary) : none_object()) < 0 ||
-        dict_put(dict, "tracker_memory_bytes", unsigned_object(tracker_memory)) < 0) {
+        dict_put(dict, "tracker_memory_bytes",
+                 optional_object(footer->has_tracker_memory_peak,
+                                 footer->tracker_memory_peak)) < 0) {
         return -1;
     }
     return 0;

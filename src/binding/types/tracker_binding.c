@@ -173,7 +173,7 @@ static int start_hooks(int python_allocators, int track_gc)
 
 /* The sampling options of a recording, as given and as checked. */
 struct sampling_choice {
-    double rate;            /* fraction of allocations kept, (0, 1] */
+    double rate;            /* fraction of allocations kept, [CAPTURE_MIN_SAMPLE_RATE, 1] */
     unsigned long long interval; /* mean bytes between kept allocations, 0 = off */
     PyObject *seed_object;  /* None or an int */
     uint64_t seed;
@@ -185,8 +185,12 @@ struct sampling_choice {
 
 static int sampling_check(struct sampling_choice *sampling)
 {
-    if (!(sampling->rate > 0.0 && sampling->rate <= 1.0)) {
-        PyErr_SetString(PyExc_ValueError, "sample_rate must be in (0, 1]");
+    if (!(sampling->rate >= CAPTURE_MIN_SAMPLE_RATE && sampling->rate <= 1.0)) {
+        PyErr_SetString(PyExc_ValueError, "sample_rate must be in [1e-9, 1]");
+        return -1;
+    }
+    if (sampling->interval > CAPTURE_MAX_SAMPLE_INTERVAL) {
+        PyErr_SetString(PyExc_ValueError, "sample_interval must be at most 2**40 bytes");
         return -1;
     }
     if (sampling->interval && sampling->rate < 1.0) {
@@ -404,8 +408,8 @@ static PyObject *set_sample_rate(PyObject *self, PyObject *argument)
     if (rate == -1.0 && PyErr_Occurred()) {
         return NULL;
     }
-    if (!(rate > 0.0 && rate <= 1.0)) {
-        PyErr_Format(PyExc_ValueError, "sample_rate must be in (0, 1], not %R", argument);
+    if (!(rate >= CAPTURE_MIN_SAMPLE_RATE && rate <= 1.0)) {
+        PyErr_Format(PyExc_ValueError, "sample_rate must be in [1e-9, 1], not %R", argument);
         return NULL;
     }
     if (!recorder_is_active()) {

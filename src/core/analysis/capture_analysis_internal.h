@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "core/analysis/capture_analysis.h"
+#include "core/analysis/capture_estimates.h"
 #include "core/base/byte_buffer.h"
 #include "core/base/hash_map.h"
 
@@ -196,7 +197,7 @@ static inline int analysis_compare_u64_descending(uint64_t left, uint64_t right)
 /* An estimate rounded to a figure; negative estimates give 0. */
 static inline uint64_t analysis_rounded(double value)
 {
-    return value > 0 ? (uint64_t)llround(value) : 0;
+    return estimate_figure(value);
 }
 
 /* The share of the whole one recorded block of size bytes and weight w

@@ -21,6 +21,25 @@ void estimate_interval(const struct estimate *estimate, double *low, double *hig
         *low = estimate->observed_bytes;
     }
     *high = estimate->bytes + spread;
+    /* An interval always holds its own estimate, also when rounding (or a
+     * spread too large for a double) would put the estimate outside. */
+    if (!(*low <= estimate->bytes)) {
+        *low = estimate->bytes;
+    }
+    if (!(*high >= estimate->bytes)) {
+        *high = estimate->bytes;
+    }
+}
+
+uint64_t estimate_figure(double value)
+{
+    /* 2^64 as a double; a conversion at or above it is undefined. */
+    const double limit = 18446744073709551616.0;
+    if (!(value > 0)) {
+        return 0;
+    }
+    double rounded = floor(value + 0.5);
+    return rounded >= limit ? UINT64_MAX : (uint64_t)rounded;
 }
 
 struct capture_estimates *capture_estimates_new(const struct capture_header *header)

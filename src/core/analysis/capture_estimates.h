@@ -45,7 +45,13 @@ void capture_estimates_take_sampling(struct capture_estimates *estimates,
 /* The weight 1/p of an allocation of size bytes recorded now. */
 double capture_estimates_weight(const struct capture_estimates *estimates, uint64_t size);
 
-/* The 95% interval of an estimate: [max(observed, e - 1.96 sd), e + 1.96 sd]. */
+/* The 95% interval of an estimate: [max(observed, e - 1.96 sd), e + 1.96 sd],
+ * widened to hold e itself whatever rounding did. */
 void estimate_interval(const struct estimate *estimate, double *low, double *high);
+
+/* An estimate as a whole number of bytes or blocks: rounded, 0 below 0
+ * (and for NaN), UINT64_MAX from 2^64 up. Monotonic, so an interval that
+ * holds its estimate still does once all three are figures. */
+uint64_t estimate_figure(double value);
 
 #endif

@@ -131,6 +131,13 @@ int aggregate_chunk_decode(const uint8_t *data, size_t size, uint32_t stack_limi
                  (unsigned long long)fields[9], (size_t)(end - cursor));
         return -1;
     }
+    /* The writer lists each stack once (ids 0 to stack_limit): a larger
+     * count is damage, refused before it sizes the allocation below. */
+    if (fields[9] > (uint64_t)stack_limit + 1) {
+        snprintf(reason, reason_size, "%llu aggregate stacks, but only %llu stack ids exist",
+                 (unsigned long long)fields[9], (unsigned long long)stack_limit + 1);
+        return -1;
+    }
     aggregate->time_ns = fields[0];
     aggregate->current_bytes = fields[1];
     aggregate->current_count = fields[2];

@@ -161,6 +161,14 @@ enum chunk_status chunk_load(struct capture_reader *reader, uint64_t offset, uin
                  chunk->compressed_size, chunk->size, CAPTURE_MAX_CHUNK_SIZE);
         return CHUNK_DAMAGED;
     }
+    /* Before any allocation: U sizes the payload buffer, and a chunk of
+     * zeros compresses 64 MiB into a few kilobytes. */
+    if (chunk->size > reader->header.max_chunk_size) {
+        snprintf(reason, reason_size,
+                 "chunk of %u bytes decompressed exceeds the capture's maximum of %llu",
+                 chunk->size, (unsigned long long)reader->header.max_chunk_size);
+        return CHUNK_DAMAGED;
+    }
     if (chunk->end > limit) {
         snprintf(reason, reason_size, "the chunk needs %u bytes, only %llu remain",
                  chunk->compressed_size,

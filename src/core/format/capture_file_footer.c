@@ -86,6 +86,9 @@ int footer_parse(struct capture_reader *reader, uint64_t footer_offset, char *re
         if (field.tag == FOOTER_END_TIME_NS) {
             reader->footer.has_end_time = 1;
         }
+        if (field.tag == FOOTER_TRACKER_MEMORY_PEAK) {
+            reader->footer.has_tracker_memory_peak = 1;
+        }
         if (field.tag == FOOTER_CHUNK_OFFSETS &&
             footer_parse_chunk_index(reader, &field, footer_offset, reason, reason_size) < 0) {
             return -1;

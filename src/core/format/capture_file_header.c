@@ -19,6 +19,7 @@ static uint64_t *header_varint_field(struct capture_header *header, uint64_t tag
     case HEADER_RSS_INTERVAL_NS: return &header->rss_interval_ns;
     case HEADER_PAGE_SIZE: return &header->page_size;
     case HEADER_SAMPLE_SEED: return &header->sample_seed;
+    case HEADER_MAX_CHUNK_SIZE: return &header->max_chunk_size;
     default: return NULL;
     }
 }
@@ -41,6 +42,38 @@ static int header_copy_text(char **text, size_t *text_size, const struct tlv_fie
     return 0;
 }
 
+/* The sample rate must be one the recorder can write: finite and in
+ * [CAPTURE_MIN_SAMPLE_RATE, 1]; a smaller one gives weights 1/p so large
+ * that the estimates saturate. Returns 0 or -1 (reason set). */
+static int header_check_sample_rate(double rate, char *reason, size_t reason_size)
+{
+    if (!(rate >= CAPTURE_MIN_SAMPLE_RATE && rate <= 1.0)) {
+        snprintf(reason, reason_size, "sample rate %g is not in [%g, 1]", rate,
+                 CAPTURE_MIN_SAMPLE_RATE);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks the varint fields whose range is bounded once they are all read
+ * (a repeated tag counts by its last value). Returns 0 or -1 (reason set). */
+static int header_check_ranges(const struct capture_header *header, char *reason,
+                               size_t reason_size)
+{
+    if (header->sample_interval > CAPTURE_MAX_SAMPLE_INTERVAL) {
+        snprintf(reason, reason_size, "sample interval %llu is above the limit of %llu bytes",
+                 (unsigned long long)header->sample_interval,
+                 (unsigned long long)CAPTURE_MAX_SAMPLE_INTERVAL);
+        return -1;
+    }
+    if (header->max_chunk_size == 0 || header->max_chunk_size > CAPTURE_MAX_CHUNK_SIZE) {
+        snprintf(reason, reason_size, "maximum chunk size %llu is not in [1, %u]",
+                 (unsigned long long)header->max_chunk_size, CAPTURE_MAX_CHUNK_SIZE);
+        return -1;
+    }
+    return 0;
+}
+
 /* Applies one header field; unknown tags are skipped. Returns 0 or -1. */
 static int header_apply_field(struct capture_reader *reader, const struct tlv_field *field,
                               char *reason, size_t reason_size)
@@ -54,11 +87,7 @@ static int header_apply_field(struct capture_reader *reader, const struct tlv_fi
         if (tlv_double(field, &header->sample_rate, reason, reason_size) < 0) {
             return -1;
         }
-        if (!(header->sample_rate > 0.0 && header->sample_rate <= 1.0)) {
-            snprintf(reason, reason_size, "sample rate %g is not in (0, 1]", header->sample_rate);
-            return -1;
-        }
-        return 0;
+        return header_check_sample_rate(header->sample_rate, reason, reason_size);
     }
     int copied = 0;
     if (field->tag == HEADER_PYTHON_VERSION) {
@@ -81,6 +110,9 @@ static int header_parse_fields(struct capture_reader *reader, const uint8_t *blo
         if (header_apply_field(reader, &field, reason, sizeof reason) < 0) {
             break;
         }
+    }
+    if (status == 0 && header_check_ranges(&reader->header, reason, sizeof reason) < 0) {
+        status = -1;
     }
     if (status != 0) {
         return reader_fail(reader, 0, "file header: %s", reason);

@@ -98,6 +98,28 @@
 #define CAPTURE_TRAILER_SIZE 16
 /* A reader refuses chunks larger than this: a writer never makes them. */
 #define CAPTURE_MAX_CHUNK_SIZE (64u * 1024u * 1024u)
+/* An allocation above this is damage: x86-64 user space spans 2^47 bytes (4-level
+ * paging, what Linux gives a program unless it asks mmap for addresses
+ * above it), so no block or mapping reaches 2^48 bytes. (A munmap may name
+ * any length: the recorder writes it before the kernel checks it.) */
+#define CAPTURE_MAX_ALLOCATION_SIZE (UINT64_C(1) << 48)
+/* The sum of every allocation's size must stay below this: reports hold
+ * byte figures as signed 64-bit integers and doubles. */
+#define CAPTURE_MAX_TOTAL_BYTES (UINT64_C(1) << 62)
+/* The reader's tables of definitions (strings, frames, stacks, threads,
+ * native stacks, mappings) may take at most this many bytes per byte of the
+ * file, plus CAPTURE_MAX_CHUNK_SIZE. A writer's definitions are unique, so
+ * they compress a few times at most; a file beyond this is a decompression
+ * bomb (64 MiB of 0x01 bytes, 2 KiB compressed, are 22 million strings). */
+#define CAPTURE_TABLE_BYTES_PER_FILE_BYTE 64
+/* Sampling bounds, the same for the recorder (which refuses other values)
+ * and the reader: a sample rate in [CAPTURE_MIN_SAMPLE_RATE, 1], so one
+ * allocation in at most CAPTURE_MAX_SAMPLE_GAP is kept; a byte-sampling
+ * mean interval in [1, CAPTURE_MAX_SAMPLE_INTERVAL]. Beyond them the
+ * weights 1/p of the estimates stop being meaningful doubles. */
+#define CAPTURE_MIN_SAMPLE_RATE 1e-9
+#define CAPTURE_MAX_SAMPLE_GAP UINT64_C(1000000000)
+#define CAPTURE_MAX_SAMPLE_INTERVAL (UINT64_C(1) << 40)
 
 enum capture_chunk_kind {
     CHUNK_KIND_EVENTS = 1,
@@ -214,6 +236,9 @@ enum capture_header_tag {
     HEADER_RSS_INTERVAL_NS = 9, /* varint, 0 = off */
     HEADER_PAGE_SIZE = 10,      /* varint */
     HEADER_SAMPLE_SEED = 11,    /* varint: the seed of the sampling generators */
+    HEADER_MAX_CHUNK_SIZE = 12, /* varint: no chunk's C or U exceeds it; in
+                                   [1, CAPTURE_MAX_CHUNK_SIZE], absent means
+                                   CAPTURE_MAX_CHUNK_SIZE */
 };
 
 enum capture_header_flag {

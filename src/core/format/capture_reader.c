@@ -109,6 +109,7 @@ static struct capture_reader *reader_new(void)
     }
     reader->fd = -1;
     reader->header.sample_rate = 1.0;
+    reader->header.max_chunk_size = CAPTURE_MAX_CHUNK_SIZE;
     reader->header.python_version = "";
     reader->header.command = "";
     hash_map_init(&reader->thread_positions);
@@ -132,6 +133,8 @@ static struct capture_reader *reader_start(struct capture_reader *reader,
         return NULL;
     }
     reader->next_chunk_offset = reader->body_start;
+    reader->table_budget =
+        reader->file_size * CAPTURE_TABLE_BYTES_PER_FILE_BYTE + CAPTURE_MAX_CHUNK_SIZE;
     return reader;
 }
 

@@ -45,11 +45,12 @@ struct capture_header {
     uint64_t start_time_ns;         /* 0 */
     uint64_t flags;                 /* 0 ; HEADER_FLAG_* */
     uint64_t max_stack_depth;       /* 0 */
-    double sample_rate;             /* 1.0 ; always in (0, 1] */
-    uint64_t sample_interval;       /* 0 = off */
+    double sample_rate;             /* 1.0 ; always in [CAPTURE_MIN_SAMPLE_RATE, 1] */
+    uint64_t sample_interval;       /* 0 = off; else at most CAPTURE_MAX_SAMPLE_INTERVAL */
     uint64_t rss_interval_ns;       /* 0 = off */
     uint64_t page_size;             /* 0 = unknown */
     uint64_t sample_seed;           /* 0 */
+    uint64_t max_chunk_size;        /* CAPTURE_MAX_CHUNK_SIZE ; the writer's bound */
 };
 
 /* The footer's summary figures, as the writer wrote them (not cross-checked
@@ -63,6 +64,7 @@ struct capture_footer {
     uint64_t allocated_bytes;
     uint64_t free_count;
     uint64_t tracker_memory_peak;
+    int has_tracker_memory_peak; /* 0: unknown (no footer, or an old one) */
     uint64_t thread_count;
     uint64_t dropped_events;
     uint64_t chunk_count; /* entries of FOOTER_CHUNK_OFFSETS */

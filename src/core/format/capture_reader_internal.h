@@ -70,6 +70,7 @@ struct capture_reader {
     uint64_t *recent_allocations; /* RECENT_ALLOCATIONS entries, tracker heap */
     uint64_t chunk_allocations;
     struct freed_history freed;
+    uint64_t allocated_bytes; /* sum of every allocation's size read so far */
 
     struct byte_buffer string_bytes; /* each string followed by a NUL */
     struct byte_buffer strings;      /* struct string_entry of id 1, 2, ... */
@@ -83,6 +84,7 @@ struct capture_reader {
     uint32_t string_count;
     uint32_t frame_count;
     uint32_t stack_count;
+    uint64_t table_budget; /* bytes the tables above may take (capture_format.h) */
 
     struct capture_aggregate aggregate; /* the latest aggregate chunk read */
     int has_aggregate;

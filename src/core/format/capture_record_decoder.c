@@ -217,13 +217,23 @@ static int decode_gc(struct capture_reader *reader, struct capture_record *recor
     return 0;
 }
 
+/* The largest mean a sampling mode may have: what the recorder accepts
+ * (capture_format.h), so that every weight 1/p stays a meaningful double. */
+static uint64_t sampling_mean_limit(uint64_t mode)
+{
+    return mode == CAPTURE_SAMPLING_BY_BYTES ? CAPTURE_MAX_SAMPLE_INTERVAL
+                                             : CAPTURE_MAX_SAMPLE_GAP;
+}
+
 static int decode_sampling(struct capture_reader *reader, struct capture_record *record)
 {
     uint64_t mode;
     if (take_varint(reader, &mode) < 0 || take_varint(reader, &record->sample_mean) < 0) {
         return -1;
     }
-    if (mode > CAPTURE_SAMPLING_BY_ALLOCATIONS || (mode != 0 && record->sample_mean == 0)) {
+    if (mode > CAPTURE_SAMPLING_BY_ALLOCATIONS ||
+        (mode != 0 && (record->sample_mean == 0 ||
+                       record->sample_mean > sampling_mean_limit(mode)))) {
         return record_fail(reader, "sampling mode %llu with mean %llu is invalid",
                            (unsigned long long)mode, (unsigned long long)record->sample_mean);
     }
@@ -276,6 +286,34 @@ static int remember_allocation(struct capture_reader *reader, uint64_t address)
     return 0;
 }
 
+/* Reads an allocation's size: larger than CAPTURE_MAX_ALLOCATION_SIZE is
+ * damage (the recorder writes only allocations that succeeded), and sums
+ * of such sizes would overflow the reports' figures. */
+static int take_allocation_size(struct capture_reader *reader, uint64_t *size)
+{
+    if (take_varint(reader, size) < 0) {
+        return -1;
+    }
+    if (*size > CAPTURE_MAX_ALLOCATION_SIZE) {
+        return record_fail(reader, "allocation size %llu is above the limit of 2^48 bytes",
+                           (unsigned long long)*size);
+    }
+    return 0;
+}
+
+/* Adds an allocation's size to the capture's total, refusing a total that
+ * would pass CAPTURE_MAX_TOTAL_BYTES (every report figure is at most it). */
+static int count_allocated_bytes(struct capture_reader *reader, uint64_t size)
+{
+    uint64_t total;
+    if (__builtin_add_overflow(reader->allocated_bytes, size, &total) ||
+        total > CAPTURE_MAX_TOTAL_BYTES) {
+        return record_fail(reader, "the allocated bytes add up to more than 2^62");
+    }
+    reader->allocated_bytes = total;
+    return 0;
+}
+
 static int decode_allocation(struct capture_reader *reader, uint8_t opcode,
                              struct capture_record *record)
 {
@@ -286,7 +324,8 @@ static int decode_allocation(struct capture_reader *reader, uint8_t opcode,
     record->native_stack_id = 0;
     int address = reused ? take_reused_address(reader, &record->address)
                          : take_address(reader, &record->address);
-    return address < 0 || take_varint(reader, &record->size) < 0 ||
+    return address < 0 || take_allocation_size(reader, &record->size) < 0 ||
+                   count_allocated_bytes(reader, record->size) < 0 ||
                    take_id(reader, reader->stack_count, "stack", &record->stack_id) < 0 ||
                    (native && take_id(reader, reader->native_stack_count, "native stack",
                                       &record->native_stack_id) < 0) ||
@@ -354,16 +393,43 @@ static int decode_mapping(struct capture_reader *reader)
     return 0;
 }
 
+/* Refuses tables of definitions larger than the file can honestly hold
+ * (CAPTURE_TABLE_BYTES_PER_FILE_BYTE): the memory of a decompression bomb
+ * stays bounded by its size on disk. Returns 0 or -1 (reader failed). */
+static int check_table_budget(struct capture_reader *reader)
+{
+    const struct byte_buffer *tables[] = {
+        &reader->string_bytes, &reader->strings,       &reader->frames,  &reader->stacks,
+        &reader->threads,      &reader->native_stacks, &reader->mappings,
+    };
+    uint64_t used = 0;
+    for (size_t index = 0; index < sizeof tables / sizeof tables[0]; index++) {
+        used += tables[index]->size;
+    }
+    if (used > reader->table_budget) {
+        return record_fail(reader,
+                           "the definitions need more than %llu bytes of tables, too many for "
+                           "a file of %llu bytes (a decompression bomb)",
+                           (unsigned long long)reader->table_budget,
+                           (unsigned long long)reader->file_size);
+    }
+    return 0;
+}
+
 /* Decodes a definition record. Returns 0, or -1 with the reader failed. */
 static int decode_definition(struct capture_reader *reader, uint8_t opcode)
 {
+    int decoded;
     switch (opcode) {
-    case OP_STRING: return decode_string(reader);
-    case OP_FRAME: return decode_frame(reader);
-    case OP_STACK: return decode_stack(reader);
-    case OP_THREAD: return decode_thread(reader);
-    default: return decode_switch_thread(reader);
+    case OP_STRING: decoded = decode_string(reader); break;
+    case OP_FRAME: decoded = decode_frame(reader); break;
+    case OP_STACK: decoded = decode_stack(reader); break;
+    case OP_THREAD: decoded = decode_thread(reader); break;
+    case OP_NATIVE_STACK: decoded = decode_native_stack(reader); break;
+    case OP_MAPPING: decoded = decode_mapping(reader); break;
+    default: decoded = decode_switch_thread(reader); break;
     }
+    return decoded < 0 ? -1 : check_table_budget(reader);
 }
 
 /* Decodes an event record's fields into *record. Returns 0 or -1. */
@@ -397,6 +463,8 @@ static int decode_event(struct capture_reader *reader, uint8_t opcode,
         return decode_free(reader, opcode, record);
     case OP_MUNMAP:
         record->kind = CAPTURE_RECORD_MUNMAP;
+        /* Not bounded like allocation sizes: the recorder writes a munmap's
+         * length before the kernel checks it, and the heap clips it. */
         return take_address(reader, &record->address) < 0 ? -1 : take_varint(reader, &record->size);
     default:
         record->kind = CAPTURE_RECORD_ALLOCATION;
@@ -414,7 +482,7 @@ int record_decoder_decode(struct capture_reader *reader, struct capture_record *
         return decode_definition(reader, opcode);
     }
     if (opcode == OP_NATIVE_STACK || opcode == OP_MAPPING) {
-        return opcode == OP_NATIVE_STACK ? decode_native_stack(reader) : decode_mapping(reader);
+        return decode_definition(reader, opcode);
     }
     int known = (opcode >= OP_TIME && opcode <= OP_SAMPLING) ||
                 (opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||

@@ -137,6 +137,12 @@ int capture_writer_write_chunk(struct capture_writer *writer, int kind,
     if (writer->error_number) {
         return -1;
     }
+    /* Readers refuse larger chunks (the header's HEADER_MAX_CHUNK_SIZE):
+     * failing here beats writing a capture nobody can read. */
+    if (size > CAPTURE_MAX_CHUNK_SIZE) {
+        writer->error_number = EFBIG;
+        return -1;
+    }
     size_t bound = ZSTD_compressBound(size);
     byte_buffer_clear(&writer->compressed);
     if (byte_buffer_reserve(&writer->compressed, bound) < 0) {

@@ -58,7 +58,9 @@ int recorder_encode_header(const struct recorder_options *options, struct byte_b
                                                options->rss_interval_ns) ||
                  byte_buffer_append_tlv_varint(out, HEADER_PAGE_SIZE,
                                                (uint64_t)sysconf(_SC_PAGESIZE)) ||
-                 byte_buffer_append_tlv_varint(out, HEADER_SAMPLE_SEED, options->sample_seed);
+                 byte_buffer_append_tlv_varint(out, HEADER_SAMPLE_SEED, options->sample_seed) ||
+                 /* the bound capture_writer_write_chunk keeps */
+                 byte_buffer_append_tlv_varint(out, HEADER_MAX_CHUNK_SIZE, CAPTURE_MAX_CHUNK_SIZE);
     return failed ? -1 : 0;
 }
 

@@ -45,13 +45,19 @@ def rss_interval(text: str) -> float:
     return value
 
 
+# The bounds of docs/format.md (CAPTURE_MIN_SAMPLE_RATE, CAPTURE_MAX_SAMPLE_INTERVAL):
+# readers refuse captures outside them.
+MIN_SAMPLE_RATE = 1e-9
+MAX_SAMPLE_INTERVAL = 2**40
+
+
 def sample_rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}") from None
-    if not (0 < value <= 1):
-        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a fraction in [1e-9, 1], got {text!r}") from None
+    if not (MIN_SAMPLE_RATE <= value <= 1):
+        raise argparse.ArgumentTypeError(f"expected a fraction in [1e-9, 1], got {text!r}")
     return value
 
 
@@ -59,9 +65,12 @@ def sample_interval(text: str) -> int:
     from memlyze.byte_sizes import parse_byte_size
 
     try:
-        return parse_byte_size(text)
+        value = parse_byte_size(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+    if value > MAX_SAMPLE_INTERVAL:
+        raise argparse.ArgumentTypeError(f"a sample interval is at most 1TiB, not {text!r}")
+    return value
 
 
 def aggregate_interval(text: str) -> float:

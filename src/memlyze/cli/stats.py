@@ -119,7 +119,10 @@ def render(summary: dict, path: str) -> str:
     out.append(f"RSS peak:        {fmt.human_bytes(get('rss_peak_bytes'))}")
     out.append(f"Untracked RSS:   {fmt.human_bytes(get('untracked_rss_bytes'))} at the peak "
                "(resident memory no tracked allocation explains)")
-    out.append(f"Tracker memory:  {fmt.human_bytes(get('tracker_memory_bytes'))} at its peak")
+    tracker_memory = get("tracker_memory_bytes")
+    # None: the capture has no footer (the recorder was killed), so unknown, not 0 B.
+    out.append("Tracker memory:  " + ("unknown (the capture has no footer)" if tracker_memory is None
+                                      else f"{fmt.human_bytes(tracker_memory)} at its peak"))
 
     allocators = get("allocators") or {}
     out.append("")

@@ -1,6 +1,7 @@
 /* The one-pass analysis on known streams: the peak snapshot, leaks,
  * mappings cut by partial munmaps, realloc, the histogram, locations and
  * times. (test_analysis_model.c checks random streams against a model.) */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,6 +398,32 @@ static void test_memory_returns(void)
     CHECK_EQ_U64(tracker_memory_current(), before);
 }
 
+/* An interval holds its estimate whatever the variance or rounding, and
+ * figures saturate instead of wrapping (a rate of 1e-12 once gave
+ * estimates near 2^64 with the interval [0, 0]). */
+static void test_intervals_hold_their_estimate(void)
+{
+    const struct estimate cases[] = {
+        {1e25, 1e12, 1e50, 4096},      /* beyond 2^64 */
+        {100, 1, 0, 150},              /* observed above the estimate by rounding */
+        {5e18, 1, INFINITY, 10},       /* a spread no double holds */
+        {1e6, 1, NAN, 10},
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases[0]; index++) {
+        double low, high;
+        estimate_interval(&cases[index], &low, &high);
+        CHECK(low <= cases[index].bytes && cases[index].bytes <= high);
+        uint64_t figure = estimate_figure(cases[index].bytes);
+        CHECK(estimate_figure(low) <= figure && figure <= estimate_figure(high));
+    }
+    CHECK_EQ_U64(estimate_figure(1e25), UINT64_MAX);
+    CHECK_EQ_U64(estimate_figure(18446744073709551616.0), UINT64_MAX);
+    CHECK_EQ_U64(estimate_figure(-5), 0);
+    CHECK_EQ_U64(estimate_figure(NAN), 0);
+    CHECK_EQ_U64(estimate_figure(2.5), 3);
+    CHECK_EQ_U64(estimate_figure(9223372036854775808.0), UINT64_C(1) << 63); /* past llround */
+}
+
 int main(void)
 {
     RUN_TEST(test_totals_allocators_histogram);
@@ -411,5 +438,6 @@ int main(void)
     RUN_TEST(test_times_rss_gc);
     RUN_TEST(test_truncated_and_damaged_captures);
     RUN_TEST(test_memory_returns);
+    RUN_TEST(test_intervals_hold_their_estimate);
     return test_harness_exit_code();
 }

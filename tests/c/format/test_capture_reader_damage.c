@@ -1,6 +1,7 @@
 /* The capture reader on damaged and hostile files: every kind of damage to
  * the header, a chunk, the records, the trailer, the footer and its chunk
  * index gives a one-line error, and random damage never crashes it. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/format/crc32.h"
 #include "tests/c/capture_builder.h"
 #include "tests/c/format/capture_reader_fixture.h"
+#include "tests/c/hostile_captures.h"
 #include "tests/c/test_harness.h"
 #include "core/base/tracker_memory.h"
 
@@ -308,6 +310,132 @@ static void test_footer_damage(void)
     byte_buffer_release(&fields);
 }
 
+/* Reads a capture that must be valid; returns its number of events. */
+static size_t read_valid(const struct capture_builder *builder)
+{
+    struct capture_error error;
+    struct capture_reader *reader =
+        capture_reader_open_memory(builder->file.data, builder->file.size, &error);
+    CHECK(reader != NULL);
+    if (!reader) {
+        fprintf(stderr, "%s\n", error.message);
+        return 0;
+    }
+    size_t count = 0;
+    int status = read_all(reader, &count);
+    if (status != 0) {
+        fprintf(stderr, "%s\n", capture_reader_error(reader)->message);
+    }
+    CHECK(status == 0);
+    capture_reader_close(reader);
+    return count;
+}
+
+/* Sizes above 2^48 (no block is that large) and totals above 2^62 are
+ * refused: two of 2^63 bytes once gave a peak above the total. */
+static void test_allocation_sizes_out_of_range(void)
+{
+    struct capture_builder builder;
+    hostile_large_allocations(&builder, UINT64_C(1) << 63);
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "record at byte 11: allocation size 9223372036854775808 is above the limit of "
+                  "2^48 bytes");
+    builder_release(&builder);
+    hostile_large_allocations(&builder, (UINT64_C(1) << 48) + 1);
+    CHECK_DAMAGED(builder.file.data, builder.file.size, "allocation size 281474976710657");
+    builder_release(&builder);
+    hostile_large_allocations(&builder, UINT64_C(1) << 48);
+    CHECK_EQ_U64(read_valid(&builder), 3);
+    builder_release(&builder);
+
+    /* 2^14 blocks of 2^48 bytes make exactly 2^62; one more is too many. */
+    build_prefix(&builder);
+    for (uint64_t block = 0; block <= (UINT64_C(1) << 14); block++) {
+        builder_alloc(&builder, ALLOCATOR_MALLOC, 0x1000 + 16 * block, UINT64_C(1) << 48, 1);
+    }
+    CLOSE_AND_CHECK(&builder, "the allocated bytes add up to more than 2^62");
+}
+
+/* Sample rates and sampling means outside what the recorder can write. */
+static void test_sampling_out_of_range(void)
+{
+    struct capture_builder builder;
+    const struct {
+        double rate;
+        const char *expected;
+    } rates[] = {
+        {1e-12, "file header: sample rate 1e-12 is not in [1e-09, 1]"},
+        {3.6e-304, "sample rate 3.6e-304 is not in"},
+        {NAN, "sample rate nan is not in"},
+        {INFINITY, "sample rate inf is not in"},
+        {0.0, "sample rate 0 is not in"},
+    };
+    for (size_t index = 0; index < sizeof rates / sizeof rates[0]; index++) {
+        hostile_sample_rate(&builder, rates[index].rate);
+        CHECK_DAMAGED(builder.file.data, builder.file.size, rates[index].expected);
+        builder_release(&builder);
+    }
+    hostile_sample_rate(&builder, CAPTURE_MIN_SAMPLE_RATE);
+    CHECK_EQ_U64(read_valid(&builder), 2);
+    builder_release(&builder);
+
+    hostile_sample_interval(&builder, CAPTURE_MAX_SAMPLE_INTERVAL + 1);
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "sample interval 1099511627777 is above the limit of 1099511627776 bytes");
+    builder_release(&builder);
+    hostile_sample_interval(&builder, CAPTURE_MAX_SAMPLE_INTERVAL);
+    CHECK_EQ_U64(read_valid(&builder), 2);
+    builder_release(&builder);
+
+    hostile_sampling_record(&builder, CAPTURE_SAMPLING_BY_BYTES, CAPTURE_MAX_SAMPLE_INTERVAL + 1);
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "sampling mode 1 with mean 1099511627777 is invalid");
+    builder_release(&builder);
+    hostile_sampling_record(&builder, CAPTURE_SAMPLING_BY_ALLOCATIONS, CAPTURE_MAX_SAMPLE_GAP + 1);
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "sampling mode 2 with mean 1000000001 is invalid");
+    builder_release(&builder);
+    hostile_sampling_record(&builder, CAPTURE_SAMPLING_BY_ALLOCATIONS, CAPTURE_MAX_SAMPLE_GAP);
+    CHECK_EQ_U64(read_valid(&builder), 3);
+    builder_release(&builder);
+    hostile_sampling_record(&builder, CAPTURE_SAMPLING_BY_BYTES, CAPTURE_MAX_SAMPLE_INTERVAL);
+    CHECK_EQ_U64(read_valid(&builder), 3);
+    builder_release(&builder);
+}
+
+/* A chunk larger than the header's HEADER_MAX_CHUNK_SIZE, and an aggregate
+ * chunk of zeros whose stack count would size 1.4 GB of tables, are refused
+ * before anything is allocated for them. */
+static void test_decompression_bombs(void)
+{
+    struct capture_builder builder;
+    hostile_chunk_above_maximum(&builder, 1u << 20, 2u << 20);
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "chunk of 2097152 bytes decompressed exceeds the capture's maximum of 1048576");
+    builder_release(&builder);
+    hostile_chunk_above_maximum(&builder, 1u << 20, 1u << 20);
+    CHECK_EQ_U64(read_valid(&builder), 1u << 20);
+    builder_release(&builder);
+    hostile_chunk_above_maximum(&builder, 0, 16);
+    CHECK_DAMAGED(builder.file.data, builder.file.size, "maximum chunk size 0 is not in [1, ");
+    builder_release(&builder);
+    hostile_chunk_above_maximum(&builder, CAPTURE_MAX_CHUNK_SIZE + 1, 16);
+    CHECK_DAMAGED(builder.file.data, builder.file.size, "maximum chunk size 67108865 is not in");
+    builder_release(&builder);
+
+    hostile_strings_bomb(&builder, 2);
+    uint64_t memory_before = tracker_memory_current();
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "bytes of tables, too many for a file of");
+    CHECK_EQ_U64(tracker_memory_current(), memory_before);
+    builder_release(&builder);
+
+    hostile_aggregate_bomb(&builder, 1);
+    CHECK_DAMAGED(builder.file.data, builder.file.size,
+                  "9586978 aggregate stacks, but only 2 stack ids exist");
+    builder_release(&builder);
+}
+
 static uint64_t random_state = 88172645463325252ULL;
 
 static uint64_t random_next(void)
@@ -362,6 +490,9 @@ int main(void)
     RUN_TEST(test_two_zstd_frames);
     RUN_TEST(test_trailer_and_index_damage);
     RUN_TEST(test_footer_damage);
+    RUN_TEST(test_allocation_sizes_out_of_range);
+    RUN_TEST(test_sampling_out_of_range);
+    RUN_TEST(test_decompression_bombs);
     RUN_TEST(test_random_damage);
     return test_harness_exit_code();
 }

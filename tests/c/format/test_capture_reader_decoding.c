@@ -223,7 +223,7 @@ static void test_header_fields(void)
     byte_buffer_clear(&fields);
     byte_buffer_append_tlv_double(&fields, HEADER_SAMPLE_RATE, 2.0);
     build_with_header_fields(&builder, &fields);
-    CHECK_DAMAGED(builder.file.data, builder.file.size, "sample rate 2 is not in (0, 1]");
+    CHECK_DAMAGED(builder.file.data, builder.file.size, "sample rate 2 is not in [1e-09, 1]");
     builder_release(&builder);
 
     byte_buffer_clear(&fields);

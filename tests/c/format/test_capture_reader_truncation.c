@@ -95,10 +95,35 @@ static void test_damaged_footer_of_unclosed_file(void)
     builder_release(&builder);
 }
 
+/* Without a footer the tracker's memory is unknown, not 0; a footer that
+ * holds it (also one written without the trailer) makes it known. */
+static void test_tracker_memory_is_unknown_without_footer(void)
+{
+    struct capture_builder builder;
+    uint64_t offsets[3];
+    build_standard(&builder, offsets);
+    const uint64_t sizes[] = {offsets[2], builder.file.size - CAPTURE_TRAILER_SIZE,
+                              builder.file.size};
+    const int known[] = {0, 1, 1};
+    for (size_t index = 0; index < 3; index++) {
+        struct capture_error error;
+        struct capture_reader *reader =
+            capture_reader_open_memory(builder.file.data, sizes[index], &error);
+        size_t count = 0;
+        CHECK(reader && read_all(reader, &count) == 0);
+        const struct capture_footer *footer = capture_reader_footer(reader);
+        CHECK_EQ_U64(footer->has_tracker_memory_peak, known[index]);
+        CHECK_EQ_U64(footer->tracker_memory_peak, known[index] ? 4096 : 0);
+        capture_reader_close(reader);
+    }
+    builder_release(&builder);
+}
+
 int main(void)
 {
     RUN_TEST(test_truncated_file);
     RUN_TEST(test_damaged_last_chunk_of_unclosed_file);
     RUN_TEST(test_damaged_footer_of_unclosed_file);
+    RUN_TEST(test_tracker_memory_is_unknown_without_footer);
     return test_harness_exit_code();
 }
