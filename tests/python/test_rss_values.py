@@ -26,13 +26,19 @@ def test_rss_equals_statm_within_a_page():
     assert cpymemtrace.rss is memlyze.rss and cpymemtrace.rss_peak is memlyze.rss_peak
 
 
-def test_rss_grows_by_the_touched_buffer_and_peak_follows():
-    # A mapping of its own: an allocator (mimalloc on a free-threaded build)
-    # could serve a large block from pages it already holds resident.
-    before = memlyze.rss()
-    buffer = mmap.mmap(-1, 100 * MIB)
-    for offset in range(0, 100 * MIB, PAGE):  # every page touched, nothing else allocated
+def touched_mapping(size: int) -> mmap.mmap:
+    """size bytes of fresh pages, every one touched. A mapping of its own: an
+    allocator (mimalloc on a free-threaded build) could serve a large block
+    from pages it already holds resident, or that a forked child inherited."""
+    buffer = mmap.mmap(-1, size)
+    for offset in range(0, size, PAGE):
         buffer[offset] = 1
+    return buffer
+
+
+def test_rss_grows_by_the_touched_buffer_and_peak_follows():
+    before = memlyze.rss()
+    buffer = touched_mapping(100 * MIB)
     grown = memlyze.rss()
     assert 95 * MIB <= grown - before <= 110 * MIB, (before, grown)
     assert memlyze.rss_peak() >= grown
@@ -49,7 +55,7 @@ def test_rss_in_a_forked_child_is_the_childs():
         status = 1
         try:
             untouched = memlyze.rss()
-            buffer = b"x".ljust(64 * MIB, b"y")
+            buffer = touched_mapping(64 * MIB)
             # After fork, file-backed pages fault back in as code runs: bracket.
             statm_rss()
             before, child_rss, after = statm_rss(), memlyze.rss(), statm_rss()
