@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Sequence
+from collections.abc import Sequence  # not typing: the CLI imports this module before it execs the program
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
