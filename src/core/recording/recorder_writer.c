@@ -18,10 +18,13 @@
 #include "core/recording/live_table.h"
 #include "core/base/tracker_memory.h"
 
-/* A chunk is written once it holds this much, or is this old: a killed
- * process loses at most the last CHUNK_MAX_AGE_NS of events. */
+/* A chunk is written once it holds this much, or is this old. An event
+ * waits up to a round to be collected, then up to CHUNK_MAX_AGE_NS and a
+ * round for its chunk to be written: 50 ms keeps what a SIGKILL loses under
+ * 100 ms with room for the writer being scheduled late, and chunks of a
+ * busy program still hold tens of thousands of events. */
 #define CHUNK_TARGET_SIZE (1u << 20)
-#define CHUNK_MAX_AGE_NS (100u * 1000u * 1000u)
+#define CHUNK_MAX_AGE_NS (50u * 1000u * 1000u)
 #define ROUND_INTERVAL_NS (10u * 1000u * 1000u)
 #define ROUND_MIN_INTERVAL_NS (1u * 1000u * 1000u)
 #define IDLE_ROUND_INTERVAL_NS (100u * 1000u * 1000u)

@@ -37,11 +37,13 @@ TRACKER_OPTIONS = {
 }
 
 
-def make_environment(environ, path: str, command: str, **options) -> dict:
+def make_environment(environ, path: str, command: str, placeholder: bytes = b"",
+                     **options) -> dict:
     """The environment for the command: ``environ`` (a mapping) plus the hook.
 
-    ``path`` is the capture file, already created (empty) by the caller: the
-    first Python process that finds it still empty records into it.
+    ``path`` is the capture file, already created by the caller, empty or
+    holding only ``placeholder`` (a provisional file header): the first
+    Python process that finds it so records into it.
     """
     unknown = set(options) - set(TRACKER_OPTIONS)
     if unknown:
@@ -51,6 +53,7 @@ def make_environment(environ, path: str, command: str, **options) -> dict:
         "path": os.path.abspath(path),
         "command": command,
         "pythonpath": environ.get("PYTHONPATH"),
+        "placeholder": placeholder.hex(),
         **TRACKER_OPTIONS,
         **options,
     }
@@ -156,14 +159,12 @@ def activate(config: dict) -> str | None:
     except (AttributeError, KeyError, TypeError) as error:
         return f"bad MEMLYZE_RECORD environment variable: {error!r}"
 
-    # Only the first Python process records: the capture file was created
-    # empty by `memlyze record`; a non-empty one belongs to an earlier process
-    # (one that ignored PYTHONPATH, e.g. python -E, cannot get here).
-    try:
-        if os.path.getsize(path) > 0:
-            return None
-    except OSError:
-        pass
+    # Only the first Python process records: `memlyze record` created the
+    # capture file empty or with a placeholder header; anything else in it
+    # was written by an earlier process (one that ignored PYTHONPATH, e.g.
+    # python -E, cannot get here).
+    if not _still_as_created(path, config.get("placeholder") or ""):
+        return None
 
     from memlyze.tracker import Tracker
 
@@ -177,6 +178,17 @@ def activate(config: dict) -> str | None:
     # work) has ended, before the interpreter shuts down.
     atexit.register(_stop_at_exit, tracker)
     return None
+
+
+def _still_as_created(path: str, placeholder_hex: str) -> bool:
+    """Whether the capture holds what `memlyze record` put there: nothing,
+    or exactly its placeholder header (pid and start time make it unique)."""
+    try:
+        with open(path, "rb") as capture:
+            content = capture.read(len(placeholder_hex) // 2 + 1)
+    except OSError:
+        return True  # let the tracker report why it cannot write there
+    return not content or content.hex() == placeholder_hex
 
 
 def _stop_at_exit(tracker) -> None:

@@ -254,11 +254,17 @@ def script_name(command: list[str]) -> str:
     return parse_python_command(command)[1] or program
 
 
+def hook_disabling_flags(command: list[str]) -> list[str]:
+    """The options (-I, -E, -S) of a python command that make it ignore our
+    sitecustomize."""
+    if not _is_python(command[0]):
+        return []
+    return sorted(parse_python_command(command)[0] & set("IES"))
+
+
 def warn_if_hook_disabled(command: list[str]) -> None:
     """python -I/-E/-S never import our sitecustomize: say so before exec."""
-    if not _is_python(command[0]):
-        return
-    disabling = sorted(parse_python_command(command)[0] & set("IES"))
+    disabling = hook_disabling_flags(command)
     if disabling:
         from ._common import warn
 
@@ -277,8 +283,43 @@ def expand_output(output: str | None, name: str) -> str:
     return output.replace("{pid}", pid)
 
 
-def create_output(path: str, force: bool) -> None:
-    """Creates the capture file empty (or empties it with force), or fails."""
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    return _varint(tag) + _varint(len(value)) + value
+
+
+def placeholder_header(command: list[str], program: str) -> bytes:
+    """A capture's file header (docs/format.md) holding what is known before
+    the exec: pid (exec keeps it), command, start time, and the Python
+    version when the command runs this Python. Written into the capture
+    until the tracker replaces it, so that a process killed during its
+    start-up, before the tracker's own header, leaves a readable capture
+    (truncated, no events) rather than an empty file."""
+    import struct
+    import time
+    import zlib
+
+    fields = _tlv(1, _varint(os.getpid()))
+    if os.path.realpath(program) == os.path.realpath(sys.executable):
+        fields += _tlv(2, sys.version.split()[0].encode())
+    fields += _tlv(3, " ".join(command).encode(errors="surrogateescape"))
+    fields += _tlv(4, _varint(time.time_ns()))
+    return (b"MLYZ" + struct.pack("<HHI", 1, 0, len(fields)) + fields
+            + struct.pack("<I", zlib.crc32(fields)))
+
+
+def create_output(path: str, force: bool, content: bytes = b"") -> None:
+    """Creates the capture file holding content (or replaces one with
+    force), or fails."""
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise CliError(f"cannot write capture file {path}: it is a directory")
@@ -293,6 +334,13 @@ def create_output(path: str, force: bool) -> None:
     except FileExistsError:
         raise CliError(f"capture file {path} already exists (use -f/--force to overwrite it)") from None
     except OSError as error:
+        raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
+    try:
+        if content:
+            os.write(descriptor, content)
+    except OSError as error:
+        os.close(descriptor)
+        os.unlink(path)
         raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
     os.close(descriptor)
 
@@ -317,12 +365,16 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
 
     program = find_program(command[0], dict(os.environ))
     path = expand_output(options.output, name or script_name(command))
-    create_output(path, options.force)
+    # A Python that ignores the hook (-I, -E, -S) leaves the file empty,
+    # and reports then say no Python process recorded into it.
+    placeholder = b"" if hook_disabling_flags(command) else placeholder_header(command, program)
+    create_output(path, options.force, placeholder)
     warn_if_hook_disabled(command)
     env = record_environment.make_environment(
         os.environ,
         path,
         shlex.join(command),
+        placeholder=placeholder,
         max_stack_depth=options.max_stack_depth,
         python_allocators=options.python_allocators,
         track_gc=options.track_gc,
