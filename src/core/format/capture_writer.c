@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -72,11 +74,89 @@ static int write_header(struct capture_writer *writer, const struct byte_buffer 
     return 0;
 }
 
+/* Tells the user, in one line on stderr, that the program closed the
+ * capture's descriptor and whether the recording goes on. */
+static void announce_descriptor_loss(const struct capture_writer *writer, int continued)
+{
+    char message[PATH_MAX + 128];
+    int length = snprintf(message, sizeof message,
+                          "memlyze: the capture's file descriptor was closed by the program; "
+                          "recording %s%s\n",
+                          continued ? "continues through " : "stopped",
+                          continued ? writer->path : "");
+    if (length > 0) {
+        size_t size = (size_t)length < sizeof message ? (size_t)length : sizeof message - 1;
+        ssize_t ignored = write(STDERR_FILENO, message, size);
+        (void)ignored; /* nothing better to do when stderr is gone too */
+    }
+}
+
+/* Opens the capture again by its path after the program closed or reused
+ * its descriptor. Only the very file the writer created, holding exactly
+ * what it wrote, will do: appending to anything else would not make a
+ * readable capture. Returns 0, or -1 when the capture cannot go on. */
+static int reopen_capture(struct capture_writer *writer)
+{
+    if (!writer->path[0]) {
+        return -1;
+    }
+    int descriptor = open(writer->path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (descriptor < 0) {
+        return -1;
+    }
+    struct stat status;
+    if (fstat(descriptor, &status) < 0 || status.st_dev != writer->identity.device ||
+        status.st_ino != writer->identity.inode || (uint64_t)status.st_size != writer->offset) {
+        close(descriptor); /* deleted, replaced or changed by someone else */
+        return -1;
+    }
+    writer->fd = kept_descriptor_raise(descriptor);
+    return 0;
+}
+
+/* Before anything goes through writer->fd: checks that it still names the
+ * capture, reopening the capture when the program closed or reused it.
+ * Returns 0, or -1 with error_number set when the capture must stop. */
+static int check_descriptor(struct capture_writer *writer)
+{
+    if (writer->fd >= 0 && kept_descriptor_is_same(writer->fd, &writer->identity)) {
+        return 0;
+    }
+    writer->fd = -1; /* closed, or the program's file now: never touch that number */
+    if (reopen_capture(writer) == 0) {
+        announce_descriptor_loss(writer, 1);
+        return 0;
+    }
+    writer->error_number = EBADF;
+    writer->descriptor_lost = 1;
+    if (writer->path[0]) {
+        announce_descriptor_loss(writer, 0);
+    }
+    return -1;
+}
+
+int capture_writer_close_descriptor(struct capture_writer *writer)
+{
+    int result = 0;
+    if (writer->fd >= 0 && kept_descriptor_is_same(writer->fd, &writer->identity)) {
+        result = close(writer->fd);
+    }
+    writer->fd = -1;
+    return result;
+}
+
 int capture_writer_begin(struct capture_writer *writer, int descriptor,
                          const struct byte_buffer *header_payload)
 {
     memset(writer, 0, sizeof *writer);
-    writer->fd = descriptor;
+    /* Out of reach of the program's close loops and its next opens. */
+    writer->fd = kept_descriptor_raise(descriptor);
+    if (kept_descriptor_identify(writer->fd, &writer->identity) < 0) {
+        writer->error_number = errno;
+        close(writer->fd);
+        writer->fd = -1;
+        return -1;
+    }
     writer->compressor = ZSTD_createCCtx();
     if (!writer->compressor ||
         ZSTD_isError(ZSTD_CCtx_setParameter(writer->compressor, ZSTD_c_compressionLevel,
@@ -110,6 +190,11 @@ int capture_writer_open(struct capture_writer *writer, const char *path, int ove
                  strerror(writer->error_number));
         unlink(path);
         return -1;
+    }
+    /* Resolved now, while the name surely is the capture's: the program may
+     * change directory before the capture has to be reopened. */
+    if (!realpath(path, writer->path)) {
+        writer->path[0] = 0;
     }
     return 0;
 }
@@ -160,6 +245,10 @@ int capture_writer_write_chunk(struct capture_writer *writer, int kind,
     put_u32(header + 1, (uint32_t)compressed);
     put_u32(header + 5, (uint32_t)size);
     put_u32(header + 9, crc32_compute(writer->compressed.data, compressed));
+    /* Here, right before the writes: a reopen changes nothing above. */
+    if (check_descriptor(writer) < 0) {
+        return -1;
+    }
     if (kind == CHUNK_KIND_EVENTS && remember_chunk_offset(writer) < 0) {
         writer->error_number = ENOMEM;
         return -1;
@@ -203,11 +292,10 @@ int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *foo
         memcpy(trailer + 8, CAPTURE_TRAILER_MAGIC, CAPTURE_TRAILER_MAGIC_SIZE);
         result = write_fully(writer, trailer, sizeof trailer);
     }
-    if (close(writer->fd) < 0 && result == 0) {
+    if (capture_writer_close_descriptor(writer) < 0 && result == 0) {
         writer->error_number = errno;
         result = -1;
     }
-    writer->fd = -1;
     capture_writer_abandon(writer);
     return result;
 }
@@ -215,21 +303,17 @@ int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *foo
 int capture_writer_close_unfinished(struct capture_writer *writer)
 {
     int result = writer->error_number ? -1 : 0;
-    if (close(writer->fd) < 0 && result == 0) {
+    if (capture_writer_close_descriptor(writer) < 0 && result == 0) {
         writer->error_number = errno;
         result = -1;
     }
-    writer->fd = -1;
     capture_writer_abandon(writer);
     return result;
 }
 
 void capture_writer_abandon(struct capture_writer *writer)
 {
-    if (writer->fd >= 0) {
-        close(writer->fd);
-        writer->fd = -1;
-    }
+    capture_writer_close_descriptor(writer);
     ZSTD_freeCCtx(writer->compressor);
     writer->compressor = NULL;
     byte_buffer_release(&writer->compressed);

@@ -6,10 +6,12 @@
 #ifndef MEMLYZE_CAPTURE_WRITER_H
 #define MEMLYZE_CAPTURE_WRITER_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/base/byte_buffer.h"
+#include "core/base/kept_descriptor.h"
 
 struct capture_writer {
     int fd;
@@ -20,6 +22,15 @@ struct capture_writer {
     size_t chunk_count;
     size_t chunk_capacity;
     int error_number;              /* first write error (errno), 0 if none */
+    /* The file fd was opened on: the program may close fd and reuse its
+     * number, so every chunk checks fd still names this file first. */
+    struct descriptor_identity identity;
+    /* The capture's absolute path, to reopen it by when the program closed
+     * fd; empty when it cannot be reopened (a file given by descriptor). */
+    char path[PATH_MAX];
+    /* The program closed the descriptor and the capture could not be
+     * reopened: the capture stopped (error_number is EBADF). */
+    int descriptor_lost;
 };
 
 /*
@@ -39,7 +50,10 @@ int capture_writer_open(struct capture_writer *writer, const char *path, int ove
 int capture_writer_begin(struct capture_writer *writer, int descriptor,
                          const struct byte_buffer *header_payload);
 /* Compresses payload into one chunk of the given kind and writes it.
- * Returns 0, or -1 after recording the failure in error_number. */
+ * Returns 0, or -1 after recording the failure in error_number. Writes
+ * nothing through a descriptor the program closed or reused: reopens the
+ * capture by its path (when the file there is still the capture, as
+ * written so far) or stops the capture, with a line on stderr either way. */
 int capture_writer_write_chunk(struct capture_writer *writer, int kind,
                                const uint8_t *payload, size_t size);
 /* Writes the footer chunk (the caller's TLVs plus the chunk index) and the
@@ -51,5 +65,9 @@ int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *foo
 int capture_writer_close_unfinished(struct capture_writer *writer);
 /* Closes without a footer (used in a forked child and on fatal errors). */
 void capture_writer_abandon(struct capture_writer *writer);
+/* Closes the descriptor alone, and only if it still names the capture (else
+ * the number is the program's): for a forked child, whose inherited writer
+ * belongs to the parent. Returns close's result (0 when nothing closed). */
+int capture_writer_close_descriptor(struct capture_writer *writer);
 
 #endif

@@ -218,7 +218,9 @@ static int recorder_stop_unlocked(char *error, size_t error_size)
     live_table_disable();
     if (result < 0) {
         snprintf(error, error_size, "capture file is incomplete: %s",
-                 strerror(recorder.file.error_number));
+                 recorder.file.descriptor_lost
+                     ? "the program closed its descriptor and it could not be reopened"
+                     : strerror(recorder.file.error_number));
     }
     recorder_writer_release_memory();
     return result;

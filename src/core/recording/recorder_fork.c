@@ -148,8 +148,9 @@ void recorder_after_fork_in_child(void)
     pthread_mutex_init(&recorder.control_mutex, NULL);
     pthread_mutex_init(&recorder.wake_mutex, NULL);
     pthread_cond_init(&recorder.wake_condition, NULL);
-    if (recorder.running && recorder.file.fd >= 0) {
-        close(recorder.file.fd);
+    if (recorder.running) {
+        /* only if the number still names the capture: else it is the program's */
+        capture_writer_close_descriptor(&recorder.file);
     }
     recorder.file.fd = -1;
     recorder.running = 0;

@@ -33,12 +33,20 @@ int rss_reader_open(struct rss_reader *reader)
     reader->owner_pid = (int)getpid();
     reader->fork_generation = rss_fork_generation();
     reader->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    return reader->statm_fd < 0 ? -1 : 0;
+    if (reader->statm_fd < 0) {
+        return -1;
+    }
+    reader->statm_fd = kept_descriptor_raise(reader->statm_fd);
+    if (kept_descriptor_identify(reader->statm_fd, &reader->identity) < 0) {
+        rss_reader_close(reader);
+        return -1;
+    }
+    return 0;
 }
 
 void rss_reader_close(struct rss_reader *reader)
 {
-    if (reader->statm_fd >= 0) {
+    if (reader->statm_fd >= 0 && kept_descriptor_is_same(reader->statm_fd, &reader->identity)) {
         close(reader->statm_fd);
     }
     reader->statm_fd = -1;
@@ -62,6 +70,11 @@ uint64_t rss_reader_current(struct rss_reader *reader)
 {
     if (reader->fork_generation != rss_fork_generation()) {
         rss_reader_close(reader);
+        if (rss_reader_open(reader) < 0) {
+            return 0;
+        }
+    } else if (!kept_descriptor_is_same(reader->statm_fd, &reader->identity)) {
+        reader->statm_fd = -1; /* closed, or the program's now: leave that number alone */
         if (rss_reader_open(reader) < 0) {
             return 0;
         }
