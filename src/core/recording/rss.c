@@ -66,6 +66,33 @@ static uint64_t statm_resident_pages(const char *text, ssize_t length)
     return pages;
 }
 
+/* Nonzero when text reads as /proc/self/statm does: seven decimal fields
+ * separated by spaces, then a newline. */
+static int looks_like_statm(const char *text, ssize_t length)
+{
+    int fields = 0, in_field = 0;
+    for (ssize_t index = 0; index < length; index++) {
+        char character = text[index];
+        if (character >= '0' && character <= '9') {
+            fields += !in_field;
+            in_field = 1;
+        } else if (character == ' ' && in_field) {
+            in_field = 0;
+        } else {
+            return character == '\n' && index == length - 1 && fields == 7;
+        }
+    }
+    return 0;
+}
+
+/* Reads the statm text into text; its length, or -1 when the read failed or
+ * did not read statm. */
+static ssize_t statm_read(struct rss_reader *reader, char *text, size_t size)
+{
+    ssize_t length = pread(reader->statm_fd, text, size - 1, 0);
+    return length > 0 && looks_like_statm(text, length) ? length : -1;
+}
+
 uint64_t rss_reader_current(struct rss_reader *reader)
 {
     if (reader->fork_generation != rss_fork_generation()) {
@@ -73,16 +100,21 @@ uint64_t rss_reader_current(struct rss_reader *reader)
         if (rss_reader_open(reader) < 0) {
             return 0;
         }
-    } else if (!kept_descriptor_is_same(reader->statm_fd, &reader->identity)) {
-        reader->statm_fd = -1; /* closed, or the program's now: leave that number alone */
-        if (rss_reader_open(reader) < 0) {
+    }
+    /* The per-call tracers read on every call: the descriptor is checked
+     * (fstat) only when a read fails or does not read statm, as it does once
+     * the program has closed the number or put a file of its own there. */
+    char text[128];
+    ssize_t length = statm_read(reader, text, sizeof text);
+    if (length < 0) {
+        if (!kept_descriptor_is_same(reader->statm_fd, &reader->identity)) {
+            reader->statm_fd = -1; /* closed, or the program's now: leave that number alone */
+        } else {
+            rss_reader_close(reader);
+        }
+        if (rss_reader_open(reader) < 0 || (length = statm_read(reader, text, sizeof text)) < 0) {
             return 0;
         }
-    }
-    char text[128];
-    ssize_t length = pread(reader->statm_fd, text, sizeof text - 1, 0);
-    if (length <= 0) {
-        return 0;
     }
     return statm_resident_pages(text, length) * reader->page_size;
 }
