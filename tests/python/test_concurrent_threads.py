@@ -102,9 +102,13 @@ def test_the_peak_holds_every_threads_blocks(tmp_path):
            if entry["function"] == "worker" and entry["line"] == line_of(script, "BLOCK")]
     assert len(top) == 1
     # The line also makes each bytearray object (recorded where Python's
-    # allocators are) and grows the list: a few hundred bytes a block.
+    # allocators are) and grows the list: a few hundred bytes a block. With
+    # the GIL, a bytearray object may need a new pymalloc arena, an anonymous
+    # mmap recorded at this line (1 MiB on 3.13, 256 KiB before): one seen
+    # in CI; a few are allowed.
+    arenas = 4 * 1024 * 1024 if not FREE_THREADED else 0
     assert THREADS * BLOCKS <= top[0]["count"] <= 2 * THREADS * BLOCKS + 100
-    assert expected <= top[0]["bytes"] <= expected + THREADS * BLOCKS * 200
+    assert expected <= top[0]["bytes"] <= expected + THREADS * BLOCKS * 200 + arenas
     assert stats["peak_bytes"] >= expected
     assert {thread["name"] for thread in stats["threads"]} >= {
         f"worker-{index}" for index in range(THREADS)}
