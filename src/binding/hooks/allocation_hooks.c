@@ -12,9 +12,11 @@
 #include <Python.h>
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <elf.h>
 #include <link.h>
 #include <malloc.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -26,6 +28,7 @@
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
 #include "binding/stacks/python_stack.h"
+#include "core/recording/fatal_signals.h"
 #include "core/recording/recorder.h"
 #include "core/recording/sampler.h"
 
@@ -52,9 +55,21 @@
     X(dlclose, int, (void *handle), (handle))                                                   \
     X(pthread_setname_np, int, (pthread_t thread, const char *name), (thread, name))        \
     X(_exit, void, (int status), (status))                                                     \
+    X(_Exit, void, (int status), (status))                                                     \
     X(execve, int, (const char *path, char *const arguments[], char *const environment[]),     \
       (path, arguments, environment))                                                           \
-    X(execv, int, (const char *path, char *const arguments[]), (path, arguments))
+    X(execv, int, (const char *path, char *const arguments[]), (path, arguments))              \
+    X(execvp, int, (const char *file, char *const arguments[]), (file, arguments))             \
+    X(execvpe, int, (const char *file, char *const arguments[], char *const environment[]),    \
+      (file, arguments, environment))                                                           \
+    X(fexecve, int, (int descriptor, char *const arguments[], char *const environment[]),      \
+      (descriptor, arguments, environment))                                                     \
+    X(execl, int, (const char *path, const char *argument, ...), (path, argument))             \
+    X(execlp, int, (const char *file, const char *argument, ...), (file, argument))            \
+    X(execle, int, (const char *path, const char *argument, ...), (path, argument))            \
+    X(sigaction, int, (int number, const struct sigaction *action, struct sigaction *previous), \
+      (number, action, previous))                                                               \
+    X(signal, sighandler_t, (int number, sighandler_t handler), (number, handler))
 
 /* The real functions, resolved once. */
 static struct {
@@ -348,8 +363,9 @@ static int hook_pthread_setname_np(pthread_t thread, const char *name)
     return result;
 }
 
-/* os._exit and other exits that skip atexit: a follow-fork child completes
- * its capture first (multiprocessing's fork children end this way). */
+/* os._exit and other exits that skip atexit: the capture is completed first
+ * (the recording process's, or a follow-fork child's: multiprocessing's fork
+ * children end this way). */
 static void hook__exit(int status)
 {
     recorder_before_exit();
@@ -357,18 +373,121 @@ static void hook__exit(int status)
     __builtin_unreachable();
 }
 
-/* A follow-fork child that execs (subprocess with preexec_fn, os.exec*) is
- * another program from then on: its capture is dropped, not left behind. */
+static void hook__Exit(int status)
+{
+    recorder_before_exit();
+    original._Exit(status);
+    __builtin_unreachable();
+}
+
+/* exec: the recording process's capture is completed first, and recording
+ * goes on when the exec fails (recorder.h). A follow-fork child that execs
+ * (subprocess with preexec_fn, os.exec*) is another program from then on: its
+ * capture is dropped, not left behind. A vfork child (subprocess) shares the
+ * parent's memory: both calls leave the parent's recording alone there. */
+static int exec_returned(int result)
+{
+    int error_number = errno;
+    recorder_after_failed_exec();
+    errno = error_number;
+    return result;
+}
+
 static int hook_execve(const char *path, char *const arguments[], char *const environment[])
 {
     recorder_before_exec();
-    return original.execve(path, arguments, environment);
+    return exec_returned(original.execve(path, arguments, environment));
 }
 
 static int hook_execv(const char *path, char *const arguments[])
 {
     recorder_before_exec();
-    return original.execv(path, arguments);
+    return exec_returned(original.execv(path, arguments));
+}
+
+static int hook_execvp(const char *file, char *const arguments[])
+{
+    recorder_before_exec();
+    return exec_returned(original.execvp(file, arguments));
+}
+
+static int hook_execvpe(const char *file, char *const arguments[], char *const environment[])
+{
+    recorder_before_exec();
+    return exec_returned(original.execvpe(file, arguments, environment));
+}
+
+static int hook_fexecve(int descriptor, char *const arguments[], char *const environment[])
+{
+    recorder_before_exec();
+    return exec_returned(original.fexecve(descriptor, arguments, environment));
+}
+
+/* The execl family passes its arguments in the call: they are counted, then
+ * gathered on the stack (no allocation: a vfork child may call these) and
+ * handed to the vector form. */
+static size_t count_exec_arguments(const char *first, va_list list)
+{
+    va_list copy;
+    va_copy(copy, list);
+    size_t count = 0;
+    for (const char *argument = first; argument; argument = va_arg(copy, const char *)) {
+        count++;
+    }
+    va_end(copy);
+    return count;
+}
+
+static void gather_exec_arguments(const char *first, va_list *list, char **out)
+{
+    size_t count = 0;
+    for (const char *argument = first; argument; argument = va_arg(*list, const char *)) {
+        out[count++] = (char *)argument;
+    }
+    out[count] = NULL;
+}
+
+static int hook_execl(const char *path, const char *argument, ...)
+{
+    va_list list;
+    va_start(list, argument);
+    char *arguments[count_exec_arguments(argument, list) + 1];
+    gather_exec_arguments(argument, &list, arguments);
+    va_end(list);
+    return hook_execv(path, arguments);
+}
+
+static int hook_execlp(const char *file, const char *argument, ...)
+{
+    va_list list;
+    va_start(list, argument);
+    char *arguments[count_exec_arguments(argument, list) + 1];
+    gather_exec_arguments(argument, &list, arguments);
+    va_end(list);
+    return hook_execvp(file, arguments);
+}
+
+static int hook_execle(const char *path, const char *argument, ...)
+{
+    va_list list;
+    va_start(list, argument);
+    char *arguments[count_exec_arguments(argument, list) + 1];
+    gather_exec_arguments(argument, &list, arguments);
+    char *const *environment = va_arg(list, char *const *);
+    va_end(list);
+    return hook_execve(path, arguments, environment);
+}
+
+/* The program's signal dispositions are kept aside while our handler stands
+ * in front of the terminating signals (fatal_signals.h). */
+static int hook_sigaction(int number, const struct sigaction *action, struct sigaction *previous)
+{
+    return fatal_signals_sigaction(number, action, previous);
+}
+
+static sighandler_t hook_signal(int number, sighandler_t handler)
+{
+    return fatal_signals_signal(number, handler);
 }
 
 /* --- the Python allocator domains ------------------------------------------ */

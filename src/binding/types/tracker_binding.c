@@ -17,6 +17,7 @@
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
 #include "binding/stacks/python_stack.h"
+#include "core/recording/fatal_signals.h"
 #include "core/recording/recorder.h"
 #include "core/recording/sampler.h"
 
@@ -359,6 +360,8 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
         }
         return NULL;
     }
+    /* After the hooks: a disposition the program sets from now on is seen. */
+    fatal_signals_take_over();
     Py_RETURN_NONE;
 }
 
@@ -366,6 +369,9 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
 {
     (void)self;
     (void)unused;
+    /* The program's dispositions back first: a signal from here on takes
+     * the program's course (the hooks, gone next, kept them). */
+    fatal_signals_release();
     gc_callback_remove();
     native_stack_end();
     allocation_hooks_uninstall();

@@ -277,21 +277,48 @@ static int append_chunk_index(struct capture_writer *writer, struct byte_buffer 
     return result;
 }
 
-int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *footer_payload)
+int capture_writer_seal(struct capture_writer *writer, struct byte_buffer *footer_payload)
 {
-    int result = -1;
     if (!writer->error_number && append_chunk_index(writer, footer_payload) < 0) {
         writer->error_number = ENOMEM;
     }
     uint64_t footer_offset = writer->offset;
-    if (!writer->error_number &&
+    if (writer->error_number ||
         capture_writer_write_chunk(writer, CHUNK_KIND_FOOTER, footer_payload->data,
-                                   footer_payload->size) == 0) {
-        uint8_t trailer[CAPTURE_TRAILER_SIZE];
-        put_u64(trailer, footer_offset);
-        memcpy(trailer + 8, CAPTURE_TRAILER_MAGIC, CAPTURE_TRAILER_MAGIC_SIZE);
-        result = write_fully(writer, trailer, sizeof trailer);
+                                   footer_payload->size) < 0) {
+        return -1;
     }
+    uint8_t trailer[CAPTURE_TRAILER_SIZE];
+    put_u64(trailer, footer_offset);
+    memcpy(trailer + 8, CAPTURE_TRAILER_MAGIC, CAPTURE_TRAILER_MAGIC_SIZE);
+    writer->sealed = 1;
+    writer->sealed_offset = footer_offset;
+    return write_fully(writer, trailer, sizeof trailer);
+}
+
+int capture_writer_unseal(struct capture_writer *writer)
+{
+    if (!writer->sealed) {
+        return writer->error_number ? -1 : 0;
+    }
+    writer->sealed = 0;
+    /* Truncate only the capture: a number the program took over is its own. */
+    if (check_descriptor(writer) < 0) {
+        return -1;
+    }
+    if (ftruncate(writer->fd, (off_t)writer->sealed_offset) < 0 ||
+        lseek(writer->fd, (off_t)writer->sealed_offset, SEEK_SET) < 0) {
+        writer->error_number = errno;
+        return -1;
+    }
+    writer->offset = writer->sealed_offset;
+    return 0;
+}
+
+int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *footer_payload)
+{
+    int result = writer->sealed ? (writer->error_number ? -1 : 0)
+                                : capture_writer_seal(writer, footer_payload);
     if (capture_writer_close_descriptor(writer) < 0 && result == 0) {
         writer->error_number = errno;
         result = -1;

@@ -31,6 +31,11 @@ struct capture_writer {
     /* The program closed the descriptor and the capture could not be
      * reopened: the capture stopped (error_number is EBADF). */
     int descriptor_lost;
+    /* Nonzero after capture_writer_seal: the file ends with a footer and
+     * trailer written from sealed_offset on (capture_writer_unseal takes
+     * them away again). */
+    int sealed;
+    uint64_t sealed_offset;
 };
 
 /*
@@ -57,9 +62,18 @@ int capture_writer_begin(struct capture_writer *writer, int descriptor,
 int capture_writer_write_chunk(struct capture_writer *writer, int kind,
                                const uint8_t *payload, size_t size);
 /* Writes the footer chunk (the caller's TLVs plus the chunk index) and the
- * trailer, then closes the file. Returns 0 or -1 (see error_number). */
+ * trailer, then closes the file; a sealed file is closed as it is (the
+ * payload is not used). Returns 0 or -1 (see error_number). */
 int capture_writer_finish(struct capture_writer *writer, struct byte_buffer *footer_payload);
-/* Closes after the last chunk without footer or trailer, so that readers take
+/* Writes the footer chunk and the trailer like capture_writer_finish but
+ * keeps the file open: the capture reads complete from now on, as when the
+ * process dies here. Returns 0 or -1 (see error_number). */
+int capture_writer_seal(struct capture_writer *writer, struct byte_buffer *footer_payload);
+/* Takes a sealed capture's footer and trailer away again (truncates the file
+ * to where they began; only through the capture's own descriptor), so that
+ * chunks follow as before. Returns 0 or -1 (see error_number). */
+int capture_writer_unseal(struct capture_writer *writer);
+/* Closes the file after the last chunk without footer or trailer, so that readers take
  * the file as not closed (truncated). Returns 0, or -1 when a write or the
  * close failed (see error_number). */
 int capture_writer_close_unfinished(struct capture_writer *writer);

@@ -26,7 +26,6 @@ THREAD_LOCAL int recorder_thread_busy;
 struct recorder_state recorder = {
     .control_mutex = PTHREAD_MUTEX_INITIALIZER,
     .wake_mutex = PTHREAD_MUTEX_INITIALIZER,
-    .wake_condition = PTHREAD_COND_INITIALIZER,
     .flush_condition = PTHREAD_COND_INITIALIZER,
 };
 
@@ -153,6 +152,7 @@ static int recorder_start_unlocked(const struct recorder_options *options, char 
     tracker_memory_reset_peak();
     event_buffers_begin();
     recorder.generation++;
+    recorder_seal_reset();
     if (recorder_writer_start() != 0) {
         event_buffers_end();
         capture_writer_abandon(&recorder.file);
@@ -165,6 +165,7 @@ static int recorder_start_unlocked(const struct recorder_options *options, char 
     }
     recorder.running = 1;
     recorder.owner_pid = (int)getpid();
+    __atomic_store_n(&recorder.sealable_pid, recorder.owner_pid, __ATOMIC_RELEASE);
     recorder_fork_remember_options(options);
     __atomic_store_n(&recorder_active_flag, 1, __ATOMIC_SEQ_CST);
     return 0;
@@ -179,7 +180,7 @@ int recorder_start(const struct recorder_options *options, char *error, size_t e
     return result;
 }
 
-static int encode_footer(struct byte_buffer *out, uint64_t end_ns)
+int recorder_encode_footer(struct byte_buffer *out, uint64_t end_ns)
 {
     const struct event_encoder *encoder = &recorder.encoder;
     int failed =
@@ -200,16 +201,19 @@ static int recorder_stop_unlocked(char *error, size_t error_size)
         return 0;
     }
     __atomic_store_n(&recorder_active_flag, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&recorder.sealable_pid, 0, __ATOMIC_RELEASE);
     pthread_mutex_lock(&recorder.wake_mutex);
     recorder.stop_requested = 1;
-    pthread_cond_signal(&recorder.wake_condition);
     pthread_mutex_unlock(&recorder.wake_mutex);
+    recorder_writer_wake();
     pthread_join(recorder.writer_thread, NULL);
     event_buffers_end();
     recorder.running = 0;
 
+    /* A capture sealed before (and never unsealed) is complete already. */
     struct byte_buffer footer = {0};
-    if (encode_footer(&footer, recorder_monotonic_ns()) < 0 && !recorder.file.error_number) {
+    if (recorder_encode_footer(&footer, recorder_monotonic_ns()) < 0 &&
+        !recorder.file.error_number) {
         recorder.file.error_number = ENOMEM;
     }
     int result = recorder.streaming ? capture_writer_finish(&recorder.file, &footer)

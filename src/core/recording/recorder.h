@@ -104,13 +104,34 @@ void recorder_note_thread_renamed(void);
  * capture, <path>.<child pid>, starting with every definition it inherited. */
 void recorder_after_fork_in_child(void);
 
-/* Called right before the process ends without atexit handlers (_exit):
- * completes the capture of a follow-fork child (the parent's own capture is
- * left as the program's exit leaves it). */
+/*
+ * Completes the capture now, as recorder_stop would, without stopping: every
+ * event recorded before the call and the footer are written, and the writer
+ * takes no more events until every seal is let go (recorder_unseal).
+ * Async-signal-safe (no allocation, no lock; waits at most 2 s for the
+ * writer, with nanosleep). Does nothing in another process than the one
+ * recording, such as a vfork child sharing its memory, or on the writer
+ * thread. Returns 1 when the capture is complete, 0 when the writer did not
+ * complete it in time (the seal is still held), -1 when nothing was done.
+ */
+int recorder_seal(void);
+/* Lets go of one seal that recorder_seal returned 0 or 1 for; the last one
+ * makes the writer take the footer away and record on. */
+void recorder_unseal(void);
+
+/* Called right before the process ends without atexit handlers (_exit): the
+ * capture (the recording process's, or a follow-fork child's) is sealed. */
 void recorder_before_exit(void);
 
 /* Called right before exec: a follow-fork child's capture is removed (the
- * process becomes another program; nothing it recorded is of interest). */
+ * process becomes another program; nothing it recorded is of interest); the
+ * recording process's capture is sealed (recorder_seal_before_exec). */
 void recorder_before_exec(void);
+
+/* Seals the capture for an exec of this thread; when the exec fails and
+ * returns, recorder_after_failed_exec lets the seal go and recording goes
+ * on (the program carries on as it would without memlyze). */
+void recorder_seal_before_exec(void);
+void recorder_after_failed_exec(void);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The recorder across fork and exec: the pthread_atfork handlers, and with
- * follow_fork a child's own recording into <path>.<child pid>, completed at
- * _exit and removed at exec. See recorder.h.
+ * follow_fork a child's own recording into <path>.<child pid>, sealed at
+ * _exit and removed at exec (recorder_seal.c seals the recording process's
+ * own capture). See recorder.h.
  */
 #include "core/recording/recorder_internal.h"
 
@@ -109,6 +110,7 @@ static void restart_in_forked_child(void)
     rss_reader_open(&recorder.rss);
     tracker_memory_reset_peak();
     event_buffers_begin();
+    recorder_seal_reset();
     if (recorder_writer_start() != 0) {
         event_buffers_end();
         capture_writer_abandon(&recorder.file);
@@ -117,6 +119,7 @@ static void restart_in_forked_child(void)
     }
     recorder.running = 1;
     recorder.owner_pid = (int)getpid();
+    __atomic_store_n(&recorder.sealable_pid, recorder.owner_pid, __ATOMIC_RELEASE);
     remembered.forked_child = 1;
     __atomic_store_n(&recorder_active_flag, 1, __ATOMIC_SEQ_CST);
 }
@@ -128,15 +131,14 @@ void recorder_before_exec(void)
         recorder_stop(error, sizeof error);
         unlink(remembered.child_path);
         remembered.forked_child = 0;
+        return;
     }
+    recorder_seal_before_exec();
 }
 
 void recorder_before_exit(void)
 {
-    if (remembered.forked_child && recorder.running && recorder.owner_pid == (int)getpid()) {
-        char error[256];
-        recorder_stop(error, sizeof error);
-    }
+    recorder_seal();
 }
 
 void recorder_after_fork_in_child(void)
@@ -147,7 +149,7 @@ void recorder_after_fork_in_child(void)
     int was_running = recorder.running;
     pthread_mutex_init(&recorder.control_mutex, NULL);
     pthread_mutex_init(&recorder.wake_mutex, NULL);
-    pthread_cond_init(&recorder.wake_condition, NULL);
+    recorder_seal_reset();
     if (recorder.running) {
         /* only if the number still names the capture: else it is the program's */
         capture_writer_close_descriptor(&recorder.file);

@@ -8,6 +8,7 @@
 #define MEMLYZE_RECORDER_INTERNAL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -50,11 +51,19 @@ struct recorder_state {
     pthread_t writer_thread;
 
     pthread_mutex_t wake_mutex;
-    pthread_cond_t wake_condition;
+    /* Posted to wake the writer (stop, flush, seal): sem_post is
+     * async-signal-safe, so a dying thread's signal handler can post it. */
+    sem_t wake_semaphore;
     int stop_requested; /* guarded by wake_mutex */
     pthread_cond_t flush_condition; /* signalled when a round completes flushes */
     uint64_t flush_requested;       /* guarded by wake_mutex */
     uint64_t flush_completed;       /* guarded by wake_mutex */
+
+    /* The seal (recorder_seal.c): read without locks, from signal handlers
+     * and vfork children too, so each is an atomic. */
+    int sealable_pid; /* atomic: owner_pid while its writer runs, else 0 */
+    int seal_wanted;  /* atomic: callers that want the capture complete now */
+    int sealed;       /* atomic: set by the writer once the capture is complete */
 
     int streaming;                  /* events go to a capture file */
     uint64_t aggregate_interval_ns; /* nonzero: --aggregate snapshots */
@@ -116,6 +125,10 @@ int recorder_encode_header(const struct recorder_options *options, struct byte_b
 int recorder_open_output(const struct recorder_options *options, const struct byte_buffer *header,
                          char *error, size_t error_size);
 
+/* Appends the footer's figures (end time end_ns) to out; 0, or -1 when out
+ * of memory. */
+int recorder_encode_footer(struct byte_buffer *out, uint64_t end_ns);
+
 /* --- recorder_writer.c: the writer thread ------------------------------------ */
 
 /* Readies the writer's state (clock, round interval, encoder, cursors) for a
@@ -123,6 +136,11 @@ int recorder_open_output(const struct recorder_options *options, const struct by
 void recorder_writer_reset(const struct recorder_options *options);
 /* Starts the writer thread with every signal blocked; pthread_create's result. */
 int recorder_writer_start(void);
+/* The writer's last round: every event recorded so far is encoded and its
+ * chunk written (an --aggregate capture gets its final snapshot). */
+void recorder_writer_final_round(void);
+/* Wakes the writer thread (async-signal-safe). */
+void recorder_writer_wake(void);
 /* Frees what the writer's rounds allocated, once the thread is joined. */
 void recorder_writer_release_memory(void);
 
@@ -132,5 +150,13 @@ void recorder_writer_release_memory(void);
 void recorder_fork_register_handlers(void);
 /* Keeps a copy of options when they ask to follow forks into capture files. */
 void recorder_fork_remember_options(const struct recorder_options *options);
+
+/* --- recorder_seal.c: complete the capture before a death ---------------- */
+
+/* Readies the seal for a writer about to start in this process (pid). */
+void recorder_seal_reset(void);
+/* Writer thread, after each wake-up: seals or unseals the capture as the
+ * callers want. Returns nonzero while the capture is sealed (no rounds). */
+int recorder_writer_follow_seal(void);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -288,6 +289,26 @@ static void adjust_round_wait(size_t events)
     }
 }
 
+void recorder_writer_wake(void)
+{
+    sem_post(&recorder.wake_semaphore);
+}
+
+/* Nonzero when the writer must act before its wait is over: a stop, a
+ * flush, or a seal wanted (or no longer wanted) and not yet followed. */
+static int writer_has_work(int *stop)
+{
+    pthread_mutex_lock(&recorder.wake_mutex);
+    *stop = recorder.stop_requested;
+    int flush = recorder.flush_requested != recorder.flush_completed;
+    pthread_mutex_unlock(&recorder.wake_mutex);
+    int wanted = __atomic_load_n(&recorder.seal_wanted, __ATOMIC_ACQUIRE) > 0;
+    int sealed = __atomic_load_n(&recorder.sealed, __ATOMIC_RELAXED);
+    return *stop || flush || wanted != sealed;
+}
+
+/* Waits for the next round (a sealed capture has none: it waits for work).
+ * Returns nonzero when the writer must stop. */
 static int wait_for_next_round(void)
 {
     struct timespec deadline;
@@ -295,15 +316,15 @@ static int wait_for_next_round(void)
     uint64_t nanoseconds = (uint64_t)deadline.tv_nsec + recorder.wait_ns;
     deadline.tv_sec += (time_t)(nanoseconds / 1000000000u);
     deadline.tv_nsec = (long)(nanoseconds % 1000000000u);
-    pthread_mutex_lock(&recorder.wake_mutex);
-    while (!recorder.stop_requested && recorder.flush_requested == recorder.flush_completed) {
-        if (pthread_cond_timedwait(&recorder.wake_condition, &recorder.wake_mutex, &deadline) ==
-            ETIMEDOUT) {
+    int stop = 0;
+    while (!writer_has_work(&stop)) {
+        int waited = __atomic_load_n(&recorder.sealed, __ATOMIC_RELAXED)
+                         ? sem_wait(&recorder.wake_semaphore)
+                         : sem_timedwait(&recorder.wake_semaphore, &deadline);
+        if (waited < 0 && errno == ETIMEDOUT) {
             break;
         }
     }
-    int stop = recorder.stop_requested;
-    pthread_mutex_unlock(&recorder.wake_mutex);
     return stop;
 }
 
@@ -368,19 +389,29 @@ static void write_aggregate_if_due(int final)
     }
 }
 
+void recorder_writer_final_round(void)
+{
+    writer_round(1);
+    write_aggregate_if_due(1);
+}
+
 static void *writer_thread_main(void *unused)
 {
     (void)unused;
     recorder_thread_busy = 1;
     while (!wait_for_next_round()) {
         uint64_t served = flush_requests_pending();
-        adjust_round_wait(writer_round(0));
-        write_aggregate_if_due(0);
+        /* A sealed capture takes no more events: flushes return at once. */
+        if (!recorder_writer_follow_seal()) {
+            adjust_round_wait(writer_round(0));
+            write_aggregate_if_due(0);
+        }
         flush_requests_complete(served);
     }
     uint64_t served = flush_requests_pending();
-    writer_round(1);
-    write_aggregate_if_due(1);
+    if (!recorder_writer_follow_seal()) {
+        recorder_writer_final_round();
+    }
     flush_requests_complete(served);
     return NULL;
 }
@@ -392,7 +423,7 @@ int recorder_flush(void)
     if (running) {
         pthread_mutex_lock(&recorder.wake_mutex);
         uint64_t wanted = ++recorder.flush_requested;
-        pthread_cond_signal(&recorder.wake_condition);
+        recorder_writer_wake();
         while (recorder.flush_completed < wanted) {
             pthread_cond_wait(&recorder.flush_condition, &recorder.wake_mutex);
         }
