@@ -66,7 +66,8 @@ step "Threaded C tests under ThreadSanitizer (build-tsan)"
 # interning, the sampler's kept blocks, buffers handed over at thread exit.
 setup_build build-tsan -Dtests=true -Dpython_module=false -Db_sanitize=thread -Db_lundef=false
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs \
-    test_concurrent_recording test_recorder test_sampling test_live_table test_live_table_sampling
+    test_concurrent_recording test_recorder test_sampling test_live_table test_live_table_sampling \
+    test_recorder_seal test_fatal_signals
 
 step "Fuzzing the capture reader for ${FUZZ_SECONDS}s (build-fuzz)"
 # fuzz/meson.build adds -fsanitize=fuzzer,address,undefined itself.
