@@ -28,7 +28,6 @@ static struct {
     int taken_over; /* atomic writes under lock: our handler is in front */
     /* the program's disposition of each taken signal; guarded by lock */
     struct sigaction program[NSIG];
-    sigset_t fork_mask; /* the forking thread's mask, under lock across fork */
 } table;
 
 static pthread_once_t fork_handlers_once = PTHREAD_ONCE_INIT;
@@ -152,31 +151,19 @@ static void fatal_signal_handler(int number, siginfo_t *info, void *context)
 
 /* --- fork ------------------------------------------------------------- */
 
-/* A child inherits the table whole, and owns it: our handlers came along. */
-static void fatal_signals_before_fork(void)
-{
-    sigset_t saved;
-    table_lock(&saved);
-    table.fork_mask = saved;
-}
-
-static void fatal_signals_after_fork_in_parent(void)
-{
-    sigset_t saved = table.fork_mask;
-    table_unlock(&saved);
-}
-
+/* A child inherits our handlers and the table, and owns them. The lock is
+ * not held across fork (a thread waiting for it in a signal handler could
+ * hold a lock the other fork handlers need): another thread of the parent
+ * may have held it, and is not in the child. */
 static void fatal_signals_after_fork_in_child(void)
 {
+    __atomic_store_n(&table.lock, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&table.owner_pid, (int)getpid(), __ATOMIC_RELAXED);
-    sigset_t saved = table.fork_mask;
-    table_unlock(&saved);
 }
 
 static void register_fork_handlers(void)
 {
-    pthread_atfork(fatal_signals_before_fork, fatal_signals_after_fork_in_parent,
-                   fatal_signals_after_fork_in_child);
+    pthread_atfork(NULL, NULL, fatal_signals_after_fork_in_child);
 }
 
 /* --- the API ---------------------------------------------------------- */
@@ -235,7 +222,9 @@ int fatal_signals_sigaction(int signal_number, const struct sigaction *action,
     struct sigaction before = table.program[signal_number];
     int result = 0;
     int error_number = 0;
-    if (action) {
+    /* Our own handler (read through a path that bypasses the hooks) stands
+     * for the program's disposition: putting it back changes nothing. */
+    if (action && action->sa_sigaction != fatal_signal_handler) {
         result = install_front_locked(signal_number, action);
         error_number = errno;
         if (result == 0) {

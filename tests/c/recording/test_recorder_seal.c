@@ -1,30 +1,21 @@
 /*
  * The seal: a capture sealed reads complete with every event recorded before
- * (while other threads record), a seal let go records on into the same file;
- * a child dying by a signal whose disposition is the default (an
- * asynchronous one, and a fault) leaves a complete capture and dies by that
- * very signal.
+ * (while another thread records), and a seal let go records on into the same
+ * file. Deaths that seal are in test_signal_deaths.c.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/format/capture_format.h"
-#include "core/recording/fatal_signals.h"
 #include "core/recording/recorder.h"
 #include "tests/c/recording/capture_counting.h"
 #include "tests/c/test_harness.h"
 
 static char capture_path[256];
 static int keep_recording;
-/* The address the fault test writes to: never mapped (read at run time, so
- * the compiler cannot see the write is to page zero). */
-static volatile uintptr_t unmapped_address = 8;
 static uint64_t recorded_by_thread;
 
 static int start_recording(void)
@@ -89,72 +80,12 @@ static void test_seal_without_recording_does_nothing(void)
     recorder_unseal(); /* harmless */
 }
 
-enum death { DEATH_BY_SIGTERM, DEATH_BY_FAULT, DEATH_BY_EXIT };
-
-/* In a child: records 700 allocations, then dies as death says. */
-static void child_records_and_dies(enum death death)
-{
-    struct rlimit no_core = {0, 0};
-    setrlimit(RLIMIT_CORE, &no_core);
-    signal(SIGSEGV, SIG_DFL); /* a sanitizer's own handler would report instead */
-    if (start_recording() < 0) {
-        _exit(100);
-    }
-    fatal_signals_take_over();
-    record_allocations(700);
-    if (death == DEATH_BY_SIGTERM) {
-        raise(SIGTERM);
-    } else if (death == DEATH_BY_FAULT) {
-        *(volatile int *)unmapped_address = 1;
-    } else {
-        recorder_before_exit();
-        _exit(3);
-    }
-    _exit(101); /* not reached when the death worked */
-}
-
-static void check_child_death(enum death death, int expected_signal)
-{
-    pid_t child = fork();
-    if (child == 0) {
-        child_records_and_dies(death);
-    }
-    int status = 0;
-    waitpid(child, &status, 0);
-    if (expected_signal) {
-        CHECK(WIFSIGNALED(status) && WTERMSIG(status) == expected_signal);
-    } else {
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 3);
-    }
-    int complete = 0;
-    CHECK_EQ_U64(count_capture_allocations(capture_path, &complete), 700);
-    CHECK(complete);
-}
-
-static void test_death_by_sigterm_keeps_everything(void)
-{
-    check_child_death(DEATH_BY_SIGTERM, SIGTERM);
-}
-
-static void test_death_by_fault_keeps_everything(void)
-{
-    check_child_death(DEATH_BY_FAULT, SIGSEGV);
-}
-
-static void test_exit_keeps_everything(void)
-{
-    check_child_death(DEATH_BY_EXIT, 0);
-}
-
 int main(void)
 {
     snprintf(capture_path, sizeof capture_path, "/tmp/memlyze-test-seal-%d.mlyze",
              (int)getpid());
     RUN_TEST(test_seal_without_recording_does_nothing);
     RUN_TEST(test_sealed_capture_is_complete_and_unsealing_records_on);
-    RUN_TEST(test_death_by_sigterm_keeps_everything);
-    RUN_TEST(test_death_by_fault_keeps_everything);
-    RUN_TEST(test_exit_keeps_everything);
     unlink(capture_path);
     return test_harness_exit_code();
 }
