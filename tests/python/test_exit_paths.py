@@ -252,3 +252,48 @@ def test_pool_workers_terminated_by_with_keep_their_captures(tmp_path):
     for pid in report["workers"]:
         assert counted_blocks(tmp_path / f"pool.mlyze.{pid}") == 5 * tasks.get(pid, 0)
     assert sum(tasks.values()) == 24
+
+
+REAL_DISPOSITIONS = textwrap.dedent("""\
+    import ctypes, signal, sys
+    import memlyze
+
+    class Sigaction(ctypes.Structure):  # glibc's struct sigaction on x86-64
+        _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ubyte * 128),
+                    ("flags", ctypes.c_int), ("restorer", ctypes.c_void_p)]
+
+    # Called through a pointer from dlsym (ctypes), so never through the
+    # hooks: what the kernel really holds.
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def real_handler(number):
+        action = Sigaction()
+        assert libc.sigaction(number, None, ctypes.byref(action)) == 0
+        return action.handler or 0
+
+    def on_signal(number, frame):
+        pass
+
+    tracker = memlyze.Tracker(sys.argv[1], force=True).start()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    while_tracking = real_handler(signal.SIGTERM), real_handler(signal.SIGHUP)
+    tracker.stop()
+    signal.signal(signal.SIGUSR2, on_signal)  # CPython's own trampoline, set for real
+    trampoline = real_handler(signal.SIGUSR2)
+    print(while_tracking[0] != trampoline, while_tracking[1] == 1,
+          real_handler(signal.SIGTERM) == trampoline, real_handler(signal.SIGHUP) == 1,
+          real_handler(signal.SIGQUIT) == 0)
+""")
+
+
+def test_tracker_stop_gives_back_the_programs_dispositions(tmp_path):
+    """While tracking, our handler stands in front of the program's (SIG_IGN
+    is applied for real); at stop the kernel gets back exactly what the
+    program set last."""
+    script = write_script(tmp_path, "dispositions.py", REAL_DISPOSITIONS)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "d.mlyze")],
+                            cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True"] * 5
