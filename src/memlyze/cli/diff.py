@@ -9,7 +9,7 @@ held at snapshot I and at snapshot J.
 from __future__ import annotations
 
 from .. import formatting as fmt
-from ._common import UsageError, make_parser, positive_int
+from ._common import UsageError, add_force_option, check_output_file, make_parser, positive_int
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 from .table import default_html_name, write_output
 
@@ -26,6 +26,7 @@ def build_parser():
                         help="only the N largest changes (text output; default: all)")
     parser.add_argument("--html", action="store_true", help="write a sortable HTML page")
     parser.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    add_force_option(parser)
     add_selectors(parser, snapshot=False)
     return parser
 
@@ -116,11 +117,13 @@ def _sides(options):
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
+    output = options.output or (default_html_name("diff", options.files[-1]) if options.html else None)
+    for capture in options.files:
+        check_output_file(output, options.force, capture)
     before, after, title = _sides(options)
     notes = [note for note in {sampled_note(before), sampled_note(after)} if note]
     rows = changes(before, after)
     if options.html:
-        output = options.output or default_html_name("diff", options.files[-1])
         write_output(output, html_page(rows, title, notes))
     else:
         write_output(options.output, text(rows, title, notes, options.top))

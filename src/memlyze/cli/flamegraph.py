@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .. import formatting as fmt
-from ._common import (CliError, UsageError, check_capture_path, describe_capture_error, make_parser,
-                      os_error_text, warn)
+from ._common import (CliError, UsageError, check_capture_path, check_output_file,
+                      describe_capture_error, make_parser, os_error_text, warn_truncated,
+                      warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, selection_of
 
 DESCRIPTION = "self-contained HTML flame graph with a memory-over-time chart"
@@ -88,20 +88,13 @@ def main(argv: list[str]) -> int:
     if options.temporary_threshold != 1 and not options.temporary:
         raise UsageError("--temporary-threshold needs --temporary")
     output = options.output or default_output(options.file)
-    if os.path.isdir(output):
-        raise CliError(f"{output} is a directory; give a file name with -o")
-    if os.path.exists(output) and not options.force:
-        raise CliError(f"{output} exists; use -f to overwrite it")
-    if os.path.abspath(output) == os.path.abspath(options.file):
-        raise CliError(f"{output} is the capture itself; choose another output file")
+    check_output_file(output, options.force, options.file)
     data = _load(options)
     meta = data.get("meta") or {}
     if meta.get("capture_truncated"):
-        note = str(meta.get("truncation_note") or "").strip()
-        if not note.lower().startswith("capture is truncated"):
-            note = "capture is truncated" + (f": {note}" if note else
-                                             ": the recording process did not finish writing it")
-        warn(note)
+        warn_truncated(options.file, meta.get("truncation_note"))
+    warn_if_nothing_selected(meta.get("total_count"), meta.get("total_bytes"),
+                             f"the flame graph in {output}", options)
 
     from memlyze.reports import flamegraph_html
 

@@ -24,7 +24,7 @@ def build_parser():
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     summary = load_summary(options.file, options.top)
-    report_truncation(summary)
+    report_truncation(summary, options.file)
     if options.json:
         print(json.dumps(summary, indent=2, default=str))
     else:

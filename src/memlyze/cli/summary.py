@@ -85,7 +85,7 @@ def render_native_stacks(entries) -> list[str]:
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     summary = load_summary(options.file, options.top)
-    report_truncation(summary)
+    report_truncation(summary, options.file)
     import sys
 
     width = fmt.terminal_width() if sys.stdout.isatty() else None

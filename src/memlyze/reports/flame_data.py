@@ -138,7 +138,7 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
     snapshot=K, 1-based) or "total"; thread: a thread id or name; include /
     exclude: fnmatch patterns tested against each frame's function, file path
     and file base name. progress: "auto" shows a bar on stderr when it is a
-    terminal; None for none; or a callable(chunks_read, chunk_count).
+    terminal; None for none; or a callable(bytes_read, file_bytes).
     time_range=(t0, t1) in seconds selects what was allocated within it and
     is still alive at t1 (selection "range").
     Raises OSError or CaptureError for unreadable captures and ValueError

@@ -1,6 +1,6 @@
 """What every report shares: one pass over a capture in C (``ReportCollection``),
 the selectors (selection, snapshot, thread, include/exclude), their labels, and
-a progress bar on a terminal.
+a progress line on a terminal (progress.py).
 
 ``open_report(path, ...)`` reads the capture once; the returned ``Report``
 builds trees, location tables and pprof files from what was collected, so a
@@ -9,11 +9,9 @@ report never walks the capture's records in Python.
 
 from __future__ import annotations
 
-import sys
-import time
-
 from .. import _memlyze
 from .. import formatting as fmt
+from .progress import TerminalProgress, progress_for
 
 SELECTIONS = ("peak", "leaks", "temporary", "snapshot", "range", "total")
 NO_PYTHON_FRAME = "<no Python frame>"
@@ -21,46 +19,6 @@ NO_PYTHON_FRAME = "<no Python frame>"
 
 class ReportError(ValueError):
     """A selector the capture cannot satisfy (a snapshot it lacks, an unknown thread)."""
-
-
-class TerminalProgress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, label: str, stream=None):
-        self.stream = stream or sys.stderr
-        self.label = label
-        self.shown = False
-        self.last = 0.0
-
-    def __call__(self, chunks_read: int, chunk_count: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1:
-            return
-        self.last = now
-        if chunk_count:
-            fraction = min(chunks_read / chunk_count, 1.0)
-            text = f"\r{self.label} {fmt.bar(fraction, 30)} {fraction:4.0%}"
-        else:
-            text = f"\r{self.label} {chunks_read:,} chunks"
-        self.stream.write(text)
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
-
-
-def progress_for(progress):
-    """'auto': a TerminalProgress when stderr is a TTY; None or a callable as given."""
-    if progress == "auto":
-        try:
-            tty = sys.stderr.isatty()
-        except (AttributeError, ValueError):
-            tty = False
-        return TerminalProgress("reading capture") if tty else None
-    return progress
 
 
 def sample_description(header: dict) -> tuple[bool, str]:
