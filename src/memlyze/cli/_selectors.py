@@ -7,6 +7,7 @@ peak), --thread T, --include PATTERN, --exclude PATTERN.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ._common import CliError, UsageError, check_capture_path, describe_capture_error, warn_truncated
 
@@ -82,6 +83,10 @@ def load_report(path: str, options, *, selection=None, snapshot=None, temporal=F
         raise CliError(describe_capture_error(path, error)) from None
     if report.header.get("truncated"):
         warn_truncated(path, report.header.get("truncation_note"))
+    if report.aggregated:
+        from memlyze.reports.report_data import AGGREGATE_NOTE
+
+        sys.stderr.write(f"memlyze: {path}: {AGGREGATE_NOTE}\n")
     return report
 
 

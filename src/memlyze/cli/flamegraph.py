@@ -110,4 +110,6 @@ def main(argv: list[str]) -> int:
           + (f", {label}" if label else ""))
     if meta.get("sampled"):
         print("Sampled capture: byte figures on the page are estimates of the whole.")
+    if meta.get("aggregated"):
+        print(meta["aggregate_note"])
     return 0

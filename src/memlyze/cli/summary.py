@@ -27,6 +27,10 @@ def render(summary: dict, path: str, top: int, width: int | None = None) -> str:
     ]
     if summary.get("sampled"):
         out.append("Sampled capture: byte figures are estimates of the whole.")
+    if summary.get("aggregated"):
+        from memlyze.reports.report_data import AGGREGATE_NOTE
+
+        out.append(AGGREGATE_NOTE)
     out.append("")
     if not entries:
         out.append("No memory was held by tracked allocations at the peak.")

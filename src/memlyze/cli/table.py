@@ -68,6 +68,10 @@ def html_page(report, rows: list[dict], path: str) -> str:
     note = sampled_note(report)
     if note:
         notes.append(note)
+    if report.aggregated:
+        from memlyze.reports.report_data import AGGREGATE_NOTE
+
+        notes.append(AGGREGATE_NOTE)
     body = [[cell(fmt.human_bytes(row["bytes"]), row["bytes"], "number"),
              cell(fmt.percent(row["bytes"], total), row["bytes"], "number"),
              cell(fmt.human_count(row["count"]), row["count"], "number"),

@@ -34,7 +34,7 @@ Names and files are untrusted text from the profiled program.
 
 from __future__ import annotations
 
-from .report_data import node_names, open_report
+from .report_data import AGGREGATE_NOTE, node_names, open_report
 
 OTHER_FRACTION = 0.0005
 MAX_NODES = 50_000
@@ -125,6 +125,8 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool) -> dict:
         "split_threads": bool(split_threads),
         "temporary_threshold": report.temporary_threshold,
         "snapshot_count": summary["snapshot_count"],
+        "aggregated": report.aggregated,
+        "aggregate_note": AGGREGATE_NOTE if report.aggregated else None,
     }
 
 
