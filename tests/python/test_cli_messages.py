@@ -274,7 +274,7 @@ def test_progress_line_on_a_terminal_is_drawn_then_erased(captures, command):
     output = run_on_terminal([*command, large], directory, env).decode()
     from memlyze.formatting import human_bytes
 
-    drawn = re.search(r"\r\x1b\[Kreading capture: (\S+ \S+) of (\S+ \S+) .*?(\d+)%, \S+ \S+/s"
+    drawn = re.search(r"\r\x1b\[Kreading capture: (\S+ \S+) of (\S+ \S+) \((\d+)%\), \S+ \S+/s"
                       r"[^\r]*\r\x1b\[K", output)
     assert drawn, repr(output[:300])
     assert drawn.group(2) == human_bytes(size)
@@ -310,8 +310,7 @@ def test_progress_line_figures_and_redraw_rate():
     assert 18 <= len(draws) <= 21  # nothing in the first second, then at most 10 a second
     assert draws[0] == progress.line(50 * mebibyte, 300 * mebibyte, 1.0)  # at 1 s exactly
     line = progress.line(50 * mebibyte, 100 * mebibyte, 2.0)
-    assert line.startswith("reading capture: 50.0 MiB of 100.0 MiB ")
-    assert line.endswith(f" 50%, 25.0 MiB/s, {human_duration(2.0)} left")
+    assert line == f"reading capture: 50.0 MiB of 100.0 MiB (50%), 25.0 MiB/s, {human_duration(2.0)} left"
     progress.finish()
     assert stream.getvalue().endswith("\r\x1b[K") and not progress.shown
 
@@ -354,3 +353,41 @@ def test_readme_names_the_record_fields():
     readme = (REPO / "README.md").read_text()
     line = next(line for line in readme.splitlines() if "reader.records()" in line)
     assert line.split("fields: ", 1)[1].split(", ") == list(Record._fields)
+
+
+def test_counts_of_one_are_singular(tmp_path):
+    capture = tmp_path / "empty.mlyze"
+    true = "/bin/true" if os.path.exists("/bin/true") else "/usr/bin/true"
+    check(memlyze("record", "-o", capture, true, cwd=tmp_path))
+    page = check(memlyze("flamegraph", "-o", tmp_path / "one.html", capture, cwd=tmp_path))
+    assert ": 1 frame, " in page.stdout  # the root alone
+    from memlyze.formatting import counted
+
+    assert [counted(1, "sample"), counted(2, "sample"), counted(1234, "allocation")] == \
+        ["1 sample", "2 samples", "1,234 allocations"]
+
+
+def test_progress_line_fits_the_terminal_width():
+    import io
+
+    from memlyze.reports.progress import TerminalProgress
+
+    class NarrowTerminal(io.StringIO):
+        def fileno(self):
+            return master
+
+    master, slave = pty.openpty()
+    try:
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+        stream = NarrowTerminal()
+        progress = TerminalProgress("reading capture", stream=stream, delay=0.0)
+        progress(10 * 2**20, 300 * 2**20)
+        drawn = stream.getvalue().removeprefix("\r\x1b[K")
+        assert len(drawn) == 39 and drawn.startswith("reading capture: 10.0 MiB of 300.0")
+    finally:
+        os.close(master)
+        os.close(slave)

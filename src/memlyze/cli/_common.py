@@ -108,7 +108,6 @@ def check_capture_path(path: str) -> None:
 def load_summary(path: str, top: int) -> dict:
     """The analysis of a capture, or a CliError saying why there is none."""
     from memlyze import _memlyze
-
     from memlyze.reports.progress import progress_for
 
     check_capture_path(path)

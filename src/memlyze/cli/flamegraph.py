@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
         raise CliError(f"cannot write {output}: {os_error_text(error)}") from None
     label = meta.get("selection_label") or meta.get("selection") or ""
     print(f"Wrote {output} ({fmt.human_bytes(len(page))}): "
-          f"{fmt.human_count(meta.get('node_count') or len(data.get('nodes', {}).get('parent') or []))} frames"
+          f"{fmt.counted(meta.get('node_count') or len(data.get('nodes', {}).get('parent') or []), 'frame')}"
           + (f", {label}" if label else ""))
     if meta.get("sampled"):
         print("Sampled capture: byte figures on the page are estimates of the whole.")

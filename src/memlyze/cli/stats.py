@@ -62,7 +62,7 @@ def _gc_lines(gc) -> list[str]:
     if gc is None:
         return ["  not tracked"]
     lines = [
-        f"  {fmt.human_count(gc.get('collections'))} collections, "
+        f"  {fmt.counted(gc.get('collections'), 'collection')}, "
         f"{fmt.human_duration(gc.get('total_pause_s'))} total pause"
     ]
     by_generation = gc.get("by_generation")
@@ -84,7 +84,7 @@ def _gc_lines(gc) -> list[str]:
                     parts.append(f"{key.replace('_', ' ')} {fmt.human_count(item)}")
             lines.append(f"  generation {generation}: " + ", ".join(parts))
         else:
-            lines.append(f"  generation {generation}: {fmt.human_count(value)} collections")
+            lines.append(f"  generation {generation}: {fmt.counted(value, 'collection')}")
     return lines
 
 

@@ -39,7 +39,7 @@ def text(report, rows: list[dict], path: str, top: int | None) -> str:
     total = sum(row["bytes"] for row in rows)
     out = [f"{fmt.terminal_text(path)}: {fmt.terminal_text(report.header['command'] or '-')}",
            f"{fmt.terminal_text(report.selection_label())}: {fmt.human_bytes(total)} in "
-           f"{fmt.human_count(sum(row['count'] for row in rows))} allocations"]
+           f"{fmt.counted(sum(row['count'] for row in rows), 'allocation')}"]
     note = sampled_note(report)
     if note:
         out.append(note)

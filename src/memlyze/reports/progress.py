@@ -45,8 +45,7 @@ class TerminalProgress:
         text = f"{self.label}: {fmt.human_bytes(bytes_read)}"
         if file_bytes:
             fraction = min(bytes_read / file_bytes, 1.0)
-            text += (f" of {fmt.human_bytes(file_bytes)} {fmt.bar(fraction, 20)} "
-                     f"{fraction:4.0%}")
+            text += f" of {fmt.human_bytes(file_bytes)} ({fraction:.0%})"
         text += f", {fmt.human_bytes(rate)}/s"
         if file_bytes and rate > 0 and bytes_read < file_bytes:
             text += f", {fmt.human_duration((file_bytes - bytes_read) / rate)} left"
@@ -60,9 +59,18 @@ class TerminalProgress:
         if self.last_drawn is not None and now - self.last_drawn < REDRAW_SECONDS:
             return
         self.last_drawn = now
-        self.stream.write("\r\033[K" + self.line(bytes_read, file_bytes, elapsed))
+        # Kept within one terminal line: a wrapped line could not be erased.
+        text = self.line(bytes_read, file_bytes, elapsed)[: max(self.columns() - 1, 20)]
+        self.stream.write("\r\033[K" + text)
         self.stream.flush()
         self.shown = True
+
+    def columns(self) -> int:
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            columns = 0
+        return columns or 80  # 0: a terminal that never set its size
 
     def finish(self) -> None:
         """Erases the line, if one was drawn."""
