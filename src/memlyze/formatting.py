@@ -59,6 +59,11 @@ def human_count(value) -> str:
     return f"{int(value):,}"
 
 
+def counted(value, noun: str) -> str:
+    """'1 frame', '2 frames', '1,234 allocations': never '1 frames'."""
+    return f"{human_count(value)} {noun}{'' if value == 1 else 's'}"
+
+
 def human_duration(seconds) -> str:
     """Seconds as '850 µs', '12.3 ms', '4.56 s', '2 min 5 s'; '-' for None."""
     if seconds is None:

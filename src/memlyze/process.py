@@ -32,6 +32,10 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 class ProcessSampler:
     """Reads one process's memory, fault and CPU figures from /proc."""
 
@@ -72,7 +76,7 @@ class Monitor:
     """A thread writing a sample of process pid every interval seconds to
     log_path (JSON lines: a header, samples, an end record)."""
 
-    def __init__(self, pid: int, interval: float, log_path, command=None):
+    def __init__(self, pid: int, interval: float, log_path, command=None, force: bool = False):
         if not interval > 0:
             raise ValueError(f"interval must be positive seconds, not {interval!r}")
         self.pid = pid
@@ -80,7 +84,8 @@ class Monitor:
         self.log_path = os.fspath(log_path)
         self._sampler = ProcessSampler(pid)
         self._stop = threading.Event()
-        self._stream = open(self.log_path, "x", encoding="utf-8")
+        # Like every memlyze writer: an existing log is replaced only when asked.
+        self._stream = open(self.log_path, "w" if force else "x", encoding="utf-8")
         self._start = time.monotonic()
         self._write({"kind": "header", "format": "memlyze-process", "version": 1, "pid": pid,
                      "interval": self.interval, "command": command, "started": time.time()})
@@ -137,12 +142,14 @@ def monitor(interval: float = 0.25, log_path=None):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m memlyze.process",
-        description="Run COMMAND and log its RSS, peak RSS, page faults and CPU%% every "
+        description="Run COMMAND and log its RSS, peak RSS, page faults and CPU% every "
                     "INTERVAL seconds as JSON lines (draw it with 'memlyze plot LOG').")
     parser.add_argument("--interval", type=float, default=0.25, metavar="SECONDS",
                         help="time between samples (default: 0.25)")
     parser.add_argument("-o", "--output", metavar="LOG",
-                        help="log file (default: memlyze-process-<pid>.jsonl); must not exist")
+                        help="log file (default: memlyze-process-<pid>.jsonl)")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite an existing log file")
     parser.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
     return parser
 
@@ -158,6 +165,14 @@ def main(argv=None) -> int:
         print(f"memlyze.process: error: --interval must be positive, not {options.interval}",
               file=sys.stderr)
         return 2
+    if options.output and os.path.lexists(options.output) and not options.force:
+        print(f"memlyze.process: error: {options.output} already exists (use -f/--force to "
+              "overwrite it)", file=sys.stderr)
+        return 1
+    if options.output and os.path.isdir(options.output):
+        print(f"memlyze.process: error: {options.output} is a directory; give a file name with -o",
+              file=sys.stderr)
+        return 1
     try:
         child = subprocess.Popen(command)
     except OSError as error:
@@ -165,7 +180,8 @@ def main(argv=None) -> int:
         return 127
     try:
         running = Monitor(child.pid, options.interval,
-                          options.output or f"memlyze-process-{child.pid}.jsonl", command).start()
+                          options.output or f"memlyze-process-{child.pid}.jsonl", command,
+                          force=options.force).start()
     except OSError as error:
         child.kill()
         child.wait()
@@ -178,7 +194,8 @@ def main(argv=None) -> int:
         status = child.wait()
     finally:
         running.stop(status)
-    print(f"memlyze.process: {running.samples} samples in {running.log_path}", file=sys.stderr)
+    print(f"memlyze.process: {plural(running.samples, 'sample')} in {running.log_path} "
+          f"(draw it: memlyze plot {running.log_path})", file=sys.stderr)
     return status if status >= 0 else 128 - status
 
 

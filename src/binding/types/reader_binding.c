@@ -11,6 +11,7 @@
 #include <errno.h>
 
 #include "binding/types/binding.h"
+#include "binding/types/progress_callback.h"
 
 /* Set once by reader_binding_add (the module is single-phase, m_size -1),
  * read under the GIL. */
@@ -40,6 +41,14 @@ PyObject *raise_capture_error(const struct capture_error *error, PyObject *path_
 int open_and_analyse(PyObject *path_bytes, struct capture_reader **reader,
                      struct capture_analysis **analysis)
 {
+    struct analysis_options options;
+    analysis_options_init(&options);
+    return open_and_analyse_with(path_bytes, &options, reader, analysis);
+}
+
+int open_and_analyse_with(PyObject *path_bytes, const struct analysis_options *options,
+                          struct capture_reader **reader, struct capture_analysis **analysis)
+{
     const char *path = PyBytes_AS_STRING(path_bytes);
     struct capture_error error;
     struct capture_reader *opened;
@@ -47,7 +56,7 @@ int open_and_analyse(PyObject *path_bytes, struct capture_reader **reader,
     Py_BEGIN_ALLOW_THREADS
     opened = capture_reader_open(path, &error);
     if (opened) {
-        analysed = capture_analysis_run(opened, &error);
+        analysed = capture_analysis_run_with(opened, options, &error);
     }
     if (!analysed) {
         capture_reader_close(opened);
@@ -67,19 +76,25 @@ int open_and_analyse(PyObject *path_bytes, struct capture_reader **reader,
 static PyObject *analyze_capture(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     (void)module;
-    static char *keywords[] = {"path", "top", NULL};
-    PyObject *path_bytes = NULL;
+    static char *keywords[] = {"path", "top", "progress", NULL};
+    PyObject *path_bytes = NULL, *progress = Py_None;
     Py_ssize_t top = 10;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|n:analyze_capture", keywords,
-                                     PyUnicode_FSConverter, &path_bytes, &top)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|n$O:analyze_capture", keywords,
+                                     PyUnicode_FSConverter, &path_bytes, &top, &progress)) {
         return NULL;
+    }
+    struct analysis_options options;
+    analysis_options_init(&options);
+    if (progress != Py_None) {
+        options.progress = progress_call_python;
+        options.progress_argument = progress;
     }
     PyObject *result = NULL;
     struct capture_reader *reader;
     struct capture_analysis *analysis;
     if (top < 0) {
         PyErr_SetString(PyExc_ValueError, "top must not be negative");
-    } else if (open_and_analyse(path_bytes, &reader, &analysis) == 0) {
+    } else if (open_and_analyse_with(path_bytes, &options, &reader, &analysis) == 0) {
         result = capture_summary_dict(reader, analysis, top);
         location_symbolizer_release();
         capture_analysis_free(analysis);
@@ -94,9 +109,11 @@ static PyObject *analyze_capture(PyObject *module, PyObject *args, PyObject *kwa
 static PyMethodDef reader_methods[] = {
     {"analyze_capture", (PyCFunction)(void (*)(void))analyze_capture,
      METH_VARARGS | METH_KEYWORDS,
-     "analyze_capture(path, top=10) -> dict: the figures of `memlyze stats --json`\n"
+     "analyze_capture(path, top=10, *, progress=None) -> dict: the figures of\n"
+     "`memlyze stats --json`"
      "(SPEC section 2) plus truncated, truncation_note, unmatched_frees, threads,\n"
-     "rss_samples and start_time_ns. The GIL is released while reading."},
+     "rss_samples and start_time_ns. The GIL is released while reading; progress,\n"
+     "a callable, is called at each chunk with (bytes_read, file_bytes)."},
     {NULL, NULL, 0, NULL},
 };
 

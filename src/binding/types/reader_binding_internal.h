@@ -29,6 +29,9 @@ PyObject *raise_capture_error(const struct capture_error *error, PyObject *path_
  * with an exception set. */
 int open_and_analyse(PyObject *path_bytes, struct capture_reader **reader,
                      struct capture_analysis **analysis);
+/* The same with the options given (e.g. a progress callback). */
+int open_and_analyse_with(PyObject *path_bytes, const struct analysis_options *options,
+                          struct capture_reader **reader, struct capture_analysis **analysis);
 
 /* --- reader_capture_file_binding.c: the CaptureFile type ------------------------------ */
 

@@ -190,7 +190,10 @@ static int put_rss_and_gc(PyObject *dict, const struct capture_reader *reader,
                           const struct analysis_summary *summary)
 {
     int has_rss = summary->rss_sample_count > 0;
-    int track_gc = (capture_reader_header(reader)->flags & HEADER_FLAG_TRACK_GC) != 0;
+    /* An --aggregate capture keeps no GC events whatever the option said:
+     * its collections are unknown (None), not 0. */
+    uint64_t flags = capture_reader_header(reader)->flags;
+    int track_gc = (flags & HEADER_FLAG_TRACK_GC) && !(flags & HEADER_FLAG_AGGREGATE);
     /* Unknown (None) without a footer: a killed recorder never wrote it. */
     const struct capture_footer *footer = capture_reader_footer(reader);
     if (dict_put(dict, "rss_peak_bytes", optional_object(has_rss, summary->rss_peak_bytes)) < 0 ||

@@ -1,7 +1,7 @@
 /*
  * The report engine from Python: the ReportCollection type. Construction
  * reads the whole capture once (GIL released, an optional progress callable
- * called now and then with (chunks_read, chunk_count)); the methods here
+ * called at each chunk with (bytes_read, file_bytes)); the methods here
  * return what was collected as it is (header, summary, threads, series).
  * The methods that build from it are in report_tree_binding.c,
  * report_locations_binding.c and report_export_binding.c. A thin layer over
@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "binding/types/binding.h"
+#include "binding/types/progress_callback.h"
 #include "binding/types/python_values.h"
 
 /* --- readiness and errors ----------------------------------------------------- */
@@ -46,20 +47,6 @@ PyObject *raise_report_error(const struct capture_error *error, const char *path
 }
 
 /* --- construction --------------------------------------------------------------------- */
-
-/* Calls the Python progress callable (the argument) with the GIL taken. */
-static void call_progress(void *argument, uint64_t chunks_read, uint64_t chunk_count)
-{
-    PyGILState_STATE state = PyGILState_Ensure();
-    PyObject *result = PyObject_CallFunction((PyObject *)argument, "KK",
-                                             (unsigned long long)chunks_read,
-                                             (unsigned long long)chunk_count);
-    if (!result) {
-        PyErr_Clear(); /* a progress display failing must not stop the report */
-    }
-    Py_XDECREF(result);
-    PyGILState_Release(state);
-}
 
 /* Opens and reads the capture with the GIL released. Returns 0 or -1 with
  * an exception set. */
@@ -107,7 +94,7 @@ static int collection_init(struct report_collection_object *self, PyObject *args
     options.range_end_ns = end;
     options.temporal = temporal;
     if (progress != Py_None) {
-        options.progress = call_progress;
+        options.progress = progress_call_python;
         options.progress_argument = progress;
     }
     int result = collect(self, path_bytes, &options);

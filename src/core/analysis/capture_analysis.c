@@ -15,7 +15,6 @@
 #include "core/base/tracker_memory.h"
 #include "core/format/aggregate_chunk.h"
 
-#define PROGRESS_EVERY (UINT64_C(1) << 20)
 
 unsigned analysis_histogram_bucket(uint64_t size)
 {
@@ -213,16 +212,19 @@ static int analysis_read(struct capture_analysis *analysis, struct capture_error
 {
     struct capture_record record;
     const struct analysis_options *options = &analysis->options;
+    uint64_t chunks_reported = 0;
     int status;
     while ((status = capture_reader_next(analysis->reader, &record)) == 1) {
         if (analysis_take(analysis, &record) < 0) {
             return -2;
         }
         analysis->event_index++;
-        if (options->progress && analysis->event_index % PROGRESS_EVERY == 0) {
+        uint64_t chunks = capture_reader_chunks_read(analysis->reader);
+        if (options->progress && chunks != chunks_reported) {
+            chunks_reported = chunks;
             options->progress(options->progress_argument,
-                              capture_reader_chunks_read(analysis->reader),
-                              capture_reader_footer(analysis->reader)->chunk_count);
+                              capture_reader_bytes_read(analysis->reader),
+                              capture_reader_file_size(analysis->reader));
         }
     }
     if (status < 0) {

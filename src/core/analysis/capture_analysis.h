@@ -95,10 +95,11 @@ struct analysis_point {
     uint64_t value;
 };
 
-/* Called now and then during the pass with the chunks read so far and the
- * capture's chunk count (0 when unknown). */
-typedef void (*analysis_progress_function)(void *argument, uint64_t chunks_read,
-                                           uint64_t chunk_count);
+/* Called at each new chunk of the pass with the bytes of the file read so
+ * far and the file's size: cheap enough for a display to poll, which
+ * decides itself how often to draw. */
+typedef void (*analysis_progress_function)(void *argument, uint64_t bytes_read,
+                                           uint64_t file_bytes);
 
 struct analysis_options {
     uint64_t snapshot_index;      /* 1-based; 0: no snapshot selection */

@@ -255,6 +255,17 @@ uint64_t capture_reader_chunks_read(const struct capture_reader *reader)
     return reader->chunks_read;
 }
 
+uint64_t capture_reader_bytes_read(const struct capture_reader *reader)
+{
+    uint64_t consumed = reader->next_chunk_offset;
+    return consumed < reader->file_size ? consumed : reader->file_size;
+}
+
+uint64_t capture_reader_file_size(const struct capture_reader *reader)
+{
+    return reader->file_size;
+}
+
 uint32_t capture_reader_string_count(const struct capture_reader *reader)
 {
     return reader->string_count;

@@ -201,6 +201,10 @@ int capture_reader_truncated(const struct capture_reader *reader);
 const char *capture_reader_truncation_note(const struct capture_reader *reader);
 /* Complete chunks of events decoded so far. */
 uint64_t capture_reader_chunks_read(const struct capture_reader *reader);
+/* Bytes of the file consumed so far (to the end of the chunk being
+ * decoded), and the file's size: what a progress display shows. */
+uint64_t capture_reader_bytes_read(const struct capture_reader *reader);
+uint64_t capture_reader_file_size(const struct capture_reader *reader);
 
 /* Tables. Counts are of ids defined so far; ids run from 1 to the count. */
 uint32_t capture_reader_string_count(const struct capture_reader *reader);

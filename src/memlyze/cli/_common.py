@@ -108,20 +108,75 @@ def check_capture_path(path: str) -> None:
 def load_summary(path: str, top: int) -> dict:
     """The analysis of a capture, or a CliError saying why there is none."""
     from memlyze import _memlyze
+    from memlyze.reports.progress import progress_for
 
     check_capture_path(path)
+    progress = progress_for("auto")
     try:
-        return _memlyze.analyze_capture(path, top=top)
+        return _memlyze.analyze_capture(path, top=top, progress=progress)
     except (_memlyze.CaptureError, OSError, ValueError, RuntimeError, MemoryError) as error:
         raise CliError(describe_capture_error(path, error)) from None
+    finally:
+        if progress is not None:
+            progress.finish()
 
 
-def report_truncation(summary: dict) -> None:
-    if not summary.get("truncated"):
-        return
-    note = summary.get("truncation_note") or "the recording process did not finish writing it"
-    note = str(note).strip()
+def warn_truncated(path: str, note) -> None:
+    """The one wording of the truncation warning, for every command."""
+    note = str(note or "").strip() or "the recording process did not finish writing it"
     if note.lower().startswith("capture is truncated"):
-        warn(note)
-    else:
-        warn(f"capture is truncated: {note}")
+        note = note[len("capture is truncated"):].lstrip(" :") or \
+            "the recording process did not finish writing it"
+    if "read 0 complete chunks" in note:
+        # Only the header memlyze writes before the exec: no tracker ever ran.
+        note = ("no Python process recorded into it (the command started none, or was killed "
+                "before memlyze's tracker started)")
+    warn(f"{path}: capture is truncated: {note}")
+
+
+def report_truncation(summary: dict, path: str) -> None:
+    if summary.get("truncated"):
+        warn_truncated(path, summary.get("truncation_note"))
+
+
+# --- the one rule for every writer: an existing file is replaced only with -f ---------
+
+def add_force_option(parser) -> None:
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite an existing output file")
+
+
+def exists_message(path: str) -> str:
+    return f"{path} already exists (use -f/--force to overwrite it)"
+
+
+def check_output_file(path: str | None, force: bool, capture: str | None = None) -> None:
+    """Refuses an output path that is a directory, the capture itself, or an
+    existing file without force. None and '-' (stdout) always pass."""
+    if path in (None, "-"):
+        return
+    if os.path.isdir(path):
+        raise CliError(f"{path} is a directory; give a file name with -o")
+    if capture is not None and os.path.abspath(path) == os.path.abspath(capture):
+        raise CliError(f"{path} is the capture itself; choose another output file")
+    if os.path.lexists(path) and not force:
+        raise CliError(exists_message(path))
+
+
+# --- a selection that matched nothing ---------------------------------------------------
+
+def warn_if_nothing_selected(count: int, bytes_selected: int, what: str, options=None) -> bool:
+    """Says (on stderr) that the selection matched no allocation, naming the
+    filters that may be why. Returns True when it did."""
+    if count or bytes_selected:
+        return False
+    filters = []
+    for flag in ("include", "exclude"):
+        for pattern in getattr(options, flag, None) or ():
+            filters.append(f"--{flag} {pattern!r}")
+    thread = getattr(options, "thread", None)
+    if thread:
+        filters.append(f"--thread {thread!r}")
+    reason = f" with {' '.join(filters)}" if filters else ""
+    warn(f"the selection matched no allocation{reason}: {what} is empty")
+    return True

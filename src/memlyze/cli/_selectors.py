@@ -7,8 +7,9 @@ peak), --thread T, --include PATTERN, --exclude PATTERN.
 from __future__ import annotations
 
 import argparse
+import sys
 
-from ._common import CliError, UsageError, check_capture_path, describe_capture_error, warn
+from ._common import CliError, UsageError, check_capture_path, describe_capture_error, warn_truncated
 
 SELECTOR_HELP = """\
 selection (one of; default: memory held at the peak):
@@ -81,8 +82,11 @@ def load_report(path: str, options, *, selection=None, snapshot=None, temporal=F
     except (_memlyze.CaptureError, OSError, ValueError, RuntimeError, MemoryError) as error:
         raise CliError(describe_capture_error(path, error)) from None
     if report.header.get("truncated"):
-        note = report.header.get("truncation_note") or "the recording process did not finish"
-        warn(f"{path}: capture is truncated: {note}")
+        warn_truncated(path, report.header.get("truncation_note"))
+    if report.aggregated:
+        from memlyze.reports.report_data import AGGREGATE_NOTE
+
+        sys.stderr.write(f"memlyze: {path}: {AGGREGATE_NOTE}\n")
     return report
 
 

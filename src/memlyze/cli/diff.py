@@ -2,14 +2,15 @@
 growth and shrinkage of held memory by location, largest absolute change first.
 
 Between two captures both sides use the same selection (the peak by default,
-or --leaks / --temporary); between two snapshots of one capture, the memory
-held at snapshot I and at snapshot J.
+or --leaks / --temporary / --snapshot K of each); between two snapshots of one
+capture, the memory held at snapshot I and at snapshot J. The header names
+each side's selection and figures (both peaks).
 """
 
 from __future__ import annotations
 
 from .. import formatting as fmt
-from ._common import UsageError, make_parser, positive_int
+from ._common import UsageError, add_force_option, check_output_file, make_parser, positive_int
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 from .table import default_html_name, write_output
 
@@ -26,7 +27,8 @@ def build_parser():
                         help="only the N largest changes (text output; default: all)")
     parser.add_argument("--html", action="store_true", help="write a sortable HTML page")
     parser.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
-    add_selectors(parser, snapshot=False)
+    add_force_option(parser)
+    add_selectors(parser)
     return parser
 
 
@@ -65,7 +67,7 @@ def _where(row) -> str:
 def text(rows, title: str, notes: list[str], top: int | None) -> str:
     grown = sum(row["change_bytes"] for row in rows if row["change_bytes"] > 0)
     shrunk = sum(row["change_bytes"] for row in rows if row["change_bytes"] < 0)
-    out = [fmt.terminal_text(title), *notes,
+    out = [fmt.terminal_text(title), *(fmt.terminal_text(note) for note in notes),
            f"Net change {_signed(grown + shrunk)} (grew {_signed(grown)}, shrank {_signed(shrunk)})", ""]
     if not rows:
         out.append("No location changed.")
@@ -101,8 +103,9 @@ def _sides(options):
             raise UsageError("diff: --from-snapshot/--to-snapshot compare snapshots of ONE capture")
         if options.from_snapshot is None or options.to_snapshot is None:
             raise UsageError("diff: give both --from-snapshot I and --to-snapshot J")
-        if options.leaks or options.temporary:
-            raise UsageError("diff: snapshots cannot be combined with --leaks or --temporary")
+        if options.leaks or options.temporary or options.snapshot is not None:
+            raise UsageError("diff: --from-snapshot/--to-snapshot cannot be combined with "
+                             "--leaks, --temporary or --snapshot")
         path = options.files[0]
         before = load_report(path, options, selection="snapshot", snapshot=options.from_snapshot)
         after = load_report(path, options, selection="snapshot", snapshot=options.to_snapshot)
@@ -111,16 +114,34 @@ def _sides(options):
         raise UsageError("diff: give two captures (diff A B), or one with --from-snapshot and "
                          "--to-snapshot")
     before, after = (load_report(path, options) for path in options.files)
-    return before, after, f"{options.files[0]} -> {options.files[1]}: {before.selection_label()}"
+    return before, after, f"{options.files[0]} -> {options.files[1]}"
+
+
+def side_lines(before, after) -> list[str]:
+    """One line per side: its capture, its selection and its peak, so that
+    neither side's figures are left out."""
+    lines = []
+    for name, report in (("A", before), ("B", after)):
+        summary = report.summary
+        peak = (f"peak {fmt.human_bytes(summary['peak_bytes'])} at "
+                f"{fmt.human_duration(summary['peak_time_ns'] / 1e9)}")
+        label = report.selection_label()
+        if report.selection != "peak":  # the peak label already gives it
+            label += f"; {peak}"
+        lines.append(f"{name}: {report.path}: {label}")
+    return lines
 
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
+    output = options.output or (default_html_name("diff", options.files[-1]) if options.html else None)
+    for capture in options.files:
+        check_output_file(output, options.force, capture)
     before, after, title = _sides(options)
-    notes = [note for note in {sampled_note(before), sampled_note(after)} if note]
+    notes = side_lines(before, after)
+    notes += [note for note in dict.fromkeys((sampled_note(before), sampled_note(after))) if note]
     rows = changes(before, after)
     if options.html:
-        output = options.output or default_html_name("diff", options.files[-1])
         write_output(output, html_page(rows, title, notes))
     else:
         write_output(options.output, text(rows, title, notes, options.top))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
-from ._common import CliError, make_parser, os_error_text
+from ._common import (CliError, add_force_option, check_output_file, make_parser, os_error_text,
+                      warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
 DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV or JSON"
@@ -35,6 +35,7 @@ def build_parser():
     parser.add_argument("--format", required=True, choices=FORMATS, metavar="FORMAT",
                         help="one of " + ", ".join(FORMATS))
     parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-': stdout)")
+    add_force_option(parser)
     add_selectors(parser)
     return parser
 
@@ -70,16 +71,20 @@ def _write(output: str | None, text: str) -> None:
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     output = options.output
-    if output and output != "-" and os.path.isdir(output):
-        raise CliError(f"{output} is a directory; give a file name with -o")
     if options.format == "pprof" and output == "-":
         raise CliError("pprof is binary: give a file name with -o")
+    if options.format == "pprof" and not output:
+        output = f"memlyze-{_stem(options.file)}{EXTENSIONS['pprof']}"
+    check_output_file(output, options.force, options.file)
     report = load_report(options.file, options)
+    if output not in (None, "-"):
+        selected = report.tree(other_fraction=0.0, max_nodes=1)["nodes"]
+        warn_if_nothing_selected(selected["count"][0], selected["bytes"][0],
+                                 f"the export in {output}", options)
     note = sampled_note(report)
     if note:
         sys.stderr.write(f"memlyze: {note}\n")
     if options.format == "pprof":
-        output = output or f"memlyze-{_stem(options.file)}{EXTENSIONS['pprof']}"
         try:
             report.export_pprof(output)
         except OSError as error:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .. import formatting as fmt
-from ._common import (CliError, UsageError, check_capture_path, describe_capture_error, make_parser,
-                      os_error_text, warn)
+from ._common import (CliError, UsageError, check_capture_path, check_output_file,
+                      describe_capture_error, make_parser, os_error_text, warn_truncated,
+                      warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, selection_of
 
 DESCRIPTION = "self-contained HTML flame graph with a memory-over-time chart"
@@ -88,20 +88,13 @@ def main(argv: list[str]) -> int:
     if options.temporary_threshold != 1 and not options.temporary:
         raise UsageError("--temporary-threshold needs --temporary")
     output = options.output or default_output(options.file)
-    if os.path.isdir(output):
-        raise CliError(f"{output} is a directory; give a file name with -o")
-    if os.path.exists(output) and not options.force:
-        raise CliError(f"{output} exists; use -f to overwrite it")
-    if os.path.abspath(output) == os.path.abspath(options.file):
-        raise CliError(f"{output} is the capture itself; choose another output file")
+    check_output_file(output, options.force, options.file)
     data = _load(options)
     meta = data.get("meta") or {}
     if meta.get("capture_truncated"):
-        note = str(meta.get("truncation_note") or "").strip()
-        if not note.lower().startswith("capture is truncated"):
-            note = "capture is truncated" + (f": {note}" if note else
-                                             ": the recording process did not finish writing it")
-        warn(note)
+        warn_truncated(options.file, meta.get("truncation_note"))
+    warn_if_nothing_selected(meta.get("total_count"), meta.get("total_bytes"),
+                             f"the flame graph in {output}", options)
 
     from memlyze.reports import flamegraph_html
 
@@ -113,8 +106,10 @@ def main(argv: list[str]) -> int:
         raise CliError(f"cannot write {output}: {os_error_text(error)}") from None
     label = meta.get("selection_label") or meta.get("selection") or ""
     print(f"Wrote {output} ({fmt.human_bytes(len(page))}): "
-          f"{fmt.human_count(meta.get('node_count') or len(data.get('nodes', {}).get('parent') or []))} frames"
+          f"{fmt.counted(meta.get('node_count') or len(data.get('nodes', {}).get('parent') or []), 'frame')}"
           + (f", {label}" if label else ""))
     if meta.get("sampled"):
         print("Sampled capture: byte figures on the page are estimates of the whole.")
+    if meta.get("aggregated"):
+        print(meta["aggregate_note"])
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ._common import CliError, make_parser
+from ._common import CliError, add_force_option, check_output_file, make_parser
 
 DESCRIPTION = "draw memory over time from a memlyze.process log (PNG/SVG/PDF by -o's suffix)"
 
@@ -16,6 +16,7 @@ def build_parser():
     parser.add_argument("-o", "--output", default="memory.png", metavar="IMAGE",
                         help="image file to write (default: memory.png)")
     parser.add_argument("--title", help="chart title (default: the logged command)")
+    add_force_option(parser)
     return parser
 
 
@@ -40,6 +41,7 @@ def read_log(path: str) -> tuple[dict, list[dict]]:
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
+    check_output_file(options.output, options.force, options.log)
     header, samples = read_log(options.log)
     try:
         import matplotlib
@@ -60,10 +62,12 @@ def main(argv: list[str]) -> int:
     cpu_axis.plot(times, [sample.get("cpu_percent") or 0 for sample in samples],
                   color="grey", alpha=0.5, label="CPU %")
     cpu_axis.set_ylabel("CPU %")
+    # One legend for the lines of both axes: the CPU line is on the second.
+    lines = memory_axis.get_lines() + cpu_axis.get_lines()
     command = header.get("command")
     title = options.title or (" ".join(command) if isinstance(command, list) else "process")
     memory_axis.set_title(f"{title} (pid {header.get('pid')})")
-    memory_axis.legend(loc="upper left")
+    memory_axis.legend(lines, [line.get_label() for line in lines], loc="upper left")
     figure.tight_layout()
     try:
         figure.savefig(options.output)
@@ -71,6 +75,8 @@ def main(argv: list[str]) -> int:
         raise CliError(f"cannot write {options.output}: {error}") from None
     finally:
         pyplot.close(figure)
-    print(f"{options.output}: {len(samples)} samples, peak RSS "
+    from memlyze.process import plural
+
+    print(f"Wrote {options.output}: {plural(len(samples), 'sample')}, peak RSS "
           f"{max(sample['rss_peak'] for sample in samples) / mebibyte:.1f} MiB")
     return 0

@@ -332,7 +332,9 @@ def create_output(path: str, force: bool, content: bytes = b"") -> None:
     try:
         descriptor = os.open(path, flags, 0o644)
     except FileExistsError:
-        raise CliError(f"capture file {path} already exists (use -f/--force to overwrite it)") from None
+        from ._common import exists_message
+
+        raise CliError(exists_message(path)) from None
     except OSError as error:
         raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
     try:
@@ -343,6 +345,33 @@ def create_output(path: str, force: bool, content: bytes = b"") -> None:
         os.unlink(path)
         raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
     os.close(descriptor)
+
+
+def starts_python(program: str) -> bool:
+    """False only for a program that is surely no Python: a native executable
+    not named python. A script (#!) may run Python, and so may its children."""
+    if _is_python(program):
+        return True
+    try:
+        with open(program, "rb") as handle:
+            start = handle.read(4)
+    except OSError:
+        return True
+    return start != b"\x7fELF"
+
+
+def announce(path: str, options: argparse.Namespace, program: str, command: list[str]) -> None:
+    """Says on stderr, before the exec, what memlyze cannot say after it: where
+    a capture named by memlyze goes, and when no Python process will fill it."""
+    from ._common import warn
+
+    quoted = shlex.quote(path)
+    if not starts_python(program):
+        warn(f"{command[0]} is not a Python interpreter: {path} stays without events unless it "
+             "starts a Python process")
+    elif options.output is None:
+        sys.stderr.write(f"memlyze: writing the capture to {quoted} "
+                         f"(then: memlyze summary {quoted})\n")
 
 
 def find_program(program: str, env: dict) -> str:
@@ -370,6 +399,7 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
     placeholder = b"" if hook_disabling_flags(command) else placeholder_header(command, program)
     create_output(path, options.force, placeholder)
     warn_if_hook_disabled(command)
+    announce(path, options, program, command)
     env = record_environment.make_environment(
         os.environ,
         path,

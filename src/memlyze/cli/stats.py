@@ -24,7 +24,7 @@ def build_parser():
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     summary = load_summary(options.file, options.top)
-    report_truncation(summary)
+    report_truncation(summary, options.file)
     if options.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
@@ -62,7 +62,7 @@ def _gc_lines(gc) -> list[str]:
     if gc is None:
         return ["  not tracked"]
     lines = [
-        f"  {fmt.human_count(gc.get('collections'))} collections, "
+        f"  {fmt.counted(gc.get('collections'), 'collection')}, "
         f"{fmt.human_duration(gc.get('total_pause_s'))} total pause"
     ]
     by_generation = gc.get("by_generation")
@@ -84,7 +84,7 @@ def _gc_lines(gc) -> list[str]:
                     parts.append(f"{key.replace('_', ' ')} {fmt.human_count(item)}")
             lines.append(f"  generation {generation}: " + ", ".join(parts))
         else:
-            lines.append(f"  generation {generation}: {fmt.human_count(value)} collections")
+            lines.append(f"  generation {generation}: {fmt.counted(value, 'collection')}")
     return lines
 
 

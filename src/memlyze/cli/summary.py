@@ -27,6 +27,10 @@ def render(summary: dict, path: str, top: int, width: int | None = None) -> str:
     ]
     if summary.get("sampled"):
         out.append("Sampled capture: byte figures are estimates of the whole.")
+    if summary.get("aggregated"):
+        from memlyze.reports.report_data import AGGREGATE_NOTE
+
+        out.append(AGGREGATE_NOTE)
     out.append("")
     if not entries:
         out.append("No memory was held by tracked allocations at the peak.")
@@ -85,7 +89,7 @@ def render_native_stacks(entries) -> list[str]:
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     summary = load_summary(options.file, options.top)
-    report_truncation(summary)
+    report_truncation(summary, options.file)
     import sys
 
     width = fmt.terminal_width() if sys.stdout.isatty() else None

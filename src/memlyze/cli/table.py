@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 
 from .. import formatting as fmt
-from ._common import CliError, make_parser, os_error_text, positive_int
+from ._common import (CliError, add_force_option, check_output_file, make_parser, os_error_text,
+                      positive_int, warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
 DESCRIPTION = "allocations grouped by location (--html for a sortable page)"
@@ -21,6 +22,7 @@ def build_parser():
     parser.add_argument("--html", action="store_true", help="write a sortable HTML page")
     parser.add_argument("-o", "--output", metavar="OUT",
                         help="output file (default: stdout; with --html memlyze-table-<capture>.html)")
+    add_force_option(parser)
     add_selectors(parser)
     return parser
 
@@ -37,7 +39,7 @@ def text(report, rows: list[dict], path: str, top: int | None) -> str:
     total = sum(row["bytes"] for row in rows)
     out = [f"{fmt.terminal_text(path)}: {fmt.terminal_text(report.header['command'] or '-')}",
            f"{fmt.terminal_text(report.selection_label())}: {fmt.human_bytes(total)} in "
-           f"{fmt.human_count(sum(row['count'] for row in rows))} allocations"]
+           f"{fmt.counted(sum(row['count'] for row in rows), 'allocation')}"]
     note = sampled_note(report)
     if note:
         out.append(note)
@@ -66,6 +68,10 @@ def html_page(report, rows: list[dict], path: str) -> str:
     note = sampled_note(report)
     if note:
         notes.append(note)
+    if report.aggregated:
+        from memlyze.reports.report_data import AGGREGATE_NOTE
+
+        notes.append(AGGREGATE_NOTE)
     body = [[cell(fmt.human_bytes(row["bytes"]), row["bytes"], "number"),
              cell(fmt.percent(row["bytes"], total), row["bytes"], "number"),
              cell(fmt.human_count(row["count"]), row["count"], "number"),
@@ -101,10 +107,13 @@ def default_html_name(prefix: str, path: str) -> str:
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
+    output = options.output or (default_html_name("table", options.file) if options.html else None)
+    check_output_file(output, options.force, options.file)
     report = load_report(options.file, options)
     rows = sorted_rows(report, options.sort)
+    if output not in (None, "-"):
+        warn_if_nothing_selected(len(rows), 0, f"the table in {output}", options)
     if options.html:
-        output = options.output or default_html_name("table", options.file)
         write_output(output, html_page(report, rows, options.file))
     else:
         write_output(options.output, text(report, rows, options.file, options.top))

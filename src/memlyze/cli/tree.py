@@ -126,7 +126,7 @@ def main(argv: list[str]) -> int:
     header = [f"{fmt.terminal_text(options.file)}: "
               f"{fmt.terminal_text(report.header['command'] or '-')}",
               f"{fmt.terminal_text(report.selection_label())}: {fmt.human_bytes(view.total)} in "
-              f"{fmt.human_count(view.count[0] if view.count else 0)} allocations"]
+              f"{fmt.counted(view.count[0] if view.count else 0, 'allocation')}"]
     note = sampled_note(report)
     if note:
         header.append(note)

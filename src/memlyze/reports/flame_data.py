@@ -11,7 +11,8 @@ Shape (the HTML page codes against it)::
               "selection_label", "inverted", "sampled", "sample_description",
               "truncated", "node_count", "other_threshold_bytes",
               # extra keys: "capture_truncated", "truncation_note",
-              # "split_threads", "temporary_threshold", "snapshot_count"},
+              # "split_threads", "temporary_threshold", "snapshot_count",
+              # "aggregated", "aggregate_note" (what an --aggregate capture lacks, or None)},
      "strings": ["", ...],
      "nodes": {"parent", "function", "file", "line", "bytes", "count", "self_bytes"},
      "timeline": {"time_s", "heap_bytes", "rss_time_s", "rss_bytes", "gc_time_s",
@@ -34,7 +35,7 @@ Names and files are untrusted text from the profiled program.
 
 from __future__ import annotations
 
-from .report_data import node_names, open_report
+from .report_data import AGGREGATE_NOTE, node_names, open_report
 
 OTHER_FRACTION = 0.0005
 MAX_NODES = 50_000
@@ -125,6 +126,8 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool) -> dict:
         "split_threads": bool(split_threads),
         "temporary_threshold": report.temporary_threshold,
         "snapshot_count": summary["snapshot_count"],
+        "aggregated": report.aggregated,
+        "aggregate_note": AGGREGATE_NOTE if report.aggregated else None,
     }
 
 
@@ -138,7 +141,7 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
     snapshot=K, 1-based) or "total"; thread: a thread id or name; include /
     exclude: fnmatch patterns tested against each frame's function, file path
     and file base name. progress: "auto" shows a bar on stderr when it is a
-    terminal; None for none; or a callable(chunks_read, chunk_count).
+    terminal; None for none; or a callable(bytes_read, file_bytes).
     time_range=(t0, t1) in seconds selects what was allocated within it and
     is still alive at t1 (selection "range").
     Raises OSError or CaptureError for unreadable captures and ValueError

@@ -1,6 +1,6 @@
 """What every report shares: one pass over a capture in C (``ReportCollection``),
 the selectors (selection, snapshot, thread, include/exclude), their labels, and
-a progress bar on a terminal.
+a progress line on a terminal (progress.py).
 
 ``open_report(path, ...)`` reads the capture once; the returned ``Report``
 builds trees, location tables and pprof files from what was collected, so a
@@ -9,11 +9,9 @@ report never walks the capture's records in Python.
 
 from __future__ import annotations
 
-import sys
-import time
-
 from .. import _memlyze
 from .. import formatting as fmt
+from .progress import TerminalProgress, progress_for
 
 SELECTIONS = ("peak", "leaks", "temporary", "snapshot", "range", "total")
 NO_PYTHON_FRAME = "<no Python frame>"
@@ -23,44 +21,17 @@ class ReportError(ValueError):
     """A selector the capture cannot satisfy (a snapshot it lacks, an unknown thread)."""
 
 
-class TerminalProgress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+HEADER_FLAG_AGGREGATE = 1 << 8  # capture_format.h
 
-    def __init__(self, label: str, stream=None):
-        self.stream = stream or sys.stderr
-        self.label = label
-        self.shown = False
-        self.last = 0.0
-
-    def __call__(self, chunks_read: int, chunk_count: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1:
-            return
-        self.last = now
-        if chunk_count:
-            fraction = min(chunks_read / chunk_count, 1.0)
-            text = f"\r{self.label} {fmt.bar(fraction, 30)} {fraction:4.0%}"
-        else:
-            text = f"\r{self.label} {chunks_read:,} chunks"
-        self.stream.write(text)
-        self.stream.flush()
-        self.shown = True
-
-    def finish(self) -> None:
-        if self.shown:
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+# What every report on an --aggregate capture says it cannot show.
+AGGREGATE_NOTE = ("Aggregated capture (--aggregate): per-stack totals only, as of its latest "
+                  "snapshot; it has no timeline, temporary allocations, snapshots or time ranges, "
+                  "allocation sizes, allocator mix, GC or RSS, and the peak's time is known to "
+                  "the writer's round (10 ms).")
 
 
-def progress_for(progress):
-    """'auto': a TerminalProgress when stderr is a TTY; None or a callable as given."""
-    if progress == "auto":
-        try:
-            tty = sys.stderr.isatty()
-        except (AttributeError, ValueError):
-            tty = False
-        return TerminalProgress("reading capture") if tty else None
-    return progress
+def is_aggregate(header: dict) -> bool:
+    return bool(header.get("flags", 0) & HEADER_FLAG_AGGREGATE)
 
 
 def sample_description(header: dict) -> tuple[bool, str]:
@@ -71,6 +42,8 @@ def sample_description(header: dict) -> tuple[bool, str]:
         return True, f"sampled every {fmt.human_bytes(interval)} (estimates)"
     if rate is not None and rate < 1.0:
         return True, f"sampled: {rate:.3g} of allocations recorded (estimates)"
+    if is_aggregate(header):
+        return False, "aggregated: per-stack totals of every allocation (no events)"
     return False, "full capture: every allocation"
 
 
@@ -92,6 +65,7 @@ class Report:
         self.header = collection.header()
         self.summary = collection.summary()
         self.sampled, self.sample_description = sample_description(self.header)
+        self.aggregated = is_aggregate(self.header)
 
     @property
     def filters(self) -> dict:
@@ -170,17 +144,16 @@ def _resolve_thread(collection, thread):
     raise ReportError(f"no thread {text!r} in the capture (threads: {known or 'none'})")
 
 
-HEADER_FLAG_AGGREGATE = 1 << 8  # capture_format.h
-
-
-def _refuse_aggregate_capture(header: dict, selection: str) -> None:
+def _refuse_aggregate_capture(header: dict, selection: str, temporal: bool) -> None:
     """Raises ReportError for what a capture recorded with --aggregate cannot
     answer: it holds per-stack figures at the peak, at its latest snapshot
     (leaks) and in total, but no events. (The header comes from the
     report's own pass: no second read of the file.)"""
-    if not header.get("flags", 0) & HEADER_FLAG_AGGREGATE:
+    if not is_aggregate(header):
         return
-    if selection == "temporary":
+    if temporal:
+        what = "--temporal (when each allocation was made and freed) is not available"
+    elif selection == "temporary":
         what = "temporary allocations are not available"
     elif selection in ("snapshot", "range"):
         what = "snapshots and time ranges are not available"
@@ -218,7 +191,7 @@ def open_report(path, *, selection="peak", snapshot=None, thread=None, include=(
     finally:
         if isinstance(reporter, TerminalProgress):
             reporter.finish()
-    _refuse_aggregate_capture(collection.header(), selection)
+    _refuse_aggregate_capture(collection.header(), selection, temporal)
     count = collection.summary()["snapshot_count"]
     if selection == "snapshot" and int(snapshot) > count:
         raise ReportError(f"capture has {count} snapshot{'s' if count != 1 else ''}; "

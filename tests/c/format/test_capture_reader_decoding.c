@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/analysis/capture_analysis.h"
 #include "core/format/capture_format.h"
 #include "core/format/capture_reader.h"
 #include "tests/c/capture_builder.h"
@@ -137,6 +138,74 @@ static void test_decodes_a_complete_capture(void)
     capture_reader_close(reader);
     builder_release(&builder);
     CHECK_EQ_U64(tracker_memory_current(), memory_before);
+}
+
+/* The progress display's figures: the bytes consumed grow chunk by chunk,
+ * from the first chunk's offset to the footer's, out of the file's size. */
+static void test_bytes_read_follow_the_chunks(void)
+{
+    struct capture_builder builder;
+    uint64_t offsets[3];
+    build_standard(&builder, offsets);
+    struct capture_error error;
+    struct capture_reader *reader =
+        capture_reader_open_memory(builder.file.data, builder.file.size, &error);
+    CHECK(reader != NULL);
+    if (reader) {
+        CHECK_EQ_U64(capture_reader_file_size(reader), builder.file.size);
+        CHECK_EQ_U64(capture_reader_bytes_read(reader), offsets[0]);
+        struct capture_record record;
+        CHECK(capture_reader_next(reader, &record) == 1);
+        CHECK_EQ_U64(capture_reader_bytes_read(reader), offsets[1]);
+        size_t count = 0;
+        CHECK(read_all(reader, &count) == 0);
+        CHECK_EQ_U64(capture_reader_bytes_read(reader), offsets[2]);
+    }
+    capture_reader_close(reader);
+    builder_release(&builder);
+}
+
+struct progress_calls {
+    uint64_t count;
+    uint64_t last_bytes;
+    uint64_t file_bytes;
+    int decreased;
+};
+
+static void note_progress(void *argument, uint64_t bytes_read, uint64_t file_bytes)
+{
+    struct progress_calls *calls = argument;
+    calls->decreased |= bytes_read < calls->last_bytes;
+    calls->count++;
+    calls->last_bytes = bytes_read;
+    calls->file_bytes = file_bytes;
+}
+
+/* The analysis pass calls its progress function once per chunk of events,
+ * with growing byte figures and the file's size. */
+static void test_analysis_reports_progress_per_chunk(void)
+{
+    struct capture_builder builder;
+    uint64_t offsets[3];
+    build_standard(&builder, offsets);
+    struct capture_error error;
+    struct capture_reader *reader =
+        capture_reader_open_memory(builder.file.data, builder.file.size, &error);
+    struct progress_calls calls = {0, 0, 0, 0};
+    struct analysis_options options;
+    analysis_options_init(&options);
+    options.progress = note_progress;
+    options.progress_argument = &calls;
+    struct capture_analysis *analysis =
+        reader ? capture_analysis_run_with(reader, &options, &error) : NULL;
+    CHECK(analysis != NULL);
+    CHECK_EQ_U64(calls.count, 2);
+    CHECK_EQ_U64(calls.last_bytes, offsets[2]);
+    CHECK_EQ_U64(calls.file_bytes, builder.file.size);
+    CHECK(!calls.decreased);
+    capture_analysis_free(analysis);
+    capture_reader_close(reader);
+    builder_release(&builder);
 }
 
 static void test_reads_a_file(void)
@@ -338,6 +407,8 @@ int main(void)
 {
     RUN_TEST(test_decodes_a_complete_capture);
     RUN_TEST(test_reads_a_file);
+    RUN_TEST(test_bytes_read_follow_the_chunks);
+    RUN_TEST(test_analysis_reports_progress_per_chunk);
     RUN_TEST(test_header_fields);
     RUN_TEST(test_address_references);
     RUN_TEST(test_switch_to_undeclared_thread);

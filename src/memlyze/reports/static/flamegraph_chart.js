@@ -144,8 +144,12 @@ function drawChart() {
     for (k = 0; k < rss.length; k++) if (rss[k] > rmax) rmax = rss[k];
     cap.push("RSS up to " + human(rmax));
   }
-  cap.push(gc.length + " garbage collection" + (gc.length === 1 ? "" : "s"));
-  if (!t.length && !rss.length) cap.push("no timeline recorded");
+  // An aggregate capture has no events: its GC count is unknown, not 0.
+  if (meta.aggregated) cap.push("aggregated capture: no timeline, GC or RSS recorded");
+  else {
+    cap.push(gc.length + " garbage collection" + (gc.length === 1 ? "" : "s"));
+    if (!t.length && !rss.length) cap.push("no timeline recorded");
+  }
   byId("chart-caption").textContent = cap.join("; ") + ".";
   if (rangeInfo) showRange(rangeInfo.t0, rangeInfo.t1);
   return rangeRect;

@@ -30,6 +30,7 @@ function renderHeader() {
     s.hidden = false;
   }
   var notes = [];
+  if (meta.aggregated && meta.aggregate_note) notes.push(meta.aggregate_note);
   if (meta.capture_truncated)
     notes.push("The capture is truncated" + (meta.truncation_note ? " (" + meta.truncation_note + ")" :
       ": the recording process did not finish writing it") + ".");
