@@ -91,7 +91,19 @@ def _roots(inputs: list[str], scratch: str) -> list[str]:
         except (_memlyze.CaptureError, OSError, MemoryError, RuntimeError) as error:
             raise CliError(describe_capture_error(path, error)) from None
         roots.append(root)
+    _refuse_shared_processes(inputs, roots)
     return roots
+
+
+def _refuse_shared_processes(inputs: list[str], roots: list[str]) -> None:
+    """Two inputs of one process id would merge into one process."""
+    seen = {}
+    for path, root in zip(inputs, roots):
+        for partition in sorted(os.listdir(os.path.join(root, "allocations"))):
+            if partition in seen:
+                raise CliError(f"{seen[partition]} and {path} both hold {partition}: "
+                               "query them apart")
+            seen[partition] = path
 
 
 def main(argv: list[str]) -> int:
