@@ -35,6 +35,10 @@ install_test_tools() {
     "${pip[@]}" jsonschema
     # memlyze plot (tests/python/test_rss_process.py) draws with matplotlib.
     "${pip[@]}" matplotlib
+    # Parquet export, memlyze query, memlyze.dask (tests/python/test_data_export.py):
+    # pyarrow, duckdb and pandas have free-threaded wheels; dask and distributed
+    # are pure Python.
+    "${pip[@]}" pyarrow duckdb pandas "dask[distributed]"
 }
 
 step "Installing build and test tools into .venv"

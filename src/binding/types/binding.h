@@ -14,5 +14,7 @@ int report_binding_add(PyObject *module);
 int rss_binding_add(PyObject *module);
 int rss_tracing_add(PyObject *module);
 int reference_tracing_add(PyObject *module);
+/* memlyze._memlyze.CaptureTables: a capture's tables as Arrow streams (issue 18). */
+int tables_binding_add(PyObject *module);
 
 #endif

@@ -28,7 +28,8 @@ PyMODINIT_FUNC PyInit__memlyze(void)
     if (tracker_binding_add(module) < 0 || reader_binding_add(module) < 0 ||
         compat_binding_add(module) < 0 ||
         report_binding_add(module) < 0 || rss_binding_add(module) < 0 ||
-        rss_tracing_add(module) < 0 || reference_tracing_add(module) < 0) {
+        rss_tracing_add(module) < 0 || reference_tracing_add(module) < 0 ||
+        tables_binding_add(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

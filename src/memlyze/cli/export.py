@@ -1,4 +1,4 @@
-"""``memlyze export FILE --format pprof|speedscope|collapsed|csv|json [-o OUT]``."""
+"""``memlyze export FILE --format pprof|speedscope|collapsed|csv|json|parquet [-o OUT]``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from ._common import (CliError, add_force_option, check_output_file, make_parser
                       warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
-DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV or JSON"
-FORMATS = ("pprof", "speedscope", "collapsed", "csv", "json")
+DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV, JSON or Parquet tables"
+FORMATS = ("pprof", "speedscope", "collapsed", "csv", "json", "parquet")
 EXTENSIONS = {"pprof": ".pb.gz", "speedscope": ".speedscope.json", "collapsed": ".collapsed",
               "csv": ".csv", "json": ".json"}
 
@@ -24,6 +24,9 @@ formats:
   collapsed   'outer;...;inner BYTES' lines for flamegraph.pl and inferno
   csv, json   one row per location: bytes and count of the selection, leaked,
               total allocated, held at the peak
+  parquet     the capture's tables (allocations, stacks, frames, snapshots, rss,
+              gc, processes) as OUT/<table>/process=<pid>/part-0.parquet, for
+              DuckDB, Dask, Spark (docs/data.md); -o OUT is required
 
 Output: -o OUT; without it pprof goes to memlyze-<capture>.pb.gz and the text
 formats to stdout."""
@@ -68,9 +71,37 @@ def _write(output: str | None, text: str) -> None:
         raise CliError(f"cannot write {output}: {os_error_text(error)}") from None
 
 
+def _export_parquet(capture: str, output: str | None) -> int:
+    from memlyze.data_tables import DataError, export_parquet
+
+    if not output or output == "-":
+        raise CliError("parquet writes a directory: give it with -o DIR")
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise CliError(f"{output} is not a directory")
+    from memlyze import _memlyze
+
+    from ._common import check_capture_path, describe_capture_error
+
+    check_capture_path(capture)
+    try:
+        process = export_parquet(capture, output)
+    except DataError as error:
+        raise CliError(str(error)) from None
+    except (_memlyze.CaptureError, MemoryError, RuntimeError) as error:
+        raise CliError(describe_capture_error(capture, error)) from None
+    except OSError as error:
+        raise CliError(f"cannot export {capture}: {os_error_text(error)}") from None
+    sys.stderr.write(f"Wrote {output} (process={process})\n")
+    return 0
+
+
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     output = options.output
+    if options.format == "parquet":
+        return _export_parquet(options.file, output)
+    if output and output != "-" and os.path.isdir(output):
+        raise CliError(f"{output} is a directory; give a file name with -o")
     if options.format == "pprof" and output == "-":
         raise CliError("pprof is binary: give a file name with -o")
     if options.format == "pprof" and not output:

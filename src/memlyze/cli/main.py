@@ -26,6 +26,7 @@ COMMANDS = {
     "export": "export",
     "flamegraph": "flamegraph",
     "plot": "plot",
+    "query": "query",
 }
 
 _DESCRIPTIONS = {
@@ -36,9 +37,10 @@ _DESCRIPTIONS = {
     "tree": "call tree of the memory held at the peak (interactive on a terminal)",
     "table": "allocations grouped by location (--html for a sortable page)",
     "diff": "growth and shrinkage by location between captures or snapshots",
-    "export": "pprof, speedscope, collapsed stacks, CSV or JSON",
+    "export": "pprof, speedscope, collapsed stacks, CSV, JSON or Parquet tables",
     "flamegraph": "self-contained HTML flame graph and memory-over-time chart",
     "plot": "memory over time from a python -m memlyze.process log (PNG/SVG)",
+    "query": "SQL over captures' tables with DuckDB (peak_by_location, ...)",
 }
 
 

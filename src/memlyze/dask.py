@@ -1,0 +1,156 @@
+"""Fleet-scale views of many captures' Parquet exports on Dask (docs/data.md).
+
+    from distributed import Client
+    import memlyze.dask
+    client = Client("scheduler:8786")          # or distributed.LocalCluster()
+    tables = memlyze.dask.CaptureTables(["exports/"])   # any number of roots
+    tables.peak_by_location().compute()
+
+The layout is what ``memlyze export --format parquet`` writes:
+``ROOT/<table>/process=<pid>/part-0.parquet``. Each process's peak is found
+by its own partitioned computation (the heap's running sum is per process);
+locations are then summed across processes on the workers. Nothing else in
+memlyze imports this module; it needs ``dask[distributed]`` and pyarrow.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from memlyze.data_tables import NO_PYTHON_FRAME, TABLES, DataError
+
+__all__ = ["CaptureTables"]
+
+_LOCATION = ["function", "file", "line"]
+
+
+def _files(roots, table):
+    files = []
+    for root in roots:
+        files += sorted(glob.glob(os.path.join(root, table, "process=*", "*.parquet")))
+    if not files:
+        raise DataError(f"no {table} Parquet files under {', '.join(map(str, roots))}")
+    return files
+
+
+def _process_of(path: str) -> int:
+    return int(os.path.basename(os.path.dirname(path)).split("=", 1)[1])
+
+
+def _read_one(path: str, columns=None):
+    """One process's table as a pandas frame with its process column."""
+    import pandas
+    import pyarrow.parquet as parquet
+
+    frame = parquet.read_table(path, columns=columns).to_pandas()
+    frame["process"] = pandas.Series(_process_of(path), index=frame.index, dtype="int64")
+    return frame
+
+
+def _located(allocations, stacks, frames):
+    """Allocations of one process with their innermost frame's location."""
+    located = stacks.merge(frames, on=["process", "frame_id"])[["stack_id", *_LOCATION]]
+    merged = allocations.merge(located, on="stack_id", how="left")
+    merged["function"] = merged["function"].fillna(NO_PYTHON_FRAME)
+    merged["file"] = merged["file"].fillna("")
+    merged["line"] = merged["line"].fillna(0).astype("int64")
+    return merged
+
+
+def _peak_event(allocations):
+    """The first event at which one process's heap is largest, and the heap."""
+    import pandas
+
+    allocated = pandas.DataFrame({"event": allocations["allocated_event"],
+                                  "bytes": allocations["size"] * allocations["weight"]})
+    freed_rows = allocations[allocations["freed_event"].notna()]
+    freed = pandas.DataFrame({"event": freed_rows["freed_event"].astype("uint64"),
+                              "bytes": -(freed_rows["size"] * freed_rows["weight"])})
+    changes = pandas.concat([allocated, freed]).groupby("event")["bytes"].sum().sort_index()
+    if changes.empty:
+        return 0, 0.0
+    heap = changes.cumsum()
+    return int(heap.idxmax()), float(heap.max())
+
+
+def _process_peak_by_location(allocation_path, stack_path, frame_path):
+    """What each location of one process held at its peak (a pandas frame)."""
+    allocations = _read_one(allocation_path)
+    peak_event, _ = _peak_event(allocations)
+    live = allocations[(allocations["allocated_event"] <= peak_event)
+                       & (allocations["freed_event"].isna()
+                          | (allocations["freed_event"] > peak_event))]
+    located = _located(live, _read_one(stack_path), _read_one(frame_path))
+    located["bytes"] = located["size"] * located["weight"]
+    grouped = located.groupby(["process", *_LOCATION], as_index=False)
+    return grouped.agg(bytes=("bytes", "sum"), count=("weight", "sum"))
+
+
+def _process_peak(allocation_path):
+    import pandas
+
+    allocations = _read_one(allocation_path, ["allocated_event", "freed_event", "size", "weight"])
+    event, heap = _peak_event(allocations)
+    return pandas.DataFrame({"process": [_process_of(allocation_path)], "peak_event": [event],
+                             "peak_bytes": [round(heap)]})
+
+
+class CaptureTables:
+    """The tables of every process under the given Parquet roots."""
+
+    def __init__(self, roots):
+        self.roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+        self._files = {table: _files(self.roots, table) for table in TABLES}
+        by_process = {table: {_process_of(path): path for path in self._files[table]}
+                      for table in ("allocations", "stacks", "frames")}
+        self._processes = sorted(by_process["allocations"])
+        self._by_process = by_process
+
+    def table(self, name: str):
+        """A dask dataframe of one base table (with a ``process`` column)."""
+        import dask.dataframe as dd
+
+        if name not in TABLES:
+            raise DataError(f"no table named {name!r}")
+        return dd.from_map(_read_one, self._files[name])
+
+    def peaks(self):
+        """Each process's peak: process, peak_event, peak_bytes."""
+        import dask.dataframe as dd
+
+        return dd.from_map(_process_peak, [self._by_process["allocations"][process]
+                                           for process in self._processes])
+
+    def _per_process_peaks(self):
+        import dask.dataframe as dd
+
+        paths = [(self._by_process["allocations"][process], self._by_process["stacks"][process],
+                  self._by_process["frames"][process]) for process in self._processes]
+        return dd.from_map(lambda triple: _process_peak_by_location(*triple), paths)
+
+    def peak_by_location(self, per_process: bool = False):
+        """Bytes and blocks each location held at its process's peak, summed
+        over processes (or per process), largest first once computed."""
+        frame = self._per_process_peaks()
+        if per_process:
+            return frame
+        summed = frame.groupby(_LOCATION).agg({"bytes": "sum", "count": "sum"}).reset_index()
+        return summed
+
+    def leaks_by_location(self):
+        """Bytes and blocks live at the end of each process, by location."""
+        import dask.dataframe as dd
+
+        def leaked(triple):
+            allocations, stacks, frames = (_read_one(path) for path in triple)
+            live = allocations[allocations["freed_event"].isna()]
+            located = _located(live, stacks, frames)
+            located["bytes"] = located["size"] * located["weight"]
+            return located.groupby(["process", *_LOCATION], as_index=False).agg(
+                bytes=("bytes", "sum"), count=("weight", "sum"))
+
+        paths = [(self._by_process["allocations"][process], self._by_process["stacks"][process],
+                  self._by_process["frames"][process]) for process in self._processes]
+        frame = dd.from_map(leaked, paths)
+        return frame.groupby(_LOCATION).agg({"bytes": "sum", "count": "sum"}).reset_index()
