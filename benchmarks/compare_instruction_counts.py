@@ -34,7 +34,8 @@ def main():
     arguments = parser.parse_args()
     names = ["python", *[name for name in arguments.configurations.split(",")
                          if name != "python"]]
-    rows = []
+    print("| benchmark | configuration | before (marginal instructions) | after | after / before |")
+    print("|---|---|---|---|---|", flush=True)
     for benchmark_name in arguments.benchmarks.split(","):
         benchmark = BENCHMARK_SET[benchmark_name]
         small = max(1, round(benchmark.size * arguments.scale))
@@ -45,11 +46,8 @@ def main():
                                            benchmark.build_arguments, small)
         for name in names:
             before, after = marginal(counts["before"], name), marginal(counts["after"], name)
-            rows.append((benchmark_name, name, before, after, after / before))
-    print("| benchmark | configuration | before (marginal instructions) | after | after / before |")
-    print("|---|---|---|---|---|")
-    for benchmark_name, name, before, after, ratio in rows:
-        print(f"| {benchmark_name} | {name} | {before:,} | {after:,} | {ratio:.4f} |")
+            print(f"| {benchmark_name} | {name} | {before:,} | {after:,} | {after / before:.4f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -113,8 +113,8 @@ static int take_program_disposition(int number, struct sigaction *out)
 
 /* Dies by number as without memlyze: SIG_DFL for real, then the signal
  * again. It is blocked in this handler (unless SA_NODEFER let it in), so it
- * arrives when the handler returns; a fault then re-runs the faulting
- * instruction under SIG_DFL, whose state a core dump shows. */
+ * ends the process as the handler returns, once the interrupted state (for a
+ * fault, at the faulting instruction) is back: what a core dump shows. */
 static void die_by(int number)
 {
     struct sigaction default_action;
