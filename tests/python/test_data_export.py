@@ -55,6 +55,7 @@ def test_parquet_read_by_pyarrow_gives_the_stats_figures(exported):
     [process] = _read(directory, "processes")
     assert process["pid"] == stats["pid"] and process["allocations"] == len(rows)
     assert process["python_version"] == stats["python_version"]
+    assert process["peak_bytes"] == peak
 
 
 def _duckdb_rows(directory: Path, sql: str) -> list[tuple]:
