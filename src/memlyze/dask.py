@@ -44,7 +44,9 @@ def _read_one(path: str, columns=None):
     import pandas
     import pyarrow.parquet as parquet
 
-    frame = parquet.read_table(path, columns=columns).to_pandas()
+    # Dask pushes a projection down as columns; process is not in the file.
+    stored = None if columns is None else [name for name in columns if name != "process"]
+    frame = parquet.read_table(path, columns=stored).to_pandas()
     frame["process"] = pandas.Series(_process_of(path), index=frame.index, dtype="int64")
     return frame
 
