@@ -7,9 +7,10 @@
     tables.peak_by_location().compute()
 
 The layout is what ``memlyze export --format parquet`` writes:
-``ROOT/<table>/process=<pid>/part-0.parquet``. Each process's peak is found
-by its own partitioned computation (the heap's running sum is per process);
-locations are then summed across processes on the workers. Nothing else in
+``ROOT/<table>/process=<pid>/part-0.parquet``. Each process's peak event is
+the one its export found (the heap followed event by event, as `stats`
+does); what each location held then is computed per process on the
+workers, then summed across processes. Nothing else in
 memlyze imports this module; it needs ``dask[distributed]`` and pyarrow.
 """
 
@@ -43,7 +44,9 @@ def _read_one(path: str, columns=None):
     import pandas
     import pyarrow.parquet as parquet
 
-    frame = parquet.read_table(path, columns=columns).to_pandas()
+    # Dask pushes a projection down as columns; process is not in the file.
+    stored = None if columns is None else [name for name in columns if name != "process"]
+    frame = parquet.read_table(path, columns=stored).to_pandas()
     frame["process"] = pandas.Series(_process_of(path), index=frame.index, dtype="int64")
     return frame
 
@@ -58,26 +61,17 @@ def _located(allocations, stacks, frames):
     return merged
 
 
-def _peak_event(allocations):
-    """The first event at which one process's heap is largest, and the heap."""
-    import pandas
+def _peak_event(process_path: str) -> int:
+    """The event of one process's peak, as the export's pass found it."""
+    import pyarrow.parquet as parquet
 
-    allocated = pandas.DataFrame({"event": allocations["allocated_event"],
-                                  "bytes": allocations["size"] * allocations["weight"]})
-    freed_rows = allocations[allocations["freed_event"].notna()]
-    freed = pandas.DataFrame({"event": freed_rows["freed_event"].astype("uint64"),
-                              "bytes": -(freed_rows["size"] * freed_rows["weight"])})
-    changes = pandas.concat([allocated, freed]).groupby("event")["bytes"].sum().sort_index()
-    if changes.empty:
-        return 0, 0.0
-    heap = changes.cumsum()
-    return int(heap.idxmax()), float(heap.max())
+    return parquet.read_table(process_path, columns=["peak_event"]).column(0)[0].as_py()
 
 
-def _process_peak_by_location(allocation_path, stack_path, frame_path):
+def _process_peak_by_location(allocation_path, stack_path, frame_path, process_path):
     """What each location of one process held at its peak (a pandas frame)."""
     allocations = _read_one(allocation_path)
-    peak_event, _ = _peak_event(allocations)
+    peak_event = _peak_event(process_path)
     live = allocations[(allocations["allocated_event"] <= peak_event)
                        & (allocations["freed_event"].isna()
                           | (allocations["freed_event"] > peak_event))]
@@ -87,15 +81,6 @@ def _process_peak_by_location(allocation_path, stack_path, frame_path):
     return grouped.agg(bytes=("bytes", "sum"), count=("weight", "sum"))
 
 
-def _process_peak(allocation_path):
-    import pandas
-
-    allocations = _read_one(allocation_path, ["allocated_event", "freed_event", "size", "weight"])
-    event, heap = _peak_event(allocations)
-    return pandas.DataFrame({"process": [_process_of(allocation_path)], "peak_event": [event],
-                             "peak_bytes": [round(heap)]})
-
-
 class CaptureTables:
     """The tables of every process under the given Parquet roots."""
 
@@ -103,7 +88,7 @@ class CaptureTables:
         self.roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
         self._files = {table: _files(self.roots, table) for table in TABLES}
         by_process = {table: {_process_of(path): path for path in self._files[table]}
-                      for table in ("allocations", "stacks", "frames")}
+                      for table in ("allocations", "stacks", "frames", "processes")}
         self._processes = sorted(by_process["allocations"])
         self._by_process = by_process
 
@@ -116,18 +101,16 @@ class CaptureTables:
         return dd.from_map(_read_one, self._files[name])
 
     def peaks(self):
-        """Each process's peak: process, peak_event, peak_bytes."""
-        import dask.dataframe as dd
-
-        return dd.from_map(_process_peak, [self._by_process["allocations"][process]
-                                           for process in self._processes])
+        """Each process's peak: process, peak_bytes, peak_event."""
+        return self.table("processes")[["process", "peak_bytes", "peak_event"]]
 
     def _per_process_peaks(self):
         import dask.dataframe as dd
 
-        paths = [(self._by_process["allocations"][process], self._by_process["stacks"][process],
-                  self._by_process["frames"][process]) for process in self._processes]
-        return dd.from_map(lambda triple: _process_peak_by_location(*triple), paths)
+        paths = [tuple(self._by_process[table][process]
+                       for table in ("allocations", "stacks", "frames", "processes"))
+                 for process in self._processes]
+        return dd.from_map(lambda paths: _process_peak_by_location(*paths), paths)
 
     def peak_by_location(self, per_process: bool = False):
         """Bytes and blocks each location held at its process's peak, summed

@@ -80,7 +80,8 @@ def parquet_glob(root: str, table: str) -> str:
 
 
 # Views over the base tables, the same in DuckDB and (as dataframe code) in
-# memlyze.dask. A row is live after event e when allocated_event <= e and
+# memlyze.dask. The peak comes from the pass (processes.peak_event), which
+# follows the heap event by event as the analysis does. A row is live after event e when allocated_event <= e and
 # (freed_event is null or freed_event > e); bytes and counts are estimates
 # of the whole (size * weight, weight), exact in a full capture.
 VIEWS_SQL = f"""
@@ -92,19 +93,8 @@ CREATE OR REPLACE VIEW located_allocations AS
          coalesce(l.file, '') AS file, coalesce(l.line, 0) AS line
   FROM allocations a LEFT JOIN stack_locations l
     ON a.process = l.process AND a.stack_id = l.stack_id;
-CREATE OR REPLACE VIEW heap_changes AS
-  SELECT process, allocated_event AS event, size * weight AS bytes FROM allocations
-  UNION ALL
-  SELECT process, freed_event, -(size * weight) FROM allocations WHERE freed_event IS NOT NULL;
-CREATE OR REPLACE VIEW heap_by_event AS
-  SELECT process, event,
-         sum(sum(bytes)) OVER (PARTITION BY process ORDER BY event) AS heap_bytes
-  FROM heap_changes GROUP BY process, event;
 CREATE OR REPLACE VIEW peaks AS
-  SELECT process, round(heap_bytes)::UBIGINT AS peak_bytes, event AS peak_event
-  FROM (SELECT *, row_number() OVER (PARTITION BY process ORDER BY heap_bytes DESC, event)
-        AS rank FROM heap_by_event)
-  WHERE rank = 1;
+  SELECT process, peak_bytes, peak_event FROM processes;
 CREATE OR REPLACE VIEW peak_by_location AS
   SELECT a.process, function, file, line,
          round(sum(size * weight))::UBIGINT AS bytes, round(sum(weight))::UBIGINT AS count
@@ -145,11 +135,15 @@ CREATE OR REPLACE MACRO growth_by_location(t0, t1) AS TABLE
 """
 
 
-def connect(roots: list[str]):
+def connect(roots: list[str], scratch: str | None = None):
     """A DuckDB connection with the base tables as views over the Parquet
-    directories in roots and the helper views of VIEWS_SQL."""
+    directories in roots and the helper views of VIEWS_SQL; DuckDB spills
+    to scratch (a directory the caller removes) when given."""
     duckdb = require("duckdb")
     connection = duckdb.connect()
+    if scratch:
+        spill = os.path.join(scratch, "duckdb-spill")
+        connection.execute("SET temp_directory = '" + spill.replace("'", "''") + "'")
     for table in TABLES:
         files = [parquet_glob(root, table) for root in roots]
         listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)

@@ -17,6 +17,7 @@ CORE_STAGES_BELOW = {
     "recording": {"base", "format"},
     "analysis": {"base", "format"},
     "reports": {"base", "format", "analysis"},
+    "exports": {"base", "format", "analysis"},
 }
 
 

@@ -147,10 +147,24 @@ static void slot_give_back(struct allocation_pass *pass, uint64_t slot)
     pass->free_slot = slot;
 }
 
+/* Bytes (and a block, when blocks is 1) join or leave the heap. Weighted
+ * sums do not return to exactly zero: an empty heap is reset to it. */
+static void heap_change(struct allocation_pass *pass, const struct pending_allocation *block,
+                        uint64_t size, double sign, uint64_t blocks)
+{
+    pass->heap_bytes += sign * (double)size * block->weight;
+    pass->heap_blocks = sign > 0 ? pass->heap_blocks + blocks : pass->heap_blocks - blocks;
+    if (pass->heap_blocks == 0) {
+        pass->heap_bytes = 0;
+    }
+}
+
 /* The block of a slot dies now: its row, then its slot is free. */
 static int slot_end(struct allocation_pass *pass, struct arrow_table *rows, uint64_t slot)
 {
-    int status = row_append(pass, rows, &pass_slots(pass)[slot], 1);
+    const struct pending_allocation *block = &pass_slots(pass)[slot];
+    heap_change(pass, block, block->size, -1, 1);
+    int status = row_append(pass, rows, block, 1);
     slot_give_back(pass, slot);
     return status;
 }
@@ -186,6 +200,7 @@ static int mappings_unmap(struct allocation_pass *pass, struct arrow_table *rows
         struct pending_allocation head = *mapping;
         head.size = end - start;
         mapping->size -= head.size;
+        heap_change(pass, &head, head.size, -1, 0);
         mapping->address = end;
         mapping->piece++;
         if (row_append(pass, rows, &head, 1) < 0 ||
@@ -237,6 +252,7 @@ static int take_allocation(struct allocation_pass *pass, struct arrow_table *row
     if (slot == NO_SLOT || hash_map_put(map, record->address, slot) < 0) {
         return -1;
     }
+    heap_change(pass, &block, block.size, 1, 1);
     return 0;
 }
 
@@ -311,6 +327,10 @@ int allocation_pass_fill(struct allocation_pass *pass, struct arrow_table *rows,
         if (take_event(pass, rows, &record) < 0) {
             error_out_of_memory(error);
             return -1;
+        }
+        if (pass->heap_bytes > pass->peak_bytes) {
+            pass->peak_bytes = pass->heap_bytes;
+            pass->peak_event = pass->events;
         }
         pass->events++;
     }

@@ -78,6 +78,12 @@ struct allocation_pass {
     struct byte_buffer snapshots;  /* struct snapshot_row */
     struct byte_buffer rss;        /* struct rss_row */
     struct byte_buffer gc;         /* struct gc_row */
+    /* The heap as the analysis counts it (estimated bytes, size * weight),
+     * and its peak: the first event after which it was largest. */
+    double heap_bytes;
+    uint64_t heap_blocks;
+    double peak_bytes;
+    uint64_t peak_event;
     int events_done;               /* the reader has no more events */
     uint64_t drain_slot;           /* next slot to write once events are done */
     int finished;                  /* every row written */

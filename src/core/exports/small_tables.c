@@ -46,6 +46,8 @@ static const struct arrow_field process_fields[] = {
     {"events", ARROW_TYPE_UINT64, 0},
     {"allocations", ARROW_TYPE_UINT64, 0},
     {"truncated", ARROW_TYPE_BOOLEAN, 0},
+    {"peak_bytes", ARROW_TYPE_UINT64, 0},
+    {"peak_event", ARROW_TYPE_UINT64, 0},
 };
 
 #define FIELDS(array) array, sizeof array / sizeof array[0]
@@ -146,7 +148,9 @@ static int process_row(const struct capture_tables *tables, uint64_t row, struct
                   : arrow_column_append_null(&c[7]);
     return failed | arrow_column_append_unsigned(&c[8], tables->pass.events) |
            arrow_column_append_unsigned(&c[9], tables->pass.allocations) |
-           arrow_column_append_unsigned(&c[10], (uint64_t)capture_reader_truncated(tables->reader));
+           arrow_column_append_unsigned(&c[10], (uint64_t)capture_reader_truncated(tables->reader)) |
+           arrow_column_append_unsigned(&c[11], estimate_figure(tables->pass.peak_bytes)) |
+           arrow_column_append_unsigned(&c[12], tables->pass.peak_event);
 }
 
 static uint64_t small_table_rows(const struct capture_tables *tables, enum capture_table_kind kind)

@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import (CliError, add_force_option, check_output_file, make_parser, os_error_text,
-                      warn_if_nothing_selected)
+from ._common import (CliError, add_force_option, check_capture_path, check_output_file,
+                      describe_capture_error, make_parser, os_error_text, warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
 DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV, JSON or Parquet tables"
@@ -26,7 +26,8 @@ formats:
               total allocated, held at the peak
   parquet     the capture's tables (allocations, stacks, frames, snapshots, rss,
               gc, processes) as OUT/<table>/process=<pid>/part-0.parquet, for
-              DuckDB, Dask, Spark (docs/data.md); -o OUT is required
+              DuckDB, Dask, Spark (docs/data.md); -o OUT is required, and
+              the selectors do not apply (the tables hold everything)
 
 Output: -o OUT; without it pprof goes to memlyze-<capture>.pb.gz and the text
 formats to stdout."""
@@ -72,16 +73,14 @@ def _write(output: str | None, text: str) -> None:
 
 
 def _export_parquet(capture: str, output: str | None) -> int:
+    """The whole capture's tables (selectors do not apply: filter in SQL)."""
+    from memlyze import _memlyze
     from memlyze.data_tables import DataError, export_parquet
 
     if not output or output == "-":
         raise CliError("parquet writes a directory: give it with -o DIR")
     if os.path.exists(output) and not os.path.isdir(output):
         raise CliError(f"{output} is not a directory")
-    from memlyze import _memlyze
-
-    from ._common import check_capture_path, describe_capture_error
-
     check_capture_path(capture)
     try:
         process = export_parquet(capture, output)

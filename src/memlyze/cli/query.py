@@ -119,7 +119,7 @@ def main(argv: list[str]) -> int:
         raise CliError(str(error)) from None
     with tempfile.TemporaryDirectory(prefix="memlyze-query-") as scratch:
         try:
-            connection = connect(_roots(inputs, scratch))
+            connection = connect(_roots(inputs, scratch), scratch)
             result = connection.execute(sql)
             columns = [column[0] for column in result.description or ()]
             rows = result.fetchall() if columns else []

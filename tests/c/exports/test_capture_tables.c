@@ -181,6 +181,9 @@ static void test_small_tables(void)
     CHECK_EQ_U64(value(&batches[0], 4, 0), 300); /* the footer's end time */
     CHECK_EQ_U64(value(&batches[0], 8, 0), 12);  /* events */
     CHECK_EQ_U64(value(&batches[0], 9, 0), 4);   /* allocations */
+    /* The heap: 64, 96, 32, 16 (2 replaced by 3), 8208 (the mapping), 4112. */
+    CHECK_EQ_U64(value(&batches[0], 11, 0), 8208);
+    CHECK_EQ_U64(value(&batches[0], 12, 0), 8);
     batches[0].release(&batches[0]);
 
     /* The allocations stream now finds the pass done without it. */
