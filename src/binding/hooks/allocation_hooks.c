@@ -22,6 +22,7 @@
 
 #include "binding/hooks/allocation_hooks.h"
 #include "core/format/capture_format.h"
+#include "binding/hooks/exec_watch.h"
 #include "binding/hooks/got_patcher.h"
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
@@ -361,12 +362,14 @@ static void hook__exit(int status)
  * another program from then on: its capture is dropped, not left behind. */
 static int hook_execve(const char *path, char *const arguments[], char *const environment[])
 {
+    exec_watch_before_exec(path, arguments, environment);
     recorder_before_exec();
     return original.execve(path, arguments, environment);
 }
 
 static int hook_execv(const char *path, char *const arguments[])
 {
+    exec_watch_before_exec(path, arguments, NULL);
     recorder_before_exec();
     return original.execv(path, arguments);
 }

@@ -134,6 +134,8 @@ static PyObject *collection_header(struct report_collection_object *self, PyObje
     const char *note = capture_reader_truncation_note(self->reader);
     PyObject *dict = PyDict_New();
     if (!dict || dict_put(dict, "pid", unsigned_object(header->pid)) < 0 ||
+        dict_put(dict, "parent_pid", header->parent_pid ? unsigned_object(header->parent_pid)
+                                                        : Py_NewRef(Py_None)) < 0 ||
         dict_put(dict, "command", PyUnicode_DecodeUTF8(header->command,
                                                        (Py_ssize_t)header->command_size,
                                                        "replace")) < 0 ||
@@ -245,7 +247,7 @@ static PyObject *collection_series(struct report_collection_object *self, PyObje
 
 static PyMethodDef collection_methods[] = {
     {"header", (PyCFunction)collection_header, METH_NOARGS,
-     "header() -> dict: pid, command, python_version, sample_rate, sample_interval,\n"
+     "header() -> dict: pid, parent_pid, command, python_version, sample_rate, sample_interval,\n"
      "flags (HEADER_FLAG_* bits), truncated, truncation_note."},
     {"summary", (PyCFunction)collection_summary, METH_NOARGS,
      "summary() -> dict: peak_bytes, peak_count, peak_time_ns, end_time_ns, total_bytes,\n"
