@@ -145,6 +145,7 @@ static PyObject *collection_header(struct report_collection_object *self, PyObje
         dict_put(dict, "sample_rate", PyFloat_FromDouble(header->sample_rate)) < 0 ||
         dict_put(dict, "sample_interval", unsigned_object(header->sample_interval)) < 0 ||
         dict_put(dict, "flags", unsigned_object(header->flags)) < 0 ||
+        dict_put(dict, "start_time_ns", unsigned_object(header->start_time_ns)) < 0 ||
         dict_put(dict, "truncated",
                  PyBool_FromLong(capture_reader_truncated(self->reader))) < 0 ||
         dict_put(dict, "truncation_note",
