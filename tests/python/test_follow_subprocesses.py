@@ -4,12 +4,15 @@ Python subprocesses a recording misses are named on stderr at its end."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from conftest import (BYTEARRAY_ALLOCATIONS, MEMLYZE, REPO, bytearray_bytes, check, clean_env, find_location, line_of,
                       memlyze, stats_json, write_script)
@@ -250,3 +253,98 @@ def test_another_python_version_is_named_and_still_runs(tmp_path):
         "(that interpreter cannot load this memlyze"), result.stderr
     assert f"'{other} -c print('other ran')" in lines[0]
     assert [path.name for path in tmp_path.glob("o.mlyze*")] == ["o.mlyze"]
+
+
+# --- reports over several captures ------------------------------------------
+
+@pytest.fixture(scope="module")
+def family(tmp_path_factory):
+    """One --follow-subprocesses run of RUNNING: (directory, top, child capture, child script)."""
+    directory = tmp_path_factory.mktemp("family")
+    child = write_script(directory, "child.py", CHILD)
+    script = write_script(directory, "running.py", RUNNING)
+    check(memlyze("run", "--follow-subprocesses", "-o", "fam.mlyze", script, cwd=directory))
+    (child_capture,) = directory.glob("fam.mlyze.*")
+    return directory, directory / "fam.mlyze", child_capture, child
+
+
+def test_summary_of_several_captures_shows_the_process_tree(family):
+    directory, top, child_capture, child = family
+    top_stats = stats_json(top, directory)
+    child_stats = stats_json(child_capture, directory)
+    result = check(memlyze("summary", top, child_capture, cwd=directory))
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Process tree: 2 captures")
+    rows = [line.split() for line in lines[3:5]]
+    assert rows[0][:2] == [str(top_stats["pid"]), "-"] and rows[0][6] == str(top)
+    assert rows[1][:2] == [str(child_stats["pid"]), str(top_stats["pid"])]
+    assert rows[1][6] == str(child_capture)
+    # one section per capture follows
+    assert f"{top}: {top_stats['command']}" in lines
+    assert f"{child_capture}: {child_stats['command']}" in lines
+
+    merged = check(memlyze("summary", "--merge", top, child_capture, cwd=directory)).stdout
+    assert f"{child_capture}: " not in merged
+    child_line = next(line for line in merged.splitlines() if f"child.py:{line_of(child, 'CHILD')}" in line)
+    assert child_line.split()[:2] == ["3.8", "MiB"]  # 4,000,001 bytes
+
+
+def test_stats_json_of_several_captures_links_parent_and_child(family):
+    directory, top, child_capture, _ = family
+    result = check(memlyze("stats", "--json", "--merge", top, child_capture, cwd=directory))
+    document = json.loads(result.stdout)
+    parent, child = document["processes"]
+    assert (parent["path"], parent["parent_path"], parent["depth"]) == (str(top), None, 0)
+    assert (child["path"], child["parent_path"], child["depth"]) == (str(child_capture),
+                                                                      str(top), 1)
+    captures_ = document["captures"]
+    assert child["peak_bytes"] == captures_[str(child_capture)]["peak_bytes"]
+    assert document["merged"]["total_bytes"] == sum(
+        summary["total_bytes"] for summary in captures_.values())
+
+
+def test_merged_flame_graph_has_one_subtree_per_process(family):
+    from memlyze.reports.flame_data import build_flame_data
+    from memlyze.reports.flame_merge import build_merged_flame_data
+
+    directory, top, child_capture, child = family
+    singles = {path: build_flame_data(path, progress=None) for path in (top, child_capture)}
+    data = build_merged_flame_data([child_capture, top], progress=None)
+    nodes, strings = data["nodes"], data["strings"]
+    roots = [index for index, parent in enumerate(nodes["parent"]) if parent == 0]
+    labels = [strings[nodes["function"][index]] for index in roots]
+    # process-tree order: the top process first, whatever the order given
+    assert labels == [f"pid {singles[top]['meta']['pid']}: {singles[top]['meta']['command']}",
+                      f"pid {singles[child_capture]['meta']['pid']}: "
+                      f"{singles[child_capture]['meta']['command']}"]
+    for index, path in zip(roots, (top, child_capture)):
+        assert nodes["bytes"][index] == singles[path]["nodes"]["bytes"][0]
+        assert nodes["count"][index] == singles[path]["nodes"]["count"][0]
+    assert nodes["bytes"][0] == sum(singles[path]["nodes"]["bytes"][0] for path in singles)
+    under_child = [index for index, parent in enumerate(nodes["parent"]) if parent == roots[1]]
+    lines = {(strings[nodes["function"][index]], nodes["line"][index]): nodes["bytes"][index]
+             for index in under_child}
+    assert lines[("<module>", line_of(child, "CHILD"))] == bytearray_bytes(4_000_000)
+    # the summed heap reaches at least the larger process's own peak
+    assert data["timeline"]["peak_bytes"] >= max(
+        single["timeline"]["peak_bytes"] for single in singles.values())
+
+    page = directory / "merged.html"
+    result = check(memlyze("flamegraph", "--merge", "-o", page, top, child_capture,
+                           cwd=directory))
+    assert page.stat().st_size > 0 and "Wrote" in result.stdout
+
+
+def test_export_merge_collapsed_prefixes_each_process(family):
+    directory, top, child_capture, child = family
+    child_pid = stats_json(child_capture, directory)["pid"]
+    result = check(memlyze("export", "--merge", "--format", "collapsed", top, child_capture,
+                           cwd=directory))
+    prefix = f"pid {child_pid}: "
+    ours = [line for line in result.stdout.splitlines() if line.startswith(prefix)]
+    block = [line for line in ours if f"child.py:{line_of(child, 'CHILD')})" in line]
+    assert len(block) == 1 and block[0].endswith(f" {bytearray_bytes(4_000_000)}")
+    single = check(memlyze("export", "--format", "collapsed", child_capture, cwd=directory))
+    assert sorted(line.split(";", 1)[1] for line in ours) == sorted(single.stdout.splitlines())
+    refused = memlyze("export", "--format", "collapsed", top, child_capture, cwd=directory)
+    assert refused.returncode == 2 and "--merge" in refused.stderr

@@ -31,3 +31,18 @@ def load_processes(paths, top: int = 10):
         report_truncation(summary)
         processes.append(process_tree.Process(path, summary))
     return process_tree.build(processes)
+
+
+def load_merged(paths, options):
+    """The MergedReport of the captures with the options' selectors."""
+    from memlyze.reports.merged_report import MergedReport
+
+    from ._selectors import load_report
+
+    return MergedReport({path: load_report(path, options) for path in dict.fromkeys(paths)})
+
+
+def tree_of(merged) -> str:
+    from memlyze.reports import process_tree
+
+    return process_tree.render(merged.processes)

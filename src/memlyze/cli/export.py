@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from ._common import CliError, make_parser, os_error_text
+from ._captures import add_files, check_single, load_merged
+from ._common import CliError, UsageError, make_parser, os_error_text
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
 DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV or JSON"
@@ -31,7 +32,7 @@ formats to stdout."""
 
 def build_parser():
     parser = make_parser("export", DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    add_files(parser)
     parser.add_argument("--format", required=True, choices=FORMATS, metavar="FORMAT",
                         help="one of " + ", ".join(FORMATS))
     parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-': stdout)")
@@ -74,12 +75,14 @@ def main(argv: list[str]) -> int:
         raise CliError(f"{output} is a directory; give a file name with -o")
     if options.format == "pprof" and output == "-":
         raise CliError("pprof is binary: give a file name with -o")
-    report = load_report(options.file, options)
+    if len(options.file) > 1:
+        return several(options, output)
+    report = load_report(options.file[0], options)
     note = sampled_note(report)
     if note:
         sys.stderr.write(f"memlyze: {note}\n")
     if options.format == "pprof":
-        output = output or f"memlyze-{_stem(options.file)}{EXTENSIONS['pprof']}"
+        output = output or f"memlyze-{_stem(options.file[0])}{EXTENSIONS['pprof']}"
         try:
             report.export_pprof(output)
         except OSError as error:
@@ -87,6 +90,31 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"Wrote {output}\n")
         return 0
     _write(output, _text(report, options.format))
+    if output not in (None, "-"):
+        sys.stderr.write(f"Wrote {output}\n")
+    return 0
+
+
+def several(options, output) -> int:
+    """--merge of several captures: collapsed stacks under one frame per
+    process, or CSV / JSON rows summed by location."""
+    check_single(options, "export", " (one file for all the processes)")
+    if options.format not in ("collapsed", "csv", "json"):
+        raise UsageError(f"export: --format {options.format} takes one capture; several merge "
+                         "into collapsed, csv or json")
+    merged = load_merged(options.file, options)
+    note = sampled_note(merged)
+    if note:
+        sys.stderr.write(f"memlyze: {note}\n")
+    if options.format == "collapsed":
+        text = merged.collapsed()
+    elif options.format == "csv":
+        text = merged.locations_csv()
+    else:
+        from memlyze.reports import exports
+
+        text = exports.dumps(merged.locations_json())
+    _write(output, text)
     if output not in (None, "-"):
         sys.stderr.write(f"Wrote {output}\n")
     return 0
