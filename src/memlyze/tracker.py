@@ -207,8 +207,6 @@ class Tracker:
         with _lock:
             if _memlyze.is_tracking() or (_running is not None and _running.is_running):
                 raise TrackerError("a memlyze tracker is already running in this process")
-            if self.follow_subprocesses and self._following is None:
-                self._following = self._default_following()
             command = self.command
             if command is None:
                 import sys
@@ -231,14 +229,15 @@ class Tracker:
                 include_patterns=self.include_patterns,
                 exclude_patterns=self.exclude_patterns,
                 parent_pid=self.parent_pid or 0,
-                fork_path=self._following.family_path if self._following is not None and
-                self._following.follow else None,
+                fork_path=self._fork_path(),
             )
             self._started = True
             self._pid = os.getpid()
             _running = self
             if self.follow_fork:
                 os.register_at_fork(after_in_child=self._continue_in_child)
+            if self.follow_subprocesses and self._following is None:
+                self._following = self._default_following()
             if self._following is not None:
                 self._following.begin()
             set_thread_name = getattr(_memlyze, "set_thread_name", None)
@@ -246,6 +245,13 @@ class Tracker:
                 self._threading_watch = thread_naming.name_threads(set_thread_name,
                                                                    _memlyze.is_tracking)
         return self
+
+    def _fork_path(self) -> str | None:
+        """Where forked children record with follow_subprocesses: next to
+        the top capture (the family's), not below this process's."""
+        if self._following is not None and self._following.follow:
+            return self._following.family_path
+        return os.path.abspath(self.path) if self.follow_subprocesses else None
 
     def _default_following(self):
         """An in-process Tracker(follow_subprocesses=True): subprocesses
@@ -279,10 +285,7 @@ class Tracker:
         ``<path>.<pid>``; this tracker now stops that capture (at exit)."""
         if self._started and not self._stopped and _memlyze.is_tracking():
             self._pid = os.getpid()
-            base = self.path
-            if self._following is not None and self._following.follow:
-                base = self._following.family_path
-            self.child_path = f"{base}.{self._pid}"
+            self.child_path = f"{self._fork_path() or self.path}.{self._pid}"
             try:
                 _memlyze.set_thread_name(thread_naming.current_thread_name())
             except Exception:

@@ -348,3 +348,37 @@ def test_export_merge_collapsed_prefixes_each_process(family):
     assert sorted(line.split(";", 1)[1] for line in ours) == sorted(single.stdout.splitlines())
     refused = memlyze("export", "--format", "collapsed", top, child_capture, cwd=directory)
     assert refused.returncode == 2 and "--merge" in refused.stderr
+
+
+TRACKING = """
+import os
+import subprocess
+import sys
+
+import memlyze
+
+with memlyze.Tracker("api.mlyze", follow_subprocesses=True):
+    subprocess.run([sys.executable, "child.py", "5000000"], check=True)
+print("after", "MEMLYZE_RECORD" in os.environ, os.environ.get("PYTHONPATH"))
+subprocess.run([sys.executable, "child.py", "1000"], check=True)
+"""
+
+
+def test_tracker_api_follows_subprocesses_until_stop(tmp_path):
+    child = write_script(tmp_path, "child.py", CHILD)
+    script = write_script(tmp_path, "tracking.py", TRACKING)
+    env = clean_env()
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    check(result)
+    # the environment is the program's again once the tracker stopped
+    assert result.stdout == "child 5000000\nafter False None\nchild 1000\n"
+    assert result.stderr == ""
+    top = stats_json(tmp_path / "api.mlyze", tmp_path)
+    children = captures(tmp_path, "api.mlyze")
+    assert len(children) == 1  # not the child started after stop
+    (pid, (path, stats)), = children.items()
+    assert stats["parent_pid"] == top["pid"]
+    entry = find_location(stats["top_by_total"], "<module>", "child.py")
+    assert (entry["line"], entry["bytes"]) == (line_of(child, "CHILD"), bytearray_bytes(5_000_000))

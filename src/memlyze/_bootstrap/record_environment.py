@@ -160,9 +160,7 @@ def activate(config: dict) -> str | None:
     except (AttributeError, KeyError, TypeError) as error:
         return f"bad MEMLYZE_RECORD environment variable: {error!r}"
 
-    if config.get("parent_pid") is not None or (
-            options["follow_subprocesses"]
-            and not _still_as_created(path, config.get("placeholder") or "")):
+    if is_descendant(config):
         return _activate_descendant(config, path, options)
 
     # Only the first Python process records: `memlyze record` created the
@@ -176,22 +174,38 @@ def activate(config: dict) -> str | None:
     from memlyze._bootstrap.subprocess_following import Following
     from memlyze.tracker import Tracker
 
+    notes_path = subprocess_notes.create()
     try:
         tracker = Tracker(path, force=True, command=command, **options)
         # The top process names, at its end, the Python subprocesses that
         # were not recorded (all of them without --follow-subprocesses).
         tracker._following = Following(
             follow=options["follow_subprocesses"], family_path=path,
-            options=tracker.recording_options(), notes_path=subprocess_notes.create(),
-            owns_notes=True)
+            options=tracker.recording_options(), notes_path=notes_path, owns_notes=True)
         tracker.start()
     except (OSError, ValueError, TypeError, RuntimeError) as error:
+        if notes_path:
+            try:
+                os.unlink(notes_path)
+            except OSError:
+                pass
         return f"cannot start tracking into {path}: {error}"
     # Registered now, before the program's own handlers, so it runs after
     # them: tracking ends when the program's main code (and its atexit
     # work) has ended, before the interpreter shuts down.
     atexit.register(_stop_at_exit, tracker)
     return None
+
+
+def is_descendant(config: dict) -> bool:
+    """Whether this process was started below a followed one (it records
+    into <output>.<pid>): its options name a parent, or they follow
+    subprocesses and the top process already wrote the capture (a Python
+    started by a shell script that `memlyze record` ran)."""
+    if config.get("parent_pid") is not None:
+        return True
+    return bool(config.get("follow_subprocesses")) and not _still_as_created(
+        str(config.get("path") or ""), config.get("placeholder") or "")
 
 
 def _activate_descendant(config: dict, family_path: str, options: dict) -> str | None:

@@ -71,13 +71,14 @@ def _start_tracking(here, raw):
     except ValueError as error:
         sys.path.remove(package_root)
         return f"bad MEMLYZE_RECORD environment variable: {error}"
-    if config.get("parent_pid") is not None:
+    descendant = record_environment.is_descendant(config)
+    if descendant:
         # A followed subprocess: keep the hook for its own children.
         os.environ["MEMLYZE_RECORD"] = raw
     try:
         import memlyze.tracker  # noqa: F401
     except Exception as error:  # ImportError, or a broken install
-        if config.get("parent_pid") is not None:
+        if descendant:
             from memlyze._bootstrap import subprocess_notes
 
             command = " ".join(getattr(sys, "orig_argv", None) or sys.argv)
@@ -94,7 +95,7 @@ def _start_tracking(here, raw):
         except ValueError:
             pass
     pythonpath = config.get("pythonpath")
-    if config.get("parent_pid") is None:
+    if not descendant:
         # The top process: the program sees its environment as it was (a
         # followed recording exports the hook again when it starts).
         if pythonpath is None:
