@@ -202,7 +202,10 @@ subprocess.run(["true"], check=True)
 def test_without_the_option_python_subprocesses_are_named(tmp_path):
     write_script(tmp_path, "child.py", CHILD)
     script = write_script(tmp_path, "starting.py", STARTING)
-    result = check(memlyze("run", "-o", "s.mlyze", script, cwd=tmp_path))
+    notes = tmp_path / "tmp"
+    notes.mkdir()
+    result = check(memlyze("run", "-o", "s.mlyze", script, cwd=tmp_path,
+                           env=clean_env(TMPDIR=str(notes))))
     assert result.stdout == "child 1000\nchild 2000\nchild 3000\n"
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -213,6 +216,7 @@ def test_without_the_option_python_subprocesses_are_named(tmp_path):
     assert "true" not in lines[0].replace("--follow", "")
     assert "--follow-subprocesses" in lines[0]
     assert [path.name for path in tmp_path.glob("s.mlyze*")] == ["s.mlyze"]
+    assert list(notes.iterdir()) == []  # the notes file was read and removed
 
 
 def test_with_the_option_only_unfollowable_interpreters_are_named(tmp_path):

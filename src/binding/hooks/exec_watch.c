@@ -189,7 +189,9 @@ void exec_watch_before_exec(const char *path, char *const arguments[],
         note_append(note, &size, word);
     }
     note[size++] = '\n';
-    int descriptor = open(watch.notes_path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    /* The first note creates the file (see subprocess_notes.py). */
+    int descriptor =
+        open(watch.notes_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (descriptor >= 0) {
         ssize_t written = write(descriptor, note, size);
         (void)written;

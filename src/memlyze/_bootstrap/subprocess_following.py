@@ -61,6 +61,8 @@ class Following:
                                     sys.executable or "")
             except ValueError:
                 pass  # a path too long to watch: the subprocesses are not named
+            subprocess_notes.SpawnWatch.set(self.notes_path, self.follow,
+                                            record_environment.BOOTSTRAP_DIR, sys.executable or "")
 
     def _export(self) -> None:
         pythonpath = os.environ.get("PYTHONPATH")
@@ -109,5 +111,6 @@ class Following:
             from memlyze import _memlyze
 
             _memlyze.watch_exec(None)
+            subprocess_notes.SpawnWatch.set(None, False, "", "")
             if self.owner_pid == os.getpid():
                 subprocess_notes.report_and_remove(self.notes_path)
