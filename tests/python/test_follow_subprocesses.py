@@ -386,3 +386,38 @@ def test_tracker_api_follows_subprocesses_until_stop(tmp_path):
     assert stats["parent_pid"] == top["pid"]
     entry = find_location(stats["top_by_total"], "<module>", "child.py")
     assert (entry["line"], entry["bytes"]) == (line_of(child, "CHILD"), bytearray_bytes(5_000_000))
+
+
+XDIST_TESTS = """
+def test_small():
+    block = bytearray(2_000_000)  # SMALL
+    assert len(block) == 2_000_000
+
+
+def test_large():
+    block = bytearray(3_000_000)  # LARGE
+    assert len(block) == 3_000_000
+"""
+
+
+def test_pytest_xdist_workers_are_followed(tmp_path):
+    tests = write_script(tmp_path, "test_blocks.py", XDIST_TESTS)
+    command = ["record", "--follow-subprocesses", "-o", "x.mlyze", sys.executable, "-m",
+               "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", tests.name]
+    result = check(memlyze(*command, cwd=tmp_path))
+    assert "2 passed" in result.stdout and result.stderr == ""
+    top = stats_json(tmp_path / "x.mlyze", tmp_path)
+    workers = captures(tmp_path, "x.mlyze")
+    assert len(workers) == 2
+    found = {}
+    for pid, (path, stats) in workers.items():
+        assert stats["parent_pid"] == top["pid"]
+        for function, marker, size in (("test_small", "SMALL", 2_000_000),
+                                       ("test_large", "LARGE", 3_000_000)):
+            entry = find_location(stats["top_by_total"], function, "test_blocks.py")
+            if entry is not None:
+                assert (entry["line"], entry["bytes"]) == (line_of(tests, marker),
+                                                           bytearray_bytes(size))
+                found[function] = pid
+    assert set(found) == {"test_small", "test_large"}  # each in the worker that ran it
+    assert find_location(top["top_by_total"], "test_small", "test_blocks.py") is None
