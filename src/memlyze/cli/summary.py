@@ -115,7 +115,10 @@ def main(argv: list[str]) -> int:
         return 0
     from memlyze.reports import process_tree
 
-    ordered = load_processes(options.file, options.top)
+    # Merged locations are summed from each capture's top list: read longer
+    # lists so that a location large only in sum still shows.
+    depth = max(options.top * 10, 100) if options.merge else options.top
+    ordered = load_processes(options.file, depth)
     sections = [process_tree.render(ordered)]
     if options.merge:
         sections.append(render_merged(ordered, options.top, width))
