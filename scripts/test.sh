@@ -29,8 +29,9 @@ install_test_tools() {
     # wheel at their newest version, and their source build wants the internet.
     local pip=("$1/bin/python" -m pip install --quiet --disable-pip-version-check --only-binary=:all:)
     "${pip[@]}" meson meson-python ninja pytest playwright
-    # Workloads of tests/python/test_native_allocations.py and test_follow_fork.py.
-    "${pip[@]}" numpy gunicorn
+    # Workloads of tests/python/test_native_allocations.py, test_follow_fork.py and
+    # test_follow_subprocesses.py (pytest-xdist and execnet: pure-Python wheels).
+    "${pip[@]}" numpy gunicorn pytest-xdist
     # The speedscope export is validated against speedscope's JSON schema.
     "${pip[@]}" jsonschema
     # memlyze plot (tests/python/test_rss_process.py) draws with matplotlib.

@@ -149,6 +149,7 @@ class Tracker:
         aggregate_interval: float = 60.0,
         include_patterns=None,
         exclude_patterns=None,
+        follow_subprocesses: bool = False,
         **later_options,
     ):
         for name, value in later_options.items():
@@ -171,7 +172,14 @@ class Tracker:
         self.native = bool(native)
         self.aggregate = bool(aggregate)
         self.aggregate_interval = _check_aggregate_interval(aggregate_interval)
-        self.follow_fork = bool(follow_fork)
+        self.follow_subprocesses = bool(follow_subprocesses)
+        # Following subprocesses includes forked children.
+        self.follow_fork = bool(follow_fork) or self.follow_subprocesses
+        # The recorded process that started this one (set by the start-up
+        # hook of a followed subprocess), and what this tracker does about
+        # its own subprocesses (subprocess_following.Following or None).
+        self.parent_pid = None
+        self._following = None
         self._started = False
         self._stopped = False
         self._pid = None
@@ -220,24 +228,64 @@ class Tracker:
                 aggregate_interval=self.aggregate_interval if self.aggregate else 0.0,
                 include_patterns=self.include_patterns,
                 exclude_patterns=self.exclude_patterns,
+                parent_pid=self.parent_pid or 0,
+                fork_path=self._fork_path(),
             )
             self._started = True
             self._pid = os.getpid()
             _running = self
             if self.follow_fork:
                 os.register_at_fork(after_in_child=self._continue_in_child)
+            if self.follow_subprocesses and self._following is None:
+                self._following = self._default_following()
+            if self._following is not None:
+                self._following.begin()
             set_thread_name = getattr(_memlyze, "set_thread_name", None)
             if set_thread_name is not None:
                 self._threading_watch = thread_naming.name_threads(set_thread_name,
                                                                    _memlyze.is_tracking)
         return self
 
+    def _fork_path(self) -> str | None:
+        """Where forked children record with follow_subprocesses: next to
+        the top capture (the family's), not below this process's."""
+        if self._following is not None and self._following.follow:
+            return self._following.family_path
+        return os.path.abspath(self.path) if self.follow_subprocesses else None
+
+    def _default_following(self):
+        """An in-process Tracker(follow_subprocesses=True): subprocesses
+        record into ``<path>.<pid>``; those that cannot are named at stop."""
+        from ._bootstrap import subprocess_notes
+        from ._bootstrap.subprocess_following import Following
+
+        return Following(follow=True, family_path=self.path, options=self.recording_options(),
+                         notes_path=subprocess_notes.create(), owns_notes=True)
+
+    def recording_options(self) -> dict:
+        """The options a followed subprocess records with (this tracker's)."""
+        return {
+            "max_stack_depth": self.max_stack_depth,
+            "python_allocators": self.python_allocators,
+            "track_gc": self.track_gc,
+            "rss_interval": self.rss_interval,
+            "sample_rate": self.sample_rate,
+            "sample_interval": self.sample_interval or None,
+            "include_patterns": list(self.include_patterns),
+            "exclude_patterns": list(self.exclude_patterns),
+            "native": self.native,
+            "follow_fork": True,
+            "aggregate": self.aggregate,
+            "aggregate_interval": self.aggregate_interval,
+            "follow_subprocesses": True,
+        }
+
     def _continue_in_child(self) -> None:
         """In a forked child with follow_fork: the engine already records into
         ``<path>.<pid>``; this tracker now stops that capture (at exit)."""
         if self._started and not self._stopped and _memlyze.is_tracking():
             self._pid = os.getpid()
-            self.child_path = f"{self.path}.{self._pid}"
+            self.child_path = f"{self._fork_path() or self.path}.{self._pid}"
             try:
                 _memlyze.set_thread_name(thread_naming.current_thread_name())
             except Exception:
@@ -263,6 +311,8 @@ class Tracker:
             if self._threading_watch is not None:
                 self._threading_watch.leave()
             _memlyze.stop_tracking()
+            if self._following is not None:
+                self._following.end()
 
     def snapshot(self) -> None:
         """Marks this moment in the capture; reports can select it later."""

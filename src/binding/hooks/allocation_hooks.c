@@ -24,6 +24,7 @@
 
 #include "binding/hooks/allocation_hooks.h"
 #include "core/format/capture_format.h"
+#include "binding/hooks/exec_watch.h"
 #include "binding/hooks/got_patcher.h"
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
@@ -395,12 +396,14 @@ static int exec_returned(int result)
 
 static int hook_execve(const char *path, char *const arguments[], char *const environment[])
 {
+    exec_watch_before_exec(path, arguments, environment);
     recorder_before_exec();
     return exec_returned(original.execve(path, arguments, environment));
 }
 
 static int hook_execv(const char *path, char *const arguments[])
 {
+    exec_watch_before_exec(path, arguments, NULL);
     recorder_before_exec();
     return exec_returned(original.execv(path, arguments));
 }

@@ -128,6 +128,8 @@ static int put_header_common(PyObject *dict, const struct capture_reader *reader
     if (dict_put(dict, "format_version", unsigned_object(header->format_version)) < 0 ||
         dict_put(dict, "command", text_object(header->command, header->command_size)) < 0 ||
         dict_put(dict, "pid", unsigned_object(header->pid)) < 0 ||
+        dict_put(dict, "parent_pid", header->parent_pid ? unsigned_object(header->parent_pid)
+                                                        : Py_NewRef(Py_None)) < 0 ||
         dict_put(dict, "python_version",
                  text_object(header->python_version, header->python_version_size)) < 0 ||
         dict_put(dict, "start_time_ns", unsigned_object(header->start_time_ns)) < 0 ||

@@ -121,6 +121,8 @@ static PyObject *collection_header(struct report_collection_object *self, PyObje
     const char *note = capture_reader_truncation_note(self->reader);
     PyObject *dict = PyDict_New();
     if (!dict || dict_put(dict, "pid", unsigned_object(header->pid)) < 0 ||
+        dict_put(dict, "parent_pid", header->parent_pid ? unsigned_object(header->parent_pid)
+                                                        : Py_NewRef(Py_None)) < 0 ||
         dict_put(dict, "command", PyUnicode_DecodeUTF8(header->command,
                                                        (Py_ssize_t)header->command_size,
                                                        "replace")) < 0 ||
@@ -130,6 +132,7 @@ static PyObject *collection_header(struct report_collection_object *self, PyObje
         dict_put(dict, "sample_rate", PyFloat_FromDouble(header->sample_rate)) < 0 ||
         dict_put(dict, "sample_interval", unsigned_object(header->sample_interval)) < 0 ||
         dict_put(dict, "flags", unsigned_object(header->flags)) < 0 ||
+        dict_put(dict, "start_time_ns", unsigned_object(header->start_time_ns)) < 0 ||
         dict_put(dict, "truncated",
                  PyBool_FromLong(capture_reader_truncated(self->reader))) < 0 ||
         dict_put(dict, "truncation_note",
@@ -232,7 +235,7 @@ static PyObject *collection_series(struct report_collection_object *self, PyObje
 
 static PyMethodDef collection_methods[] = {
     {"header", (PyCFunction)collection_header, METH_NOARGS,
-     "header() -> dict: pid, command, python_version, sample_rate, sample_interval,\n"
+     "header() -> dict: pid, parent_pid, command, python_version, sample_rate, sample_interval,\n"
      "flags (HEADER_FLAG_* bits), truncated, truncation_note."},
     {"summary", (PyCFunction)collection_summary, METH_NOARGS,
      "summary() -> dict: peak_bytes, peak_count, peak_time_ns, end_time_ns, total_bytes,\n"

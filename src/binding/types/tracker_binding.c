@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "binding/hooks/allocation_hooks.h"
+#include "binding/hooks/exec_watch.h"
 #include "binding/types/binding.h"
 #include "core/format/capture_format.h"
 #include "binding/interpreter/line_numbers.h"
@@ -249,6 +250,8 @@ struct start_request {
     struct sampling_choice sampling;
     int follow_fork;
     int native;
+    unsigned long long parent_pid;
+    const char *fork_path;
     PyObject *include_patterns;
     PyObject *exclude_patterns;
 };
@@ -261,19 +264,20 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
                             "track_gc", "rss_interval", "command", "live_table",
                             "aggregate_interval", "sample_rate", "sample_interval", "seed",
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
-                            NULL};
+                            "parent_pid", "fork_path", NULL};
     *request = (struct start_request){
         .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
         .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
         .exclude_patterns = Py_None,
     };
     if (!PyArg_ParseTupleAndKeywords(
-            args, keywords, "z|$pippdspddKOppOO:start_tracking", names, &request->path,
+            args, keywords, "z|$pippdspddKOppOOKz:start_tracking", names, &request->path,
             &request->overwrite, &request->max_stack_depth, &request->python_allocators,
             &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
             &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
             &request->sampling.seed_object, &request->follow_fork, &request->native,
-            &request->include_patterns, &request->exclude_patterns)) {
+            &request->include_patterns, &request->exclude_patterns, &request->parent_pid,
+            &request->fork_path)) {
         return -1;
     }
 #ifdef Py_GIL_DISABLED
@@ -308,6 +312,7 @@ static struct recorder_options start_request_options(const struct start_request 
         .path = request->path,
         .overwrite = request->overwrite,
         .pid = (uint64_t)getpid(),
+        .parent_pid = (uint64_t)request->parent_pid,
         .python_version = version,
         .command = request->command,
         .flags = (request->python_allocators ? HEADER_FLAG_PYTHON_ALLOCATORS : 0) |
@@ -322,6 +327,7 @@ static struct recorder_options start_request_options(const struct start_request 
                                      ? (uint64_t)(request->aggregate_interval * 1e9)
                                      : 0,
         .follow_fork = request->follow_fork,
+        .fork_path = request->fork_path,
     };
     if (request->native && native_stack_probe_or_warn() == 0) {
         options.flags |= HEADER_FLAG_NATIVE;
@@ -470,7 +476,30 @@ static PyObject *set_thread_name(PyObject *self, PyObject *name)
     Py_RETURN_NONE;
 }
 
+/* watch_exec(notes_path, follow, bootstrap_dir, executable): see exec_watch.h. */
+static PyObject *watch_exec(PyObject *self, PyObject *args)
+{
+    (void)self;
+    const char *notes_path = NULL;
+    const char *bootstrap_dir = "";
+    const char *executable = "";
+    int follow = 0;
+    if (!PyArg_ParseTuple(args, "z|pss:watch_exec", &notes_path, &follow, &bootstrap_dir,
+                          &executable)) {
+        return NULL;
+    }
+    if (exec_watch_configure(notes_path, follow, bootstrap_dir, executable) < 0) {
+        PyErr_SetString(PyExc_ValueError, "watch_exec: a path is too long");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef tracker_methods[] = {
+    {"watch_exec", watch_exec, METH_VARARGS,
+     "watch_exec(notes_path, follow=False, bootstrap_dir='', executable='')\n--\n\n"
+     "Append a line to notes_path for each Python program exec'd that will not record "
+     "(None: stop)."},
     {"start_tracking", (PyCFunction)(void (*)(void))start_tracking, METH_VARARGS | METH_KEYWORDS,
      "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
      "track_gc=True, rss_interval=0.01, command='', live_table=False, aggregate_interval=0.0, "

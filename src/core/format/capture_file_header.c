@@ -20,6 +20,7 @@ static uint64_t *header_varint_field(struct capture_header *header, uint64_t tag
     case HEADER_PAGE_SIZE: return &header->page_size;
     case HEADER_SAMPLE_SEED: return &header->sample_seed;
     case HEADER_MAX_CHUNK_SIZE: return &header->max_chunk_size;
+    case HEADER_PARENT_PID: return &header->parent_pid;
     default: return NULL;
     }
 }

@@ -239,6 +239,10 @@ enum capture_header_tag {
     HEADER_MAX_CHUNK_SIZE = 12, /* varint: no chunk's C or U exceeds it; in
                                    [1, CAPTURE_MAX_CHUNK_SIZE], absent means
                                    CAPTURE_MAX_CHUNK_SIZE */
+    HEADER_PARENT_PID = 13,     /* varint: the recorded process this one was
+                                   started by (fork, subprocess, exec:
+                                   --follow-subprocesses); absent for the
+                                   top process */
 };
 
 enum capture_header_flag {

@@ -51,6 +51,7 @@ struct capture_header {
     uint64_t page_size;             /* 0 = unknown */
     uint64_t sample_seed;           /* 0 */
     uint64_t max_chunk_size;        /* CAPTURE_MAX_CHUNK_SIZE ; the writer's bound */
+    uint64_t parent_pid;            /* 0 = none: not started by a recorded process */
 };
 
 /* The footer's summary figures, as the writer wrote them (not cross-checked

@@ -60,6 +60,9 @@ int recorder_encode_header(const struct recorder_options *options, struct byte_b
                  byte_buffer_append_tlv_varint(out, HEADER_SAMPLE_SEED, options->sample_seed) ||
                  /* the bound capture_writer_write_chunk keeps */
                  byte_buffer_append_tlv_varint(out, HEADER_MAX_CHUNK_SIZE, CAPTURE_MAX_CHUNK_SIZE);
+    if (!failed && options->parent_pid) {
+        failed = byte_buffer_append_tlv_varint(out, HEADER_PARENT_PID, options->parent_pid);
+    }
     return failed ? -1 : 0;
 }
 

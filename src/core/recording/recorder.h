@@ -17,6 +17,7 @@ struct recorder_options {
     const char *path;           /* capture file to create */
     int overwrite;              /* 0: fail if path exists */
     uint64_t pid;
+    uint64_t parent_pid;        /* the recorded process that started this one, 0: none */
     const char *python_version; /* "3.11.7" */
     const char *command;        /* the profiled command line */
     uint64_t flags;             /* HEADER_FLAG_* */
@@ -32,6 +33,8 @@ struct recorder_options {
     int live_table;
     uint64_t aggregate_interval_ns;
     int follow_fork;            /* 1: a forked child records into path.<pid> */
+    const char *fork_path;      /* with follow_fork: children record into
+                                   fork_path.<pid> instead (NULL: path) */
 };
 
 /*

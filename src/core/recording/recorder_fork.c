@@ -63,15 +63,16 @@ static struct {
 /* Keeps a copy of options when they ask to follow forks into capture files. */
 void recorder_fork_remember_options(const struct recorder_options *options)
 {
+    const char *base = options->fork_path ? options->fork_path : options->path;
     remembered.follow_fork = options->follow_fork && options->path &&
                              !options->aggregate_interval_ns &&
-                             strlen(options->path) < sizeof remembered.path;
+                             strlen(base) < sizeof remembered.path;
     remembered.forked_child = 0;
     if (!remembered.follow_fork) {
         return;
     }
     remembered.options = *options;
-    snprintf(remembered.path, sizeof remembered.path, "%s", options->path);
+    snprintf(remembered.path, sizeof remembered.path, "%s", base);
     snprintf(remembered.python_version, sizeof remembered.python_version, "%s",
              options->python_version ? options->python_version : "");
     const char *command = options->command ? options->command : "";
@@ -95,6 +96,7 @@ static void restart_in_forked_child(void)
     snprintf(path, sizeof remembered.child_path, "%s.%d", remembered.path, (int)getpid());
     struct recorder_options options = remembered.options;
     options.path = path;
+    options.parent_pid = remembered.options.pid; /* the process that forked */
     options.pid = (uint64_t)getpid();
     options.overwrite = 1;
     struct byte_buffer header = {0};
@@ -121,6 +123,7 @@ static void restart_in_forked_child(void)
     recorder.owner_pid = (int)getpid();
     __atomic_store_n(&recorder.sealable_pid, recorder.owner_pid, __ATOMIC_RELEASE);
     remembered.forked_child = 1;
+    remembered.options.pid = options.pid; /* the parent of this child's own forks */
     __atomic_store_n(&recorder_active_flag, 1, __ATOMIC_SEQ_CST);
 }
 

@@ -34,6 +34,7 @@ TRACKER_OPTIONS = {
     "follow_fork": False,
     "aggregate": False,
     "aggregate_interval": 60.0,
+    "follow_subprocesses": False,
 }
 
 
@@ -159,6 +160,9 @@ def activate(config: dict) -> str | None:
     except (AttributeError, KeyError, TypeError) as error:
         return f"bad MEMLYZE_RECORD environment variable: {error!r}"
 
+    if is_descendant(config):
+        return _activate_descendant(config, path, options)
+
     # Only the first Python process records: `memlyze record` created the
     # capture file empty or with a placeholder header; anything else in it
     # was written by an earlier process (one that ignored PYTHONPATH, e.g.
@@ -166,16 +170,76 @@ def activate(config: dict) -> str | None:
     if not _still_as_created(path, config.get("placeholder") or ""):
         return None
 
+    from memlyze._bootstrap import subprocess_notes
+    from memlyze._bootstrap.subprocess_following import Following
     from memlyze.tracker import Tracker
 
+    notes_path = subprocess_notes.create()
     try:
         tracker = Tracker(path, force=True, command=command, **options)
+        # The top process names, at its end, the Python subprocesses that
+        # were not recorded (all of them without --follow-subprocesses).
+        tracker._following = Following(
+            follow=options["follow_subprocesses"], family_path=path,
+            options=tracker.recording_options(), notes_path=notes_path, owns_notes=True)
         tracker.start()
     except (OSError, ValueError, TypeError, RuntimeError) as error:
+        if notes_path:
+            try:
+                os.unlink(notes_path)
+            except OSError:
+                pass
         return f"cannot start tracking into {path}: {error}"
     # Registered now, before the program's own handlers, so it runs after
     # them: tracking ends when the program's main code (and its atexit
     # work) has ended, before the interpreter shuts down.
+    atexit.register(_stop_at_exit, tracker)
+    return None
+
+
+def is_descendant(config: dict) -> bool:
+    """Whether this process was started below a followed one (it records
+    into <output>.<pid>): its options name a parent, or they follow
+    subprocesses and the top process already wrote the capture (a Python
+    started by a shell script that `memlyze record` ran)."""
+    if config.get("parent_pid") is not None:
+        return True
+    return bool(config.get("follow_subprocesses")) and not _still_as_created(
+        str(config.get("path") or ""), config.get("placeholder") or "")
+
+
+def _activate_descendant(config: dict, family_path: str, options: dict) -> str | None:
+    """In a Python process started below a followed one: records into
+    ``<output>.<pid>``. Never stops the program: what fails is noted for the
+    top process to report. Returns None."""
+    import atexit
+    import sys
+
+    from memlyze._bootstrap import subprocess_notes
+    from memlyze._bootstrap.subprocess_following import Following, child_capture_path
+    from memlyze.tracker import Tracker
+
+    notes = config.get("notes") or None
+    command = " ".join(getattr(sys, "orig_argv", None) or sys.argv)
+    try:
+        path = child_capture_path(family_path)
+    except OSError as error:
+        subprocess_notes.append(notes, "cannot-record", f"{command} ({error})")
+        return None
+    try:
+        tracker = Tracker(path, force=True, **options)
+        tracker.parent_pid = config.get("parent_pid") or None
+        tracker._following = Following(follow=True, family_path=family_path,
+                                       options=tracker.recording_options(),
+                                       notes_path=notes, owns_notes=False)
+        tracker.start()
+    except (OSError, ValueError, TypeError, RuntimeError) as error:
+        subprocess_notes.append(notes, "cannot-record", f"{command} ({error})")
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return None
     atexit.register(_stop_at_exit, tracker)
     return None
 

@@ -4,7 +4,10 @@ This file is imported as the top-level module ``sitecustomize`` by any Python
 process whose PYTHONPATH holds this folder. It must stay cheap and must not
 leave traces: it removes its folder from sys.path and takes its environment
 variable out of os.environ (so subprocesses are not tracked) before doing
-anything else, and restores PYTHONPATH before tracking starts.
+anything else, and restores PYTHONPATH before tracking starts. With
+--follow-subprocesses the variable and PYTHONPATH stay (and a followed
+process, one whose options carry parent_pid, records into <output>.<pid>):
+see subprocess_following.py.
 """
 
 
@@ -56,9 +59,32 @@ def _start_tracking(here, raw):
     package_root = os.path.dirname(os.path.dirname(here))
     sys.path.insert(0, package_root)
     try:
-        import memlyze.tracker  # noqa: F401
+        # Pure Python, loadable by any Python 3: a followed subprocess that
+        # cannot load the tracker is noted, not stopped.
         from memlyze._bootstrap import record_environment
+    except Exception as error:
+        sys.path.remove(package_root)
+        return (f"this Python ({sys.executable}, {sys.version.split()[0]}) cannot load "
+                f"memlyze from {package_root}: {error}")
+    try:
+        config = record_environment.read_config(raw)
+    except ValueError as error:
+        sys.path.remove(package_root)
+        return f"bad MEMLYZE_RECORD environment variable: {error}"
+    descendant = record_environment.is_descendant(config)
+    if descendant:
+        # A followed subprocess: keep the hook for its own children.
+        os.environ["MEMLYZE_RECORD"] = raw
+    try:
+        import memlyze.tracker  # noqa: F401
     except Exception as error:  # ImportError, or a broken install
+        if descendant:
+            from memlyze._bootstrap import subprocess_notes
+
+            command = " ".join(getattr(sys, "orig_argv", None) or sys.argv)
+            subprocess_notes.append(config.get("notes"), "cannot-load",
+                                    f"{command} (Python {sys.version.split()[0]})")
+            return None
         return (
             f"this Python ({sys.executable}, {sys.version.split()[0]}) cannot load "
             f"memlyze from {package_root}: {error}"
@@ -68,15 +94,14 @@ def _start_tracking(here, raw):
             sys.path.remove(package_root)
         except ValueError:
             pass
-    try:
-        config = record_environment.read_config(raw)
-    except ValueError as error:
-        return f"bad MEMLYZE_RECORD environment variable: {error}"
     pythonpath = config.get("pythonpath")
-    if pythonpath is None:
-        os.environ.pop("PYTHONPATH", None)
-    else:
-        os.environ["PYTHONPATH"] = pythonpath
+    if not descendant:
+        # The top process: the program sees its environment as it was (a
+        # followed recording exports the hook again when it starts).
+        if pythonpath is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = pythonpath
     return record_environment.activate(config)
 
 

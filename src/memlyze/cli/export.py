@@ -6,8 +6,10 @@ import json
 import sys
 from pathlib import Path
 
-from ._common import (CliError, add_force_option, check_capture_path, check_output_file,
-                      describe_capture_error, make_parser, os_error_text, warn_if_nothing_selected)
+from ._captures import add_files, check_single, load_merged
+from ._common import (CliError, UsageError, add_force_option, check_capture_path,
+                      check_output_file, describe_capture_error, make_parser, os_error_text,
+                      warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
 DESCRIPTION = "pprof, speedscope, collapsed stacks, CSV, JSON or Parquet tables"
@@ -35,7 +37,7 @@ formats to stdout."""
 
 def build_parser():
     parser = make_parser("export", DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    add_files(parser)
     parser.add_argument("--format", required=True, choices=FORMATS, metavar="FORMAT",
                         help="one of " + ", ".join(FORMATS))
     parser.add_argument("-o", "--output", metavar="OUT", help="output file ('-': stdout)")
@@ -98,15 +100,20 @@ def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     output = options.output
     if options.format == "parquet":
-        return _export_parquet(options.file, output)
+        # one partition (process=<pid>) per capture, in the same directory
+        for capture in dict.fromkeys(options.file):
+            _export_parquet(capture, output)
+        return 0
     if output and output != "-" and os.path.isdir(output):
         raise CliError(f"{output} is a directory; give a file name with -o")
     if options.format == "pprof" and output == "-":
         raise CliError("pprof is binary: give a file name with -o")
+    if len(options.file) > 1:
+        return several(options, output)
     if options.format == "pprof" and not output:
-        output = f"memlyze-{_stem(options.file)}{EXTENSIONS['pprof']}"
-    check_output_file(output, options.force, options.file)
-    report = load_report(options.file, options)
+        output = f"memlyze-{_stem(options.file[0])}{EXTENSIONS['pprof']}"
+    check_output_file(output, options.force, options.file[0])
+    report = load_report(options.file[0], options)
     if output not in (None, "-"):
         selected = report.tree(other_fraction=0.0, max_nodes=1)["nodes"]
         warn_if_nothing_selected(selected["count"][0], selected["bytes"][0],
@@ -122,6 +129,32 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"Wrote {output}\n")
         return 0
     _write(output, _text(report, options.format))
+    if output not in (None, "-"):
+        sys.stderr.write(f"Wrote {output}\n")
+    return 0
+
+
+def several(options, output) -> int:
+    """--merge of several captures: collapsed stacks under one frame per
+    process, or CSV / JSON rows summed by location."""
+    check_single(options, "export", " (one file for all the processes)")
+    if options.format not in ("collapsed", "csv", "json"):
+        raise UsageError(f"export: --format {options.format} takes one capture; several merge "
+                         "into collapsed, csv or json")
+    check_output_file(output, options.force)
+    merged = load_merged(options.file, options)
+    note = sampled_note(merged)
+    if note:
+        sys.stderr.write(f"memlyze: {note}\n")
+    if options.format == "collapsed":
+        text = merged.collapsed()
+    elif options.format == "csv":
+        text = merged.locations_csv()
+    else:
+        from memlyze.reports import exports
+
+        text = exports.dumps(merged.locations_json())
+    _write(output, text)
     if output not in (None, "-"):
         sys.stderr.write(f"Wrote {output}\n")
     return 0

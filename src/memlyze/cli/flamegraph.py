@@ -25,7 +25,11 @@ The page opens offline in any browser: everything is inside the one file."""
 
 def build_parser():
     parser = make_parser("flamegraph", DESCRIPTION, epilog=EPILOG)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    parser.add_argument("file", metavar="FILE", nargs="+",
+                        help="capture file (.mlyze); several (app.mlyze*) with --merge")
+    parser.add_argument("--merge", action="store_true",
+                        help="several captures (--follow-subprocesses) in one page whose root's "
+                             "children are the processes; without it, one page per capture")
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="HTML file to write (default: memlyze-flamegraph-<capture name>.html)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
@@ -47,39 +51,47 @@ def default_output(capture: str) -> str:
     return f"memlyze-flamegraph-{stem or 'capture'}.html"
 
 
-def _load(options) -> dict:
-    check_capture_path(options.file)
-    try:
-        from memlyze.reports.flame_data import build_flame_data
-    except ImportError as error:
-        raise CliError(f"this memlyze has no flame graph data builder ({error})") from None
+def _load(options, merged: bool = False) -> dict:
+    for path in options.file:
+        check_capture_path(path)
+    from memlyze.reports.flame_data import build_flame_data
+    from memlyze.reports.flame_merge import build_merged_flame_data
+
     selection, snapshot = selection_of(options)
+    if merged:
+        if options.temporal or options.split_threads:
+            raise UsageError("--merge cannot be combined with --temporal or --split-threads")
+        build = build_merged_flame_data
+        extra = {}
+    else:
+        build = build_flame_data
+        extra = {"split_threads": options.split_threads, "temporal": options.temporal}
     try:
-        return build_flame_data(
-            options.file,
+        return build(
+            options.file if merged else options.file[0],
             selection=selection,
             snapshot=snapshot,
             thread=options.thread,
-            split_threads=options.split_threads,
             include=tuple(options.include),
             exclude=tuple(options.exclude),
             inverted=options.inverted,
-            temporal=options.temporal,
             temporary_threshold=options.temporary_threshold,
+            **extra,
         )
     except CliError:
         raise
     except ValueError as error:
         from memlyze.reports.report_data import ReportError
 
+        where = " ".join(options.file)
         if isinstance(error, ReportError):  # a selector the capture cannot satisfy
-            raise CliError(f"{options.file}: {error}") from None
-        raise CliError(describe_capture_error(options.file, error)) from None
+            raise CliError(f"{where}: {error}") from None
+        raise CliError(describe_capture_error(where, error)) from None
     except (OSError, ValueError, RuntimeError, MemoryError, LookupError) as error:
-        raise CliError(describe_capture_error(options.file, error)) from None
+        raise CliError(describe_capture_error(" ".join(options.file), error)) from None
     except Exception as error:  # the C reader's CaptureError and friends
         if type(error).__name__.endswith("Error"):
-            raise CliError(describe_capture_error(options.file, error)) from None
+            raise CliError(describe_capture_error(" ".join(options.file), error)) from None
         raise
 
 
@@ -87,12 +99,28 @@ def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
     if options.temporary_threshold != 1 and not options.temporary:
         raise UsageError("--temporary-threshold needs --temporary")
-    output = options.output or default_output(options.file)
-    check_output_file(output, options.force, options.file)
-    data = _load(options)
+    if len(options.file) == 1 or options.merge:
+        return write_page(options, options.output or default_output(options.file[0]),
+                          merged=len(options.file) > 1)
+    if options.output:
+        raise UsageError("flamegraph: -o names one page: add --merge for several captures, "
+                         "or leave -o out for one page per capture")
+    import copy
+
+    for path in dict.fromkeys(options.file):
+        single = copy.copy(options)
+        single.file = [path]
+        write_page(single, default_output(path), merged=False)
+    return 0
+
+
+def write_page(options, output: str, merged: bool) -> int:
+    for path in options.file:
+        check_output_file(output, options.force, path)
+    data = _load(options, merged)
     meta = data.get("meta") or {}
     if meta.get("capture_truncated"):
-        warn_truncated(options.file, meta.get("truncation_note"))
+        warn_truncated(", ".join(options.file), meta.get("truncation_note"))
     warn_if_nothing_selected(meta.get("total_count"), meta.get("total_bytes"),
                              f"the flame graph in {output}", options)
 

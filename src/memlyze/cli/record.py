@@ -27,6 +27,9 @@ EPILOG = """\
 The command's stdout, stderr, exit status and signals pass through unchanged.
 Tracking stops when the program's main code ends (leaks are what is alive then).
 Interpreters started with -I, -E or -S ignore the hook and are not profiled.
+Python subprocesses are profiled with --follow-subprocesses, each into
+<output>.<pid>; without it (and those that cannot be followed) they are named
+on stderr when the program ends.
 """
 
 
@@ -122,7 +125,7 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
                              "merge it with the Python stack")
     parser.add_argument("--follow-fork", action="store_true",
                         help="forked children record too, each into <output>.<pid> "
-                             "(spawned interpreters are new processes and are not tracked)")
+                             "(spawned interpreters are followed with --follow-subprocesses)")
     parser.add_argument("--aggregate", action="store_true",
                         help="keep only per-stack totals and rewrite the capture with the "
                              "latest aggregated snapshot every --aggregate-interval: a small "
@@ -142,7 +145,13 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="do not record allocations with a frame in a module matching "
                              "PATTERN; repeatable")
-    # Room for later (SPEC 1.1): --follow-subprocesses, --ring, --live.
+    parser.add_argument("--follow-subprocesses", action="store_true",
+                        help="every Python process started below the profiled one "
+                             "(subprocess, os.exec*, multiprocessing, pytest-xdist, gunicorn "
+                             "workers, forks) records too, with the same options, into "
+                             "<output>.<pid>; reports take them all: memlyze summary "
+                             "OUTPUT*")
+    # Room for later (SPEC 1.1): --ring, --live.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -412,7 +421,8 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         sample_rate=options.sample_rate,
         sample_interval=options.sample_interval,
         native=options.native,
-        follow_fork=options.follow_fork,
+        follow_fork=options.follow_fork or options.follow_subprocesses,
+        follow_subprocesses=options.follow_subprocesses,
         aggregate=options.aggregate,
         aggregate_interval=options.aggregate_interval,
         include_patterns=options.include,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from .. import formatting as fmt
+from ._captures import add_files, load_processes
 from ._common import load_summary, make_parser, positive_int, report_truncation
 
 DESCRIPTION = ("totals, peak and when, leaks, allocator mix, size histogram, "
@@ -13,7 +14,7 @@ DESCRIPTION = ("totals, peak and when, leaks, allocator mix, size histogram, "
 
 def build_parser():
     parser = make_parser("stats", DESCRIPTION)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    add_files(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the figures as JSON (the keys of SPEC section 2)")
     parser.add_argument("-n", "--top", type=positive_int, default=10, metavar="N",
@@ -23,12 +24,61 @@ def build_parser():
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
-    summary = load_summary(options.file, options.top)
-    report_truncation(summary, options.file)
+    if len(options.file) > 1:
+        return several(options)
+    summary = load_summary(options.file[0], options.top)
+    report_truncation(summary, options.file[0])
     if options.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(render(summary, options.file))
+        print(render(summary, options.file[0]))
+    return 0
+
+
+MERGED_SUMS = ("total_allocations", "total_bytes", "peak_bytes", "leaked_bytes",
+               "leaked_allocations")
+
+
+def merged_figures(ordered) -> dict:
+    """The figures of several processes together: sums (peaks each at its
+    own time) and the top locations summed by location."""
+    from memlyze.reports.process_tree import merge_locations
+
+    merged = {key: sum(process.summary.get(key) or 0 for process in ordered)
+              for key in MERGED_SUMS}
+    for key in ("top_by_peak", "top_by_total", "top_by_count", "top_leaks"):
+        merged[key] = merge_locations([process.summary.get(key) or [] for process in ordered])
+    return merged
+
+
+def several(options) -> int:
+    """stats of several captures: the process tree, then each capture's
+    figures (or, with --merge, their sums)."""
+    from memlyze.reports import process_tree
+
+    ordered = load_processes(options.file, options.top)
+    if options.json:
+        document = {"processes": process_tree.as_json(ordered),
+                    "captures": {process.path: process.summary for process in ordered}}
+        if options.merge:
+            document["merged"] = merged_figures(ordered)
+        print(json.dumps(document, indent=2, default=str))
+        return 0
+    sections = [process_tree.render(ordered)]
+    if options.merge:
+        merged = merged_figures(ordered)
+        sections.append("\n".join([
+            "All processes (merged):",
+            f"  Allocations:     {fmt.human_count(merged['total_allocations'])}",
+            f"  Total allocated: {fmt.human_bytes(merged['total_bytes'])}",
+            f"  Peaks summed:    {fmt.human_bytes(merged['peak_bytes'])} (each process at its "
+            "own peak)",
+            f"  Leaked:          {fmt.human_bytes(merged['leaked_bytes'])}",
+            "", "Top locations at the peaks (by bytes held):",
+            _locations(merged["top_by_peak"][:options.top], merged["peak_bytes"])]))
+    else:
+        sections += [render(process.summary, process.path) for process in ordered]
+    print("\n\n".join(sections))
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import formatting as fmt
+from ._captures import add_files, load_processes
 from ._common import load_summary, make_parser, positive_int, report_truncation
 
 DESCRIPTION = "table of the locations holding the most memory at the peak"
@@ -10,7 +11,7 @@ DESCRIPTION = "table of the locations holding the most memory at the peak"
 
 def build_parser():
     parser = make_parser("summary", DESCRIPTION)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    add_files(parser)
     parser.add_argument("-n", "--top", type=positive_int, default=10, metavar="N",
                         help="number of locations to show (default: 10)")
     return parser
@@ -86,12 +87,47 @@ def render_native_stacks(entries) -> list[str]:
     return lines
 
 
+def render_merged(ordered, top: int, width: int | None = None) -> str:
+    """One table of the locations of every process, summed (each process
+    counted at its own peak)."""
+    from memlyze.reports.process_tree import merge_locations
+
+    merged = {
+        "command": f"{len(ordered)} processes, from {ordered[0].command or '-'}",
+        "peak_bytes": sum(process.peak_bytes for process in ordered),
+        "leaked_bytes": sum(process.summary.get("leaked_bytes") or 0 for process in ordered),
+        "sampled": any(process.summary.get("sampled") for process in ordered),
+        "top_by_peak": merge_locations([process.summary.get("top_by_peak") or []
+                                        for process in ordered]),
+    }
+    text = render(merged, "all processes (merged)", top, width)
+    lines = text.splitlines()
+    lines[1] = (f"Peaks summed: {fmt.human_bytes(merged['peak_bytes'])} (each process at its own "
+                f"peak); leaked {fmt.human_bytes(merged['leaked_bytes'])}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
-    summary = load_summary(options.file, options.top)
-    report_truncation(summary, options.file)
     import sys
 
     width = fmt.terminal_width() if sys.stdout.isatty() else None
-    print(render(summary, options.file, options.top, width))
+    if len(options.file) == 1:
+        summary = load_summary(options.file[0], options.top)
+        report_truncation(summary, options.file[0])
+        print(render(summary, options.file[0], options.top, width))
+        return 0
+    from memlyze.reports import process_tree
+
+    # Merged locations are summed from each capture's top list: read longer
+    # lists so that a location large only in sum still shows.
+    depth = max(options.top * 10, 100) if options.merge else options.top
+    ordered = load_processes(options.file, depth)
+    sections = [process_tree.render(ordered)]
+    if options.merge:
+        sections.append(render_merged(ordered, options.top, width))
+    else:
+        sections += [render(process.summary, process.path, options.top, width)
+                     for process in ordered]
+    print("\n\n".join(sections))
     return 0

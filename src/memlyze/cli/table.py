@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 
 from .. import formatting as fmt
-from ._common import (CliError, add_force_option, check_output_file, make_parser, os_error_text,
-                      positive_int, warn_if_nothing_selected)
+from ._captures import add_files, load_merged, tree_of
+from ._common import (CliError, UsageError, add_force_option, check_output_file, make_parser,
+                      os_error_text, positive_int, warn_if_nothing_selected)
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
 DESCRIPTION = "allocations grouped by location (--html for a sortable page)"
@@ -14,7 +15,7 @@ DESCRIPTION = "allocations grouped by location (--html for a sortable page)"
 
 def build_parser():
     parser = make_parser("table", DESCRIPTION, epilog=SELECTOR_HELP)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    add_files(parser)
     parser.add_argument("--sort", choices=("bytes", "count"), default="bytes",
                         help="order of the rows (default: bytes)")
     parser.add_argument("-n", "--top", type=positive_int, default=None, metavar="N",
@@ -30,7 +31,9 @@ def build_parser():
 def sorted_rows(report, key: str) -> list[dict]:
     from memlyze.reports.exports import location_rows
 
-    rows = [row for row in location_rows(report) if row["bytes"] or row["count"]]
+    merged_rows = getattr(report, "location_rows", None)  # a MergedReport
+    rows = merged_rows() if merged_rows else location_rows(report)
+    rows = [row for row in rows if row["bytes"] or row["count"]]
     rows.sort(key=lambda row: (-row[key], -row["bytes" if key == "count" else "count"]))
     return rows
 
@@ -107,14 +110,40 @@ def default_html_name(prefix: str, path: str) -> str:
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
-    output = options.output or (default_html_name("table", options.file) if options.html else None)
-    check_output_file(output, options.force, options.file)
-    report = load_report(options.file, options)
+    if len(options.file) > 1:
+        return several(options)
+    path = options.file[0]
+    output = options.output or (default_html_name("table", path) if options.html else None)
+    check_output_file(output, options.force, path)
+    report = load_report(path, options)
     rows = sorted_rows(report, options.sort)
     if output not in (None, "-"):
         warn_if_nothing_selected(len(rows), 0, f"the table in {output}", options)
     if options.html:
-        write_output(output, html_page(report, rows, options.file))
+        write_output(output, html_page(report, rows, path))
     else:
-        write_output(options.output, text(report, rows, options.file, options.top))
+        write_output(options.output, text(report, rows, path, options.top))
+    return 0
+
+
+def several(options) -> int:
+    """The process tree, then one table per capture, or (--merge) one table
+    of every process's locations summed."""
+    check_output_file(options.output, options.force)
+    merged = load_merged(options.file, options)
+    if options.html:
+        if not options.merge:
+            raise UsageError("table: --html of several captures needs --merge")
+        output = options.output or default_html_name("table", options.file[0])
+        check_output_file(output, options.force)
+        write_output(output, html_page(merged, sorted_rows(merged, options.sort), "merged"))
+        return 0
+    sections = [tree_of(merged)]
+    if options.merge:
+        sections.append(text(merged, sorted_rows(merged, options.sort), "all processes (merged)",
+                             options.top))
+    else:
+        sections += [text(report, sorted_rows(report, options.sort), process.path, options.top)
+                     for process, report in zip(merged.processes, merged.reports)]
+    write_output(options.output, "\n\n".join(sections))
     return 0

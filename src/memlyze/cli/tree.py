@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from .. import formatting as fmt
+from ._captures import add_files, load_merged, tree_of
 from ._common import make_parser, positive_int
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
 
@@ -18,7 +19,7 @@ DESCRIPTION = "call tree of the memory held at the peak (interactive on a termin
 
 def build_parser():
     parser = make_parser("tree", DESCRIPTION, epilog=SELECTOR_HELP)
-    parser.add_argument("file", metavar="FILE", help="capture file (.mlyze)")
+    add_files(parser)
     parser.add_argument("--max-depth", type=positive_int, default=None, metavar="N",
                         help="show N levels below the root (default: all)")
     parser.add_argument("--min-percent", type=float, default=0.5, metavar="P",
@@ -35,13 +36,13 @@ def build_parser():
 class TreeView:
     """The tree() dict as children lists with labels, largest child first."""
 
-    def __init__(self, tree: dict, report):
+    def __init__(self, tree: dict, report, names=None):
         from memlyze.reports.report_data import node_names
 
         nodes = tree["nodes"]
         self.bytes = nodes["bytes"]
         self.count = nodes["count"]
-        self.names = node_names(tree, report)
+        self.names = names if names is not None else node_names(tree, report)
         self.children: list[list[int]] = [[] for _ in self.bytes]
         for index, parent in enumerate(nodes["parent"]):
             if parent >= 0:
@@ -119,11 +120,34 @@ def interactive(view: TreeView, title: str) -> bool:
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
-    report = load_report(options.file, options)
-    tree = report.tree(inverted=options.inverted, split_threads=options.split_threads,
-                       other_fraction=max(options.min_percent, 0.0) / 100.0)
-    view = TreeView(tree, report)
-    header = [f"{fmt.terminal_text(options.file)}: "
+    tree_options = {"inverted": options.inverted, "split_threads": options.split_threads,
+                    "other_fraction": max(options.min_percent, 0.0) / 100.0}
+    if len(options.file) > 1:
+        return several(options, tree_options)
+    path = options.file[0]
+    report = load_report(path, options)
+    view = TreeView(report.tree(**tree_options), report)
+    return show(view, report, path, options)
+
+
+def several(options, tree_options) -> int:
+    """The process tree, then each capture's tree, or (--merge) one tree
+    whose root's children are the processes."""
+    merged = load_merged(options.file, options)
+    if options.merge:
+        tree, names = merged.tree(**tree_options)
+        return show(TreeView(tree, None, names), merged, "all processes (merged)", options,
+                    preamble=tree_of(merged))
+    print(tree_of(merged))
+    options.plain = True  # several trees: text, one after the other
+    for process, report in zip(merged.processes, merged.reports):
+        print()
+        show(TreeView(report.tree(**tree_options), report), report, process.path, options)
+    return 0
+
+
+def show(view: TreeView, report, path: str, options, preamble: str | None = None) -> int:
+    header = [f"{fmt.terminal_text(path)}: "
               f"{fmt.terminal_text(report.header['command'] or '-')}",
               f"{fmt.terminal_text(report.selection_label())}: {fmt.human_bytes(view.total)} in "
               f"{fmt.counted(view.count[0] if view.count else 0, 'allocation')}"]
@@ -133,6 +157,8 @@ def main(argv: list[str]) -> int:
     if sys.stdout.isatty() and not options.plain:
         if interactive(view, " | ".join(header[1:])):
             return 0
+    if preamble:
+        print(preamble + "\n")
     print("\n".join(header))
     print()
     if not view.total and not (view.count and view.count[0]):

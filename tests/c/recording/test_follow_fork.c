@@ -3,6 +3,8 @@
  * which starts with every string, frame and stack the parent had interned
  * (and its native stacks), while a thread of the parent keeps interning
  * through the fork; the parent's capture holds only the parent's events.
+ * The child's header names its parent (HEADER_PARENT_PID); with fork_path
+ * the child's capture is <fork_path>.<pid>.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -51,6 +53,7 @@ static void *interning_thread(void *unused)
 
 struct capture_contents {
     uint64_t pid;
+    uint64_t parent_pid;
     uint64_t allocations;
     uint64_t bytes;
     uint32_t last_stack;
@@ -69,6 +72,7 @@ static int read_capture(const char *path, struct capture_contents *contents)
     }
     memset(contents, 0, sizeof *contents);
     contents->pid = capture_reader_header(reader)->pid;
+    contents->parent_pid = capture_reader_header(reader)->parent_pid;
     struct capture_record record;
     int status;
     while ((status = capture_reader_next(reader, &record)) == 1) {
@@ -121,6 +125,7 @@ static void test_child_records_its_own_capture_with_inherited_tables(void)
     struct capture_contents parent;
     CHECK(read_capture(capture_path, &parent) == 0);
     CHECK_EQ_U64(parent.pid, (uint64_t)getpid());
+    CHECK_EQ_U64(parent.parent_pid, 0);
     CHECK_EQ_U64(parent.allocations, 2);
     CHECK_EQ_U64(parent.bytes, 300);
 
@@ -129,6 +134,7 @@ static void test_child_records_its_own_capture_with_inherited_tables(void)
     struct capture_contents forked;
     CHECK(read_capture(child_path, &forked) == 0);
     CHECK_EQ_U64(forked.pid, (uint64_t)child);
+    CHECK_EQ_U64(forked.parent_pid, (uint64_t)getpid());
     CHECK_EQ_U64(forked.allocations, 1);
     CHECK_EQ_U64(forked.bytes, 777);
     CHECK_EQ_U64(forked.last_stack, stack);
@@ -160,12 +166,49 @@ static void test_without_follow_fork_a_child_writes_nothing(void)
     CHECK(access(child_path, F_OK) != 0);
 }
 
+/* --follow-subprocesses: a followed process's forks record next to the top
+ * capture (fork_path), not below its own. */
+static void test_fork_path_names_the_child_capture(void)
+{
+    char family[300];
+    snprintf(family, sizeof family, "%s.family", capture_path);
+    struct recorder_options options = {
+        .path = capture_path, .overwrite = 1, .pid = (uint64_t)getpid(), .parent_pid = 4242,
+        .python_version = "3.11.7", .command = "test_follow_fork", .max_stack_depth = 128,
+        .sample_rate = 1.0, .follow_fork = 1, .fork_path = family,
+    };
+    char error[256];
+    CHECK(recorder_start(&options, error, sizeof error) == 0);
+    pid_t child = fork();
+    if (child == 0) {
+        child_main(0, 0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(recorder_stop(error, sizeof error) == 0);
+    struct capture_contents parent;
+    CHECK(read_capture(capture_path, &parent) == 0);
+    CHECK_EQ_U64(parent.parent_pid, 4242);
+    char child_path[340];
+    snprintf(child_path, sizeof child_path, "%s.%d", family, (int)child);
+    struct capture_contents forked;
+    CHECK(read_capture(child_path, &forked) == 0);
+    CHECK_EQ_U64(forked.parent_pid, (uint64_t)getpid());
+    CHECK_EQ_U64(forked.bytes, 777);
+    snprintf(child_path, sizeof child_path, "%s.%d", capture_path, (int)child);
+    CHECK(access(child_path, F_OK) != 0);
+    snprintf(child_path, sizeof child_path, "%s.%d", family, (int)child);
+    unlink(child_path);
+}
+
 int main(void)
 {
     snprintf(capture_path, sizeof capture_path, "/tmp/memlyze-test-follow-fork-%d.mlyze",
              (int)getpid());
     RUN_TEST(test_child_records_its_own_capture_with_inherited_tables);
     RUN_TEST(test_without_follow_fork_a_child_writes_nothing);
+    RUN_TEST(test_fork_path_names_the_child_capture);
     unlink(capture_path);
     return test_harness_exit_code();
 }
