@@ -410,12 +410,14 @@ static int hook_execv(const char *path, char *const arguments[])
 
 static int hook_execvp(const char *file, char *const arguments[])
 {
+    exec_watch_before_exec(file, arguments, NULL);
     recorder_before_exec();
     return exec_returned(original.execvp(file, arguments));
 }
 
 static int hook_execvpe(const char *file, char *const arguments[], char *const environment[])
 {
+    exec_watch_before_exec(file, arguments, environment);
     recorder_before_exec();
     return exec_returned(original.execvpe(file, arguments, environment));
 }
