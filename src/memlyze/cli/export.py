@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -104,8 +105,6 @@ def main(argv: list[str]) -> int:
         for capture in dict.fromkeys(options.file):
             _export_parquet(capture, output)
         return 0
-    if output and output != "-" and os.path.isdir(output):
-        raise CliError(f"{output} is a directory; give a file name with -o")
     if options.format == "pprof" and output == "-":
         raise CliError("pprof is binary: give a file name with -o")
     if len(options.file) > 1:
