@@ -335,8 +335,10 @@ def test_plot_legend_names_the_cpu_line(captures):
 
 def test_truncation_warning_is_worded_alike_everywhere(tmp_path):
     capture = tmp_path / "cut.mlyze"
-    script = write_script(tmp_path, "cut.py", "import os\nx = bytearray(1000)\nos._exit(0)\n")
-    check(memlyze("run", "-o", capture, script, cwd=tmp_path))
+    # SIGKILL: the one death that leaves a capture without its footer
+    script = write_script(tmp_path, "cut.py", "import os, signal, time\nx = bytearray(1000)\n"
+                          "time.sleep(0.2)\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    assert memlyze("run", "-o", capture, script, cwd=tmp_path).returncode == -9
     lines = set()
     for command in (["summary"], ["stats"], ["table"], ["flamegraph", "-o", tmp_path / "p.html"]):
         stderr = check(memlyze(*command, capture, cwd=tmp_path)).stderr
