@@ -116,17 +116,44 @@ function resizeCanvas() {
   charWidth = ctx.measureText("abcdefghijklmnopqrstuvwxyz_<>.").width / 30 || 7;
 }
 
-function drawBox(x, w, d, fillStyle, label, textColor) {
+// The file shown in a box: its last two path components (the tooltip has
+// the whole path), with the line.
+function shortWhere(i) {
+  var f = str(FILE[i]);
+  if (!f) return "";
+  var parts = f.split(/[\\/]/).filter(function (part) { return part !== ""; });
+  var shown = parts.slice(-2).join("/") || f;
+  var l = LINE[i] | 0;
+  return l > 0 ? shown + ":" + l : shown;
+}
+
+// "function file:line" when the box has room for it, else the function
+// name alone (cut to fit): two frames of one function at different lines
+// must look different.
+function boxLabel(i, w) {
+  var name = fname(i), at = shortWhere(i);
+  if (at) {
+    var full = name + " " + at;
+    if (full.length * charWidth <= w - 6 && ctx.measureText(full).width <= w - 6) return full;
+  }
+  return fitText(name, w);
+}
+
+var drawnBoxes = [];  // {node, label, x, w, depth} of the last draw, for memlyzeFlame.drawn()
+
+function drawBox(x, w, d, fillStyle, label, textColor, node) {
   var y = rowY(d);
   ctx.fillStyle = fillStyle;
   ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
-  if (label && w > 3 * charWidth) {
-    var t = fitText(label, w);
+  var t = "";
+  if (w > 3 * charWidth) {
+    t = node !== undefined ? boxLabel(node, w) : (label ? fitText(label, w) : "");
     if (t) {
       ctx.fillStyle = textColor;
       ctx.fillText(t, x + 3, y + ROW / 2);
     }
   }
+  if (node !== undefined) drawnBoxes.push({ node: node, label: t, x: x, w: w, depth: d });
 }
 
 function drawNode(i, x, w, dim) {
@@ -139,10 +166,11 @@ function drawNode(i, x, w, dim) {
     fillStyle = dim ? colors[1] : colors[0];
   }
   if (i === 0) fillStyle = matchStr !== null ? "#dee2e6" : "#ced4da";
-  drawBox(x, w, depth[i], fillStyle, fname(i), textColor);
+  drawBox(x, w, depth[i], fillStyle, fname(i), textColor, i);
 }
 
 function draw() {
+  drawnBoxes = [];
   resizeCanvas();
   ctx.clearRect(0, 0, width, height);
   if (!n || !(val[0] > 0)) { updateFrameList(); return; }
