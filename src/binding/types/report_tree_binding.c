@@ -159,7 +159,7 @@ PyObject *collection_tree(struct report_collection_object *self, PyObject *args,
     }
     static char *keywords[] = {"selection", "thread", "include", "exclude", "inverted",
                                "split_threads", "temporal", "other_fraction", "max_nodes",
-                               "max_folded_fraction", NULL};
+                               "max_folded_fraction", "all_native_frames", NULL};
     const char *selection = "peak";
     PyObject *thread = Py_None, *include = NULL, *exclude = NULL;
     struct report_tree_options options;
@@ -169,9 +169,10 @@ PyObject *collection_tree(struct report_collection_object *self, PyObject *args,
     PyObject *empty = PyTuple_New(0);
     include = exclude = empty;
     if (!empty || !PyArg_ParseTupleAndKeywords(
-                      args, kwargs, "|$sOOOpppdnd", keywords, &selection, &thread, &include,
+                      args, kwargs, "|$sOOOpppdndp", keywords, &selection, &thread, &include,
                       &exclude, &options.inverted, &options.split_threads, &options.temporal,
-                      &options.other_fraction, &max_nodes, &options.max_folded_fraction)) {
+                      &options.other_fraction, &max_nodes, &options.max_folded_fraction,
+                      &options.all_native_frames)) {
         Py_XDECREF(empty);
         return NULL;
     }

@@ -529,6 +529,7 @@ int report_tree_build(const struct report_collection *collection,
     hash_map_init(&full.children);
     hash_map_init(&full.thread_index);
     merged_paths_init(&full.merged, report_collection_reader(collection));
+    full.merged.all_native_frames = options->all_native_frames;
     int result = build_full(collection, options, &full);
     if (result == 0) {
         result = bound_and_emit(collection, &full, options, tree);

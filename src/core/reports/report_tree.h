@@ -81,6 +81,7 @@ struct report_tree_options {
     double other_fraction; /* e.g. 0.0005 */
     size_t max_nodes;      /* at least 4 */
     double max_folded_fraction; /* e.g. 0.01; 0: the budget folds what it must */
+    int all_native_frames; /* --native paths: 0 trimmed (report_merged_paths.h), 1 all */
 };
 
 struct report_tree {

@@ -83,6 +83,7 @@ def _load(options) -> dict:
             temporal=options.temporal,
             temporary_threshold=options.temporary_threshold,
             min_share=options.min_share / 100.0,
+            native_frames=options.native_frames,
         )
     except CliError:
         raise

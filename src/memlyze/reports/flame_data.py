@@ -127,6 +127,7 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: fl
         "folded_count": tree["folded_count"],
         "folded_bytes": tree["folded_bytes"],
         "min_share": min_share,
+        "native_frames": "all" if report.all_native_frames else "trimmed",
         "capture_truncated": bool(header["truncated"]),
         "truncation_note": header["truncation_note"],
         "split_threads": bool(split_threads),
@@ -137,7 +138,7 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: fl
 
 def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, split_threads=False,
                      include=(), exclude=(), inverted=False, temporal=False,
-                     temporary_threshold=1, min_share=0.0, max_nodes=MAX_NODES,
+                     temporary_threshold=1, min_share=0.0, max_nodes=MAX_NODES, native_frames="trimmed",
                      time_range=None, progress="auto") -> dict:
     """The flame graph data of the capture at path (see the module docstring).
 
@@ -149,6 +150,7 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
     min_share: frames holding less than this fraction of the selection are
     folded into "other" (0: only the node budget folds, never more than
     MAX_FOLDED_FRACTION of the selection).
+    native_frames: "trimmed" (default) or "all" (see report_merged_paths.h).
     time_range=(t0, t1) in seconds selects what was allocated within it and
     is still alive at t1 (selection "range").
     Raises OSError or CaptureError for unreadable captures and ValueError
@@ -162,6 +164,7 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
                          include=include, exclude=exclude,
                          temporary_threshold=temporary_threshold, temporal=temporal,
                          range_ns=range_ns, progress=progress)
+    report.all_native_frames = native_frames == "all"
     tree = report.tree(inverted=bool(inverted), split_threads=bool(split_threads),
                        temporal=bool(temporal), other_fraction=float(min_share),
                        max_nodes=int(max_nodes), max_folded_fraction=MAX_FOLDED_FRACTION)
