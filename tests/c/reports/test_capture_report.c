@@ -338,7 +338,7 @@ static void test_filters_and_bounding(void)
     report_tree_release(&tree);
 
     /* What the user asks for (other_fraction) still folds past the cap. */
-    tree_options.other_fraction = 0.1;
+    tree_options.other_fraction = 0.9; /* folds work (1150 bytes) under main (1457) */
     CHECK(report_tree_build(fixture.collection, &tree_options, &tree) == 0);
     CHECK(tree.truncated && tree.folded_bytes > 14 && tree.folded_count >= 1);
     check_tree_sums(&tree);
