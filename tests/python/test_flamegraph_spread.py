@@ -170,3 +170,64 @@ def test_boxes_show_function_file_and_line(tmp_path, browser):
         screenshot(page, "flamegraph-labels.png")
     finally:
         page.close()
+
+
+LEAKY = """
+KEEP = []
+
+
+def churn():
+    for _ in range(20):
+        bytearray(5_000_000)
+
+
+def leak_small():
+    KEEP.append(bytearray(300_000))
+
+
+churn()
+leak_small()
+"""
+
+
+def test_a_small_leak_fills_the_width(tmp_path, browser):
+    script = write_script(tmp_path, "leaky.py", LEAKY)
+    capture = tmp_path / "leaky.mlyze"
+    check(memlyze("run", "-o", capture, script, cwd=tmp_path))
+    check(memlyze("flamegraph", "--leaks", "-o", "leaks.html", capture, cwd=tmp_path))
+    loaded = open_page(browser, tmp_path / "leaks.html")
+    page = loaded.page
+    try:
+        state = page.evaluate("memlyzeFlame.state()")
+        drawn = page.evaluate("memlyzeFlame.drawn()")
+        width = state["canvas"]["width"]
+        # the root is the selection (what leaked), not the peak: it spans the canvas
+        root = [box for box in drawn if box["node"] == 0][0]
+        assert root["x"] == 0 and root["w"] == pytest.approx(width)
+        assert state["totalBytes"] < 1_000_000  # the leaks, not the 5 MB peak
+        leak = page.evaluate("memlyzeFlame.findNodes('leak_small')[0]")
+        box = [box for box in drawn if box["node"] == leak][0]
+        share = page.evaluate("(i) => memlyzeFlame.frame(i).bytes", leak) / state["totalBytes"]
+        assert box["w"] == pytest.approx(share * width, rel=0.01)
+        assert box["label"].startswith("leak_small")
+        # the program's <module> is the first level above the root: no memlyze frames below it
+        module = page.evaluate("memlyzeFlame.frame(memlyzeFlame.findNodes('leak_small')[0]).parent")
+        assert page.evaluate("(i) => memlyzeFlame.frame(i).depth", module) == 1
+        # a column of slivers (import-time leaks, deep and narrow) does not make the
+        # canvas tall: three levels are drawn, and zooming into the column shows it
+        assert state["canvas"]["rows"] == 3, state
+        deep = page.evaluate("""() => { let best = -1, depth = 0;
+            for (let i = 0; i < memlyzeFlame.state().nodeCount; i++) {
+              const f = memlyzeFlame.frame(i);
+              if (f.bytes > 0 && f.depth > depth) { best = i; depth = f.depth; } }
+            return best; }""")
+        assert page.evaluate("(i) => memlyzeFlame.frame(i).depth", deep) >= 6
+        ancestor = deep
+        while page.evaluate("(i) => memlyzeFlame.frame(i).depth", ancestor) > 1:
+            ancestor = page.evaluate("(i) => memlyzeFlame.frame(i).parent", ancestor)
+        screenshot(page, "flamegraph-small-leak.png")
+        page.evaluate("(i) => memlyzeFlame.zoom(i)", ancestor)
+        assert page.evaluate("memlyzeFlame.state().canvas.rows") > 3
+        assert deep in [box["node"] for box in page.evaluate("memlyzeFlame.drawn()")]
+    finally:
+        page.close()

@@ -83,21 +83,22 @@ function ancestors(i) {
   return chain.reverse();
 }
 
-// The deepest level with a frame at least MIN_PX wide in the current view.
+// The deepest level with a frame wide enough for a label in the current
+// view: a column of slivers (deep stacks holding a sliver of the selection)
+// does not make the canvas tall and empty above the frames that matter;
+// zooming into it shows its depth.
 function drawnDepth() {
   if (!n || !(val[zoomNode] > 0)) return 0;
   var scale = width / val[zoomNode], deepest = depth[zoomNode];
+  var tall = 3 * charWidth;
   var stack = [zoomNode];
   while (stack.length) {
     var i = stack.pop();
     if (depth[i] > deepest) deepest = depth[i];
-    var tiny = 0;
     for (var c = childStart[i]; c < childStart[i + 1]; c++) {
       var ch = childList[c];
-      if (val[ch] * scale >= MIN_PX) stack.push(ch);
-      else tiny += val[ch] * scale;
+      if (val[ch] * scale >= tall) stack.push(ch);
     }
-    if (tiny >= MIN_PX && depth[i] + 1 > deepest) deepest = depth[i] + 1;
   }
   return deepest;
 }
