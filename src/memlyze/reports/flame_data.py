@@ -10,7 +10,7 @@ Shape (the HTML page codes against it)::
               "peak_time_s", "total_bytes", "total_count", "selection",
               "selection_label", "inverted", "sampled", "sample_description",
               "truncated", "node_count", "other_threshold_bytes",
-              "folded_count", "folded_bytes", "min_share",
+              "folded_count", "folded_bytes", "min_share", "native_frames",
               # extra keys: "capture_truncated", "truncation_note",
               # "split_threads", "temporary_threshold", "snapshot_count"},
      "strings": ["", ...],
@@ -25,8 +25,8 @@ meta["truncated"] says the tree was bounded: nodes below
 file ""): folded_count frames of the full tree, holding folded_bytes. Frames
 are folded only past a budget of max_nodes nodes, and never more than
 MAX_FOLDED_FRACTION of the selection, unless min_share (a fraction of the
-selection: frames below it are folded) asks for more. Whether the *capture* was cut short (its process killed) is
-meta["capture_truncated"]. Node 0 is the root "<all>"; parents precede
+selection: frames below it are folded) asks for more. Whether the *capture*
+was cut short (its process killed) is meta["capture_truncated"]. Node 0 is the root "<all>"; parents precede
 children; bytes and count are inclusive. total_bytes / total_count are the
 root's: the selected memory. With temporal=True the tree holds every stack
 that allocated (its figures still those of the selection) and "temporal"
@@ -138,8 +138,8 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: fl
 
 def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, split_threads=False,
                      include=(), exclude=(), inverted=False, temporal=False,
-                     temporary_threshold=1, min_share=0.0, max_nodes=MAX_NODES, native_frames="trimmed",
-                     time_range=None, progress="auto") -> dict:
+                     temporary_threshold=1, min_share=0.0, max_nodes=MAX_NODES,
+                     native_frames="trimmed", time_range=None, progress="auto") -> dict:
     """The flame graph data of the capture at path (see the module docstring).
 
     selection: "peak" (default), "leaks", "temporary", "snapshot" (with
