@@ -64,6 +64,9 @@ def _meta(nodes, **overrides):
         "truncated": False,
         "node_count": len(nodes["parent"]),
         "other_threshold_bytes": 0,
+        "folded_count": 0,
+        "folded_bytes": 0,
+        "min_share": 0.0,
     }
     meta.update(overrides)
     return meta

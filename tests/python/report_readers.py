@@ -390,7 +390,7 @@ def flame_data_exact(capture, selection, inverted=False) -> Figures:
     from memlyze.reports.flame_data import build_flame_data
 
     data = build_flame_data(str(capture), selection=selection, inverted=inverted,
-                            other_fraction=0.0, max_nodes=2**40, progress=None)
+                            min_share=0.0, max_nodes=2**40, progress=None)
     if inverted:
         return flame_inverted_locations("flame data (inverted)", data)
     return flame_locations("flame data", data, data["nodes"]["bytes"][0])

@@ -185,7 +185,8 @@ def test_empty_selection_and_no_timeline(browser, tmp_path):
     data["timeline"] = {"time_s": [], "heap_bytes": [], "rss_time_s": [], "rss_bytes": [], "gc_time_s": [],
                         "peak_time_s": None, "peak_bytes": 0}
     data["meta"].update(peak_bytes=0, peak_time_s=None, selection="leaks", selection_label="leaked memory",
-                        truncated=True, other_threshold_bytes=4096, capture_truncated=True,
+                        truncated=True, other_threshold_bytes=4096, folded_count=1234,
+                        folded_bytes=0, capture_truncated=True,
                         truncation_note="no footer: the process was killed")
     loaded = _page(browser, tmp_path, data)
     page = loaded.page
@@ -193,7 +194,7 @@ def test_empty_selection_and_no_timeline(browser, tmp_path):
         assert "No memory" in page.inner_text("#empty-note")
         note = page.inner_text("#truncation-note")
         assert "capture is truncated (no footer: the process was killed)" in note
-        assert "smaller than 4.0 KiB are merged" in note
+        assert "1,234 frames under 4.0 KiB folded into \u201cother\u201d" in note
         assert page.evaluate("memlyzeFlame.search('x')") == 0
         assert page.evaluate("memlyzeFlame.zoom(3)") == 0
         assert page.locator("#peak-marker").count() == 0

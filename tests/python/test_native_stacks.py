@@ -214,11 +214,12 @@ def test_tracker_native_option(tmp_path):
     assert ("<module>", "python") in [(frame[0], frame[3]) for frame in merged]
 
 
-def flame_paths(capture):
+def flame_paths(capture, native_frames="all"):
     """Each flame graph node's path of function names, outermost first."""
     from memlyze.reports.flame_data import build_flame_data
 
-    data = build_flame_data(capture, selection="total", progress=None)
+    data = build_flame_data(capture, selection="total", progress=None,
+                            native_frames=native_frames)
     nodes, strings = data["nodes"], data["strings"]
     paths = []
     for index, parent in enumerate(nodes["parent"]):
@@ -252,10 +253,49 @@ def test_flame_graph_merges_python_called_from_c(report_capture):
                       chained[0]), chained[0]
 
 
+INTERPRETER_CALLS = {"PyObject_Vectorcall", "_PyObject_VectorcallTstate", "cfunction_vectorcall_O",
+                     "_PyObject_MakeTpCall", "cfunction_call", "PyObject_CallNoArgs",
+                     "_PyEval_Vector", "_PyEval_EvalFrame"}
+
+
+def test_trimmed_paths_start_at_the_program_and_keep_extension_frames(report_capture):
+    _, _, capture = report_capture
+    leaves = [path for path in flame_paths(capture, "trimmed")
+              if path and path[-1] == "native_allocation_leaf"]
+    direct = [path for path in leaves if "direct" in path]
+    assert direct == [["<module>", "direct", "allocate", "native_allocation_middle",
+                       "native_allocation_leaf"]], leaves
+    chained = [path for path in leaves if "inner_python" in path]
+    assert chained == [["<module>", "chain", "call_back", "native_call_python", "inner_python",
+                        "allocate", "native_allocation_middle", "native_allocation_leaf"]], leaves
+    for path in flame_paths(capture, "trimmed"):
+        if "<module>" in path:  # stacks with a Python frame start at one
+            assert not {"_start", "Py_BytesMain", "Py_RunMain", "PyEval_EvalCode"} & set(path), path
+        if "allocate" in path:  # no interpreter call machinery around the extension
+            assert not INTERPRETER_CALLS & set(path), path
+
+
+def test_tree_native_frames_option(report_capture):
+    directory, _, capture = report_capture
+    trimmed = check(memlyze("tree", "--plain", "--leaks",
+                            capture, cwd=directory)).stdout
+    full = check(memlyze("tree", "--plain", "--leaks", "--native-frames", "all", capture,
+                         cwd=directory)).stdout
+    assert "_start" in full and "Py_RunMain" in full
+    assert "_start" not in trimmed and "Py_RunMain" not in trimmed and "<module>" in trimmed
+    # the first Python frame is the first level below the root, not 14 levels down
+    first = [line for line in trimmed.splitlines() if "<module>" in line][0]
+    assert len(first) - len(first.lstrip()) == 2, trimmed
+    bad = memlyze("tree", "--plain", "--native-frames", "some", capture, cwd=directory)
+    assert bad.returncode == 2 and "--native-frames" in bad.stderr
+    assert bad.stderr.count("\n") == 1
+
+
 def test_collapsed_export_has_the_merged_stack(report_capture, tmp_path):
     directory, script, capture = report_capture
     out = tmp_path / "out.collapsed"
-    check(memlyze("export", "--format", "collapsed", "-o", out, capture, cwd=directory))
+    check(memlyze("export", "--format", "collapsed", "--native-frames", "all", "-o", out, capture,
+                  cwd=directory))
     lines = [line for line in out.read_text().splitlines() if line.endswith(" 3000001")]
     assert len(lines) == 1, out.read_text()
     frames = lines[0].rsplit(" ", 1)[0].split(";")

@@ -103,13 +103,13 @@ def test_include_exclude(ground_truth):
 
 def test_bounding_folds_small_nodes_into_other(ground_truth):
     directory, script, capture, stats = ground_truth
-    data = build_flame_data(capture, selection="total", other_fraction=0.3, progress=None)
+    data = build_flame_data(capture, selection="total", min_share=0.3, progress=None)
     check_contract(data)
     assert data["meta"]["truncated"]
     other = node_of(data, "other")
     assert other is not None and data["strings"][data["nodes"]["file"][other]] == ""
     assert data["meta"]["other_threshold_bytes"] > 0
-    exact = build_flame_data(capture, selection="total", other_fraction=0.0, progress=None)
+    exact = build_flame_data(capture, selection="total", min_share=0.0, progress=None)
     assert exact["meta"]["total_bytes"] == data["meta"]["total_bytes"]
 
 

@@ -23,6 +23,7 @@
 #define FRAME_CACHE_SIZE 4096  /* power of two */
 #define NODE_CACHE_SIZE 4096   /* power of two */
 #define NAME_BUFFER_SIZE 1024
+#define OWN_DIRECTORY_SIZE 1024
 /* OP_FRAME flags bit 0 is an entry frame (interpreter_frame.is_entry), the
  * first Python frame of a C-level evaluation call: reports merge native
  * stacks there. */
@@ -32,6 +33,7 @@ struct stack_entry {
     struct interpreter_frame frame;
     uint32_t node; /* stack id of the stack ending in this frame */
     uint32_t filter_bits;  /* module filter bits of this frame and its callers */
+    uint32_t entry_pending; /* a left-out entry frame of memlyze's is above, unclaimed */
 };
 
 struct frame_cache_slot {
@@ -42,6 +44,7 @@ struct frame_cache_slot {
     uint32_t flags;
     uint32_t frame_id;
     uint32_t filter_bits; /* module_filter_frame_bits of the frame */
+    uint32_t own;         /* the frame is memlyze's own code: left out */
 };
 
 struct node_cache_slot {
@@ -64,9 +67,30 @@ static uint32_t configured_max_depth = 128;
 static pthread_key_t state_key;
 static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
 
+/* memlyze's package directory, "/" at the end: frames of its files are
+ * never recorded (the profiler does not show itself). Set before recording
+ * starts, read by recording threads only while recording. */
+static char own_directory[OWN_DIRECTORY_SIZE];
+static size_t own_directory_length;
+
 void python_stack_configure(uint32_t max_depth)
 {
     configured_max_depth = max_depth ? max_depth : 1;
+}
+
+void python_stack_set_own_directory(const char *directory)
+{
+    size_t length = directory ? strlen(directory) : 0;
+    if (length == 0 || length + 2 > sizeof own_directory) {
+        own_directory_length = 0;
+        return;
+    }
+    memcpy(own_directory, directory, length);
+    if (own_directory[length - 1] != '/') {
+        own_directory[length++] = '/';
+    }
+    own_directory[length] = '\0';
+    own_directory_length = length;
 }
 
 static void thread_state_free(void *opaque)
@@ -193,28 +217,48 @@ static uint32_t frame_intern(PyCodeObject *code, int instruction, uint32_t flags
     return recorder_intern_frame(function, file, line < 0 ? 0 : (uint32_t)line, flags);
 }
 
-/* The frame id of frame; *filter_bits gets the frame's module filter bits. */
+static size_t unicode_to_utf8(PyObject *text, char *buffer, size_t size);
+
+/* Whether code comes from a file of memlyze's own package. */
+static int code_is_own(PyCodeObject *code)
+{
+    char file[NAME_BUFFER_SIZE];
+    if (!own_directory_length) {
+        return 0;
+    }
+    size_t length = unicode_to_utf8(code->co_filename, file, sizeof file);
+    return length > own_directory_length &&
+           memcmp(file, own_directory, own_directory_length) == 0;
+}
+
+/* The frame id of frame with the entry flag given; *filter_bits gets the
+ * frame's module filter bits, *own whether it is memlyze's (its id is then
+ * 0: it is left out). */
 static uint32_t frame_id_for(struct thread_stack_state *state, const struct interpreter_frame *frame,
-                             uint32_t *filter_bits)
+                             uint32_t flags, uint32_t *filter_bits, uint32_t *own)
 {
     uintptr_t hash = ((uintptr_t)frame->code >> 4) * 31u + (uintptr_t)frame->instruction;
     struct frame_cache_slot *slot = &state->frames[(hash ^ (hash >> 11)) & (FRAME_CACHE_SIZE - 1)];
     PyCodeObject *code = (PyCodeObject *)frame->code;
-    if (slot->frame_id && slot->code == code && slot->instruction == frame->instruction &&
-        slot->flags == frame->is_entry && slot->line_table == frame->line_table &&
+    if ((slot->frame_id || slot->own) && slot->code == code && slot->instruction == frame->instruction &&
+        slot->flags == flags && slot->line_table == frame->line_table &&
         slot->qualified_name == code->co_qualname &&
         !(slot->filter_bits & MODULE_FILTER_UNKNOWN)) {
         *filter_bits = slot->filter_bits;
+        *own = slot->own;
         return slot->frame_id;
     }
-    slot->filter_bits = module_filter_active ? module_filter_frame_bits(frame->globals) : 0;
+    slot->own = (uint32_t)code_is_own(code);
+    slot->filter_bits = module_filter_active && !slot->own ? module_filter_frame_bits(frame->globals)
+                                                           : 0;
     *filter_bits = slot->filter_bits;
-    uint32_t frame_id = frame_intern(code, frame->instruction, frame->is_entry);
+    *own = slot->own;
+    uint32_t frame_id = slot->own ? 0 : frame_intern(code, frame->instruction, flags);
     slot->code = code;
     slot->line_table = frame->line_table;
     slot->qualified_name = code->co_qualname;
     slot->instruction = frame->instruction;
-    slot->flags = frame->is_entry;
+    slot->flags = flags;
     slot->frame_id = frame_id;
     return frame_id;
 }
@@ -263,14 +307,26 @@ uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
     }
     uint32_t node = same ? state->remembered[same - 1].node : 0;
     uint32_t bits = same ? state->remembered[same - 1].filter_bits : 0;
+    uint32_t pending = same ? state->remembered[same - 1].entry_pending : 0;
     for (uint32_t level = same; level < depth; level++) {
         struct stack_entry *entry = &state->remembered[level];
         entry->frame = state->walked[depth - 1 - level];
-        uint32_t frame_bits;
-        node = node_for(state, node, frame_id_for(state, &entry->frame, &frame_bits));
+        /* A left-out entry frame of memlyze's hands its entry flag to the
+         * program frame it called in the same evaluation, so that merged
+         * native stacks still find where each evaluation starts. */
+        uint32_t flags = entry->frame.is_entry | pending;
+        uint32_t frame_bits, own;
+        uint32_t frame_id = frame_id_for(state, &entry->frame, flags, &frame_bits, &own);
+        if (own) {
+            pending = flags;
+        } else {
+            node = node_for(state, node, frame_id);
+            bits |= frame_bits;
+            pending = 0;
+        }
         entry->node = node;
-        bits |= frame_bits;
         entry->filter_bits = bits;
+        entry->entry_pending = pending;
     }
     state->remembered_depth = depth;
     *filter_bits = bits;

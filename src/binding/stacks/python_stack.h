@@ -7,6 +7,10 @@
 /* Frames kept per stack, innermost first; applies to captures from now on. */
 void python_stack_configure(uint32_t max_depth);
 
+/* memlyze's package directory: frames of its files are left out of every
+ * stack recorded from now on (NULL or "": none are). Call before recording. */
+void python_stack_set_own_directory(const char *directory);
+
 /*
  * Returns the stack id of the calling thread's Python stack (0 when the
  * thread runs no Python code), interning what is new. Callable from any

@@ -246,8 +246,9 @@ static PyMethodDef collection_methods[] = {
      "series('heap' | 'rss' | 'gc') -> [(time_ns, value)]."},
     {"tree", (PyCFunction)(void (*)(void))collection_tree, METH_VARARGS | METH_KEYWORDS,
      "tree(*, selection='peak', thread=None, include=(), exclude=(), inverted=False,\n"
-     "split_threads=False, temporal=False, other_fraction=0.0005, max_nodes=50000) -> dict:\n"
-     "nodes (columns), truncated, other_threshold, intervals."},
+     "split_threads=False, temporal=False, other_fraction=0.0005, max_nodes=50000,\n"
+     "max_folded_fraction=0.0, all_native_frames=False) -> dict: nodes (columns),\n"
+     "truncated, other_threshold, folded_count, folded_bytes, intervals."},
     {"locations", (PyCFunction)(void (*)(void))collection_locations,
      METH_VARARGS | METH_KEYWORDS,
      "locations(*, selection='peak', thread=None, include=(), exclude=()) -> [(function,\n"

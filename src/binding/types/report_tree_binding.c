@@ -142,6 +142,8 @@ static PyObject *tree_dict(const struct capture_reader *reader, const struct rep
     if (!dict || dict_put(dict, "nodes", nodes_dict(reader, tree)) < 0 ||
         dict_put(dict, "truncated", PyBool_FromLong(tree->truncated)) < 0 ||
         dict_put(dict, "other_threshold", unsigned_object(tree->other_threshold)) < 0 ||
+        dict_put(dict, "folded_count", unsigned_object(tree->folded_count)) < 0 ||
+        dict_put(dict, "folded_bytes", unsigned_object(tree->folded_bytes)) < 0 ||
         dict_put(dict, "intervals", temporal ? intervals_list(tree) : Py_NewRef(Py_None)) < 0) {
         Py_XDECREF(dict);
         return NULL;
@@ -157,7 +159,7 @@ PyObject *collection_tree(struct report_collection_object *self, PyObject *args,
     }
     static char *keywords[] = {"selection", "thread", "include", "exclude", "inverted",
                                "split_threads", "temporal", "other_fraction", "max_nodes",
-                               NULL};
+                               "max_folded_fraction", "all_native_frames", NULL};
     const char *selection = "peak";
     PyObject *thread = Py_None, *include = NULL, *exclude = NULL;
     struct report_tree_options options;
@@ -167,9 +169,10 @@ PyObject *collection_tree(struct report_collection_object *self, PyObject *args,
     PyObject *empty = PyTuple_New(0);
     include = exclude = empty;
     if (!empty || !PyArg_ParseTupleAndKeywords(
-                      args, kwargs, "|$sOOOpppdn", keywords, &selection, &thread, &include,
+                      args, kwargs, "|$sOOOpppdndp", keywords, &selection, &thread, &include,
                       &exclude, &options.inverted, &options.split_threads, &options.temporal,
-                      &options.other_fraction, &max_nodes)) {
+                      &options.other_fraction, &max_nodes, &options.max_folded_fraction,
+                      &options.all_native_frames)) {
         Py_XDECREF(empty);
         return NULL;
     }

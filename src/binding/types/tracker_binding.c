@@ -338,6 +338,25 @@ static struct recorder_options start_request_options(const struct start_request 
     return options;
 }
 
+/* Tells the stack walker where memlyze's own Python files are, so that it
+ * leaves their frames out: the directory of the memlyze package. */
+static void configure_own_directory(void)
+{
+    PyObject *module = PyImport_ImportModule("memlyze");
+    PyObject *file = module ? PyModule_GetFilenameObject(module) : NULL;
+    PyObject *directory = file ? PyObject_CallMethod(file, "rpartition", "s", "/") : NULL;
+    const char *text = directory && PyTuple_Check(directory) && PyTuple_GET_SIZE(directory) == 3
+                           ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(directory, 0))
+                           : NULL;
+    python_stack_set_own_directory(text);
+    if (!text) {
+        PyErr_Clear(); /* no package directory: every frame is recorded */
+    }
+    Py_XDECREF(directory);
+    Py_XDECREF(file);
+    Py_XDECREF(module);
+}
+
 static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
 {
     (void)self;
@@ -349,6 +368,7 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
     python_version_text(version, sizeof version);
     struct recorder_options options = start_request_options(&request, version);
     python_stack_configure((uint32_t)request.max_stack_depth);
+    configure_own_directory();
     char error[ERROR_SIZE] = "";
     errno = 0;
     if (recorder_start(&options, error, sizeof error) < 0) {

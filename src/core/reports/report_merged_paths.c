@@ -122,6 +122,87 @@ static int append_step(struct merged_paths *paths, const struct merged_frame *fr
     return byte_buffer_append(&paths->steps, &step, sizeof step);
 }
 
+/* Whether object is the interpreter's: libpython*.so* or a python executable
+ * (python, python3, python3.13, python3.13t, python3.12d). */
+static int interpreter_object(const char *object)
+{
+    const char *slash = object ? strrchr(object, '/') : NULL;
+    const char *name = slash ? slash + 1 : object;
+    if (!name || !*name) {
+        return 0;
+    }
+    if (strncmp(name, "libpython", 9) == 0) {
+        return 1;
+    }
+    if (strncmp(name, "python", 6) != 0) {
+        return 0;
+    }
+    return strspn(name + 6, "0123456789.tdm") == strlen(name + 6);
+}
+
+/* Whether object is the C library (its allocator frames are no extension
+ * code the interpreter called into). */
+static int c_library_object(const char *object)
+{
+    const char *slash = object ? strrchr(object, '/') : NULL;
+    const char *name = slash ? slash + 1 : object;
+    return name && strncmp(name, "libc.so", 7) == 0;
+}
+
+/* Where a merged stack's frames are (indices, innermost first): its
+ * innermost and outermost Python frames, and the outermost extension or
+ * library frame inside the innermost Python frame (count when none). */
+struct trim_marks {
+    size_t innermost_python;
+    size_t outermost_python;
+    size_t outermost_extension;
+};
+
+static struct trim_marks trim_marks_of(const struct merged_frame *frames, size_t count)
+{
+    struct trim_marks marks = {count, count, count};
+    for (size_t index = 0; index < count; index++) {
+        if (frames[index].kind == MERGED_FRAME_PYTHON) {
+            marks.innermost_python = marks.innermost_python == count ? index
+                                                                     : marks.innermost_python;
+            marks.outermost_python = index;
+        }
+    }
+    for (size_t index = 0; index < marks.innermost_python && marks.innermost_python < count;
+         index++) {
+        const char *object = frames[index].object;
+        if (frames[index].kind == MERGED_FRAME_NATIVE && !interpreter_object(object) &&
+            !c_library_object(object)) {
+            marks.outermost_extension = index;
+        }
+    }
+    return marks;
+}
+
+/* Whether a trimmed path leaves out frame index: a native frame outside
+ * the outermost Python frame, or an interpreter frame between two Python
+ * frames or between the innermost Python frame and the extension code it
+ * called (interpreter frames below that, or with no extension code at all,
+ * say how the interpreter allocated: kept). */
+static int trimmed_away(const struct merged_frame *frames, size_t index,
+                        const struct trim_marks *marks)
+{
+    if (frames[index].kind != MERGED_FRAME_NATIVE) {
+        return 0;
+    }
+    if (index > marks->outermost_python) {
+        return 1;
+    }
+    if (!interpreter_object(frames[index].object)) {
+        return 0;
+    }
+    if (index > marks->innermost_python) {
+        return 1;
+    }
+    return marks->outermost_extension < marks->innermost_python &&
+           index > marks->outermost_extension;
+}
+
 /* Merges (stack_id, native_stack_id) into a new span; returns its index or -1. */
 static int64_t span_add(struct merged_paths *paths, uint32_t stack_id, uint32_t native_stack_id)
 {
@@ -134,12 +215,19 @@ static int64_t span_add(struct merged_paths *paths, uint32_t stack_id, uint32_t 
         return -1;
     }
     const struct merged_frame *frames = (const struct merged_frame *)paths->scratch.data;
-    struct merged_path_span span = {paths->steps.size / sizeof(struct merged_path_step),
-                                    paths->scratch.size / sizeof *frames};
-    for (size_t index = 0; index < span.count; index++) {
+    size_t frame_count = paths->scratch.size / sizeof *frames;
+    struct trim_marks marks = trim_marks_of(frames, frame_count);
+    /* Without a Python frame there is no program frame to trim to. */
+    int trim = !paths->all_native_frames && marks.outermost_python < frame_count;
+    struct merged_path_span span = {paths->steps.size / sizeof(struct merged_path_step), 0};
+    for (size_t index = 0; index < frame_count; index++) {
+        if (trim && trimmed_away(frames, index, &marks)) {
+            continue;
+        }
         if (append_step(paths, &frames[index]) < 0) {
             return -1;
         }
+        span.count++;
     }
     int64_t span_index = (int64_t)(paths->spans.size / sizeof span);
     if (byte_buffer_append(&paths->spans, &span, sizeof span) < 0 ||

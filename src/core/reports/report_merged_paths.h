@@ -3,6 +3,14 @@
  * trees (report_tree.c): each (stack, native stack) pair is merged once
  * (merged_stack.h), each native address symbolised once, and equal native
  * frames (function, file, line) share one report_native_frame and one key.
+ *
+ * Trimmed paths (the default; all_native_frames set keeps every frame) show
+ * the program rather than the interpreter: the native frames outside the
+ * outermost Python frame (_start, __libc_start_main, Py_BytesMain, ...) and
+ * the interpreter's own frames (of libpython or the python executable)
+ * between Python frames, or between the innermost Python frame and the C
+ * extension it called, are dropped; C extension and library frames, and the
+ * interpreter frames below them, are kept.
  */
 #ifndef MEMLYZE_REPORT_MERGED_PATHS_H
 #define MEMLYZE_REPORT_MERGED_PATHS_H
@@ -37,6 +45,7 @@ struct merged_paths {
     struct hash_map native_index; /* hash of (function, file, line) -> native frame index */
     struct byte_buffer natives;  /* struct report_native_frame * */
     struct byte_buffer scratch;  /* struct merged_frame */
+    int all_native_frames;       /* 0: trimmed paths (see above) */
 };
 
 void merged_paths_init(struct merged_paths *paths, struct capture_reader *reader);

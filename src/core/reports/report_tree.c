@@ -231,14 +231,52 @@ static int compare_descending(const void *left, const void *right)
     return a < b ? 1 : a > b ? -1 : 0;
 }
 
+/* The weight folded into OTHER nodes when nodes lighter than threshold are
+ * folded: the nodes below it whose parent is kept (inclusive weights never
+ * grow from parent to child, so a folded node's descendants are folded). */
+static uint64_t folded_weight(const struct full_tree *full, uint64_t threshold)
+{
+    const struct report_node *nodes = full_nodes(full);
+    size_t count = full_count(full);
+    uint64_t folded = 0;
+    for (size_t i = 1; i < count; i++) {
+        if (nodes[i].weight < threshold && nodes[nodes[i].parent].weight >= threshold) {
+            folded += nodes[i].weight;
+        }
+    }
+    return folded;
+}
+
+/* The budget's threshold lowered until at most cap is folded: the weights
+ * sorted in descending order from index budget on are the candidates
+ * (threshold weights[k] + 1 keeps the k + 1 heaviest nodes at least), and
+ * folding only grows with the threshold, so the first candidate within the
+ * cap is found by bisection. */
+static uint64_t capped_threshold(const struct full_tree *full, const uint64_t *weights,
+                                 size_t count, size_t budget, uint64_t cap)
+{
+    size_t low = budget, high = count; /* candidates [low, high); high: fold nothing */
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (folded_weight(full, weights[middle] + 1) <= cap) {
+            high = middle;
+        } else {
+            low = middle + 1;
+        }
+    }
+    return low < count ? weights[low] + 1 : 0;
+}
+
 /* The weight a node needs to be kept: other_fraction of the root's, raised
- * so that at most max_nodes / 2 nodes are kept. Returns 0 or -1 (no memory). */
+ * so that at most max_nodes / 2 nodes are kept, unless that would fold more
+ * than max_folded_fraction of the root's weight. Returns 0 or -1 (no memory). */
 static int keep_threshold(const struct full_tree *full, const struct report_tree_options *options,
                           uint64_t *threshold)
 {
     const struct report_node *nodes = full_nodes(full);
     size_t count = full_count(full);
-    *threshold = (uint64_t)ceil((double)nodes[ROOT_INDEX].weight * options->other_fraction);
+    uint64_t root = nodes[ROOT_INDEX].weight;
+    *threshold = (uint64_t)ceil((double)root * options->other_fraction);
     size_t budget = options->max_nodes / 2;
     if (count <= budget) {
         return 0;
@@ -251,8 +289,15 @@ static int keep_threshold(const struct full_tree *full, const struct report_tree
         weights[i] = nodes[i].weight;
     }
     qsort(weights, count, sizeof *weights, compare_descending);
-    if (weights[budget] + 1 > *threshold) {
-        *threshold = weights[budget] + 1;
+    uint64_t by_budget = weights[budget] + 1;
+    if (options->max_folded_fraction > 0) {
+        uint64_t cap = (uint64_t)floor((double)root * options->max_folded_fraction);
+        if (folded_weight(full, by_budget) > cap) {
+            by_budget = capped_threshold(full, weights, count, budget, cap);
+        }
+    }
+    if (by_budget > *threshold) {
+        *threshold = by_budget;
     }
     free(weights);
     return 0;
@@ -311,6 +356,8 @@ struct bounding {
     int64_t *final_of;         /* full node -> output node */
     struct byte_buffer output; /* struct report_node */
     size_t *stack;             /* DFS of kept full nodes */
+    uint64_t folded_bytes;     /* the bytes of the OTHER nodes emitted */
+    uint64_t folded_count;     /* full nodes folded */
 };
 
 static size_t output_count(const struct bounding *bounding)
@@ -346,6 +393,7 @@ static int emit_node(struct bounding *bounding, size_t index, int64_t parent, in
         return 0;
     }
     *truncated = 1;
+    bounding->folded_bytes += other.bytes;
     other.self_bytes = other.bytes;
     other.self_count = other.count;
     return byte_buffer_append(&bounding->output, &other, sizeof other);
@@ -384,6 +432,7 @@ static void map_folded(struct bounding *bounding)
         if (nodes[i].weight >= bounding->threshold) {
             continue;
         }
+        bounding->folded_count++;
         int64_t parent = nodes[i].parent;
         int parent_kept = nodes[parent].weight >= bounding->threshold;
         bounding->final_of[i] = parent_kept ? bounding->final_of[parent] + 1
@@ -462,6 +511,8 @@ static int bound_and_emit(const struct report_collection *collection, struct ful
     tree->nodes = (struct report_node *)bounding.output.data;
     tree->count = output_count(&bounding);
     tree->other_threshold = bounding.threshold;
+    tree->folded_count = bounding.folded_count;
+    tree->folded_bytes = bounding.folded_bytes;
     free(bounding.final_of);
     free(bounding.stack);
     free(bounding.lists.first);
@@ -478,6 +529,7 @@ int report_tree_build(const struct report_collection *collection,
     hash_map_init(&full.children);
     hash_map_init(&full.thread_index);
     merged_paths_init(&full.merged, report_collection_reader(collection));
+    full.merged.all_native_frames = options->all_native_frames;
     int result = build_full(collection, options, &full);
     if (result == 0) {
         result = bound_and_emit(collection, &full, options, tree);

@@ -23,7 +23,9 @@
  * Bounding: nodes whose weight (selected bytes, or bytes ever allocated
  * for a temporal tree) is below other_fraction of the root's, or beyond the
  * max_nodes / 2 largest, are folded, with their descendants, into one OTHER
- * child of their nearest kept ancestor.
+ * child of their nearest kept ancestor. With max_folded_fraction set, the
+ * node budget gives way: it never folds more than that fraction of the
+ * root's weight (other_fraction, which the user asks for, still applies).
  */
 #ifndef MEMLYZE_REPORT_TREE_H
 #define MEMLYZE_REPORT_TREE_H
@@ -78,6 +80,8 @@ struct report_tree_options {
     int temporal;          /* keep every context that allocated; weigh by total */
     double other_fraction; /* e.g. 0.0005 */
     size_t max_nodes;      /* at least 4 */
+    double max_folded_fraction; /* e.g. 0.01; 0: the budget folds what it must */
+    int all_native_frames; /* --native paths: 0 trimmed (report_merged_paths.h), 1 all */
 };
 
 struct report_tree {
@@ -85,6 +89,8 @@ struct report_tree {
     size_t count;
     int truncated;                  /* some nodes were folded into OTHER nodes */
     uint64_t other_threshold;       /* the weight below which nodes were folded */
+    uint64_t folded_count;          /* nodes of the full tree folded into OTHER nodes */
+    uint64_t folded_bytes;          /* the bytes of the OTHER nodes */
     /* Temporal trees: intervals of the output nodes, merged. */
     struct analysis_interval *intervals; /* .context holds the node index */
     size_t interval_count;

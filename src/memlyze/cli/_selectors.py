@@ -20,6 +20,10 @@ filters:
   --thread T         only allocations of thread T (id or name)
   --include PATTERN  only stacks with a frame matching PATTERN
   --exclude PATTERN  no stack with a frame matching PATTERN
+  --native-frames all|trimmed
+                     --native captures: every native frame, or (default) only
+                     the program's: no frame outside its first Python frame and
+                     none of the interpreter's between Python frames
 PATTERN is fnmatch syntax, tested against each frame's function name, its file
 path and the file's base name: --include 'mypkg/*' --exclude '*/site-packages/*'."""
 
@@ -48,6 +52,9 @@ def add_selectors(parser, snapshot: bool = True) -> None:
                         help="only stacks with a frame matching PATTERN (repeatable)")
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="no stack with a frame matching PATTERN (repeatable)")
+    parser.add_argument("--native-frames", choices=("trimmed", "all"), default="trimmed",
+                        help="--native captures: 'all' keeps the interpreter's frames and those "
+                             "outside the first Python frame (default: trimmed)")
 
 
 def selection_of(options) -> tuple[str, int | None]:
@@ -81,6 +88,7 @@ def load_report(path: str, options, *, selection=None, snapshot=None, temporal=F
         raise CliError(f"{path}: {error}") from None
     except (_memlyze.CaptureError, OSError, ValueError, RuntimeError, MemoryError) as error:
         raise CliError(describe_capture_error(path, error)) from None
+    report.all_native_frames = getattr(options, "native_frames", "trimmed") == "all"
     if report.header.get("truncated"):
         warn_truncated(path, report.header.get("truncation_note"))
     if report.aggregated:

@@ -40,8 +40,24 @@ def build_parser():
                              "can be chosen on the page")
     parser.add_argument("--split-threads", action="store_true",
                         help="one subtree per thread under the root")
+    parser.add_argument("--min-share", type=_percent, default=0.0, metavar="P",
+                        help="fold frames holding less than P%% of the selection into 'other' "
+                             "(a smaller page; default: fold only past 50,000 frames, and never "
+                             "more than 1%% of the selection)")
     add_selectors(parser)  # --leaks/--temporary/--snapshot, --thread, --include/--exclude
     return parser
+
+
+def _percent(text: str) -> float:
+    import argparse
+
+    try:
+        value = float(text.rstrip("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a percentage, got {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage from 0 to 100, got {text!r}")
+    return value
 
 
 def default_output(capture: str) -> str:
@@ -77,6 +93,8 @@ def _load(options, merged: bool = False) -> dict:
             inverted=options.inverted,
             temporary_threshold=options.temporary_threshold,
             **extra,
+            min_share=options.min_share / 100.0,
+            native_frames=options.native_frames,
         )
     except CliError:
         raise

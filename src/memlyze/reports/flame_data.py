@@ -10,6 +10,7 @@ Shape (the HTML page codes against it)::
               "peak_time_s", "total_bytes", "total_count", "selection",
               "selection_label", "inverted", "sampled", "sample_description",
               "truncated", "node_count", "other_threshold_bytes",
+              "folded_count", "folded_bytes", "min_share", "native_frames",
               # extra keys: "capture_truncated", "truncation_note",
               # "split_threads", "temporary_threshold", "snapshot_count",
               # "aggregated", "aggregate_note" (what an --aggregate capture lacks, or None)},
@@ -22,8 +23,11 @@ Shape (the HTML page codes against it)::
 
 meta["truncated"] says the tree was bounded: nodes below
 ``other_threshold_bytes`` were folded into "other" nodes (function "other",
-file ""). Whether the *capture* was cut short (its process killed) is
-meta["capture_truncated"]. Node 0 is the root "<all>"; parents precede
+file ""): folded_count frames of the full tree, holding folded_bytes. Frames
+are folded only past a budget of max_nodes nodes, and never more than
+MAX_FOLDED_FRACTION of the selection, unless min_share (a fraction of the
+selection: frames below it are folded) asks for more. Whether the *capture*
+was cut short (its process killed) is meta["capture_truncated"]. Node 0 is the root "<all>"; parents precede
 children; bytes and count are inclusive. total_bytes / total_count are the
 root's: the selected memory. With temporal=True the tree holds every stack
 that allocated (its figures still those of the selection) and "temporal"
@@ -37,8 +41,8 @@ from __future__ import annotations
 
 from .report_data import AGGREGATE_NOTE, node_names, open_report
 
-OTHER_FRACTION = 0.0005
-MAX_NODES = 50_000
+MAX_NODES = 50_000           # tens of thousands of frames draw smoothly on a canvas
+MAX_FOLDED_FRACTION = 0.01   # the budget never folds more of the selection than this
 
 
 class _Strings:
@@ -101,7 +105,7 @@ def _temporal(tree: dict, report) -> dict:
     }
 
 
-def _meta(report, tree: dict, inverted: bool, split_threads: bool) -> dict:
+def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: float) -> dict:
     header, summary = report.header, report.summary
     nodes = tree["nodes"]
     return {
@@ -121,6 +125,10 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool) -> dict:
         "truncated": bool(tree["truncated"]),
         "node_count": len(nodes["parent"]),
         "other_threshold_bytes": tree["other_threshold"],
+        "folded_count": tree["folded_count"],
+        "folded_bytes": tree["folded_bytes"],
+        "min_share": min_share,
+        "native_frames": "all" if report.all_native_frames else "trimmed",
         "capture_truncated": bool(header["truncated"]),
         "truncation_note": header["truncation_note"],
         "split_threads": bool(split_threads),
@@ -133,8 +141,8 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool) -> dict:
 
 def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, split_threads=False,
                      include=(), exclude=(), inverted=False, temporal=False,
-                     temporary_threshold=1, other_fraction=OTHER_FRACTION, max_nodes=MAX_NODES,
-                     time_range=None, progress="auto") -> dict:
+                     temporary_threshold=1, min_share=0.0, max_nodes=MAX_NODES,
+                     native_frames="trimmed", time_range=None, progress="auto") -> dict:
     """The flame graph data of the capture at path (see the module docstring).
 
     selection: "peak" (default), "leaks", "temporary", "snapshot" (with
@@ -142,6 +150,10 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
     exclude: fnmatch patterns tested against each frame's function, file path
     and file base name. progress: "auto" shows a bar on stderr when it is a
     terminal; None for none; or a callable(bytes_read, file_bytes).
+    min_share: frames holding less than this fraction of the selection are
+    folded into "other" (0: only the node budget folds, never more than
+    MAX_FOLDED_FRACTION of the selection).
+    native_frames: "trimmed" (default) or "all" (see report_merged_paths.h).
     time_range=(t0, t1) in seconds selects what was allocated within it and
     is still alive at t1 (selection "range").
     Raises OSError or CaptureError for unreadable captures and ValueError
@@ -155,13 +167,14 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
                          include=include, exclude=exclude,
                          temporary_threshold=temporary_threshold, temporal=temporal,
                          range_ns=range_ns, progress=progress)
+    report.all_native_frames = native_frames == "all"
     tree = report.tree(inverted=bool(inverted), split_threads=bool(split_threads),
-                       temporal=bool(temporal), other_fraction=float(other_fraction),
-                       max_nodes=int(max_nodes))
+                       temporal=bool(temporal), other_fraction=float(min_share),
+                       max_nodes=int(max_nodes), max_folded_fraction=MAX_FOLDED_FRACTION)
     strings = _Strings()
     nodes = _nodes(tree, report, strings)
     return {
-        "meta": _meta(report, tree, inverted, split_threads),
+        "meta": _meta(report, tree, inverted, split_threads, float(min_share)),
         "strings": strings.table,
         "nodes": nodes,
         "timeline": _timeline(report),

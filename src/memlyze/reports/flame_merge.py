@@ -6,7 +6,7 @@ sums the processes' heaps (and RSS) on one clock, the earliest start at 0."""
 from __future__ import annotations
 
 from . import process_tree
-from .flame_data import MAX_NODES, OTHER_FRACTION, _meta, _nodes, _Strings
+from .flame_data import MAX_FOLDED_FRACTION, MAX_NODES, _meta, _Strings
 from .report_data import node_names, open_report
 
 
@@ -26,7 +26,7 @@ def _summed_series(series: list[list[tuple[float, int]]]) -> tuple[list[float], 
 
 def build_merged_flame_data(paths, *, selection="peak", snapshot=None, thread=None,
                             include=(), exclude=(), inverted=False, temporary_threshold=1,
-                            other_fraction=OTHER_FRACTION, max_nodes=MAX_NODES,
+                            min_share=0.0, max_nodes=MAX_NODES, native_frames="trimmed",
                             progress="auto") -> dict:
     """The flame graph data (flame_data's shape) of several captures."""
     reports, processes = {}, []
@@ -45,8 +45,9 @@ def build_merged_flame_data(paths, *, selection="peak", snapshot=None, thread=No
     parts, trees = [], []
     for process in ordered:
         report = reports[process.path]
-        tree = report.tree(inverted=bool(inverted), other_fraction=float(other_fraction),
-                           max_nodes=per_capture)
+        report.all_native_frames = native_frames == "all"
+        tree = report.tree(inverted=bool(inverted), other_fraction=float(min_share),
+                           max_nodes=per_capture, max_folded_fraction=MAX_FOLDED_FRACTION)
         trees.append(tree)
         parts.append((process.label, tree, node_names(tree, report)))
     merged, names = process_tree.merge_trees(parts)
@@ -73,8 +74,10 @@ def build_merged_flame_data(paths, *, selection="peak", snapshot=None, thread=No
     peak_index = max(range(len(heap)), key=heap.__getitem__) if heap else None
     top = reports[ordered[0].path]
     meta = _meta(top, {"nodes": merged["nodes"], "truncated": merged["truncated"],
-                       "other_threshold": max(tree["other_threshold"] for tree in trees)},
-                 inverted, False)
+                       "other_threshold": max(tree["other_threshold"] for tree in trees),
+                       "folded_count": sum(tree["folded_count"] for tree in trees),
+                       "folded_bytes": sum(tree["folded_bytes"] for tree in trees)},
+                 inverted, False, float(min_share))
     end = max((process.start_time_ns - first) / 1e9
               + reports[process.path].summary["end_time_ns"] / 1e9 for process in ordered)
     meta.update({

@@ -62,6 +62,7 @@ class Report:
         self.exclude = tuple(exclude)
         self.temporary_threshold = temporary_threshold
         self.range_ns = None
+        self.all_native_frames = False  # trimmed --native paths (report_merged_paths.h)
         self.header = collection.header()
         self.summary = collection.summary()
         self.sampled, self.sample_description = sample_description(self.header)
@@ -73,6 +74,7 @@ class Report:
                 "include": self.include, "exclude": self.exclude}
 
     def tree(self, **options) -> dict:
+        options.setdefault("all_native_frames", self.all_native_frames)
         return self.collection.tree(**self.filters, **options)
 
     def locations(self) -> list:

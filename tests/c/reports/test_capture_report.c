@@ -317,6 +317,30 @@ static void test_filters_and_bounding(void)
         kept += tree.nodes[i].kind != REPORT_NODE_OTHER;
     }
     CHECK(kept <= 2);
+    CHECK(tree.folded_bytes > 14);
+    check_tree_sums(&tree);
+    report_tree_release(&tree);
+
+    /* The same budget, but never more than 1% (14 bytes) folded: it gives way. */
+    tree_options.max_folded_fraction = 0.01;
+    CHECK(report_tree_build(fixture.collection, &tree_options, &tree) == 0);
+    uint64_t other_bytes = 0;
+    kept = 0;
+    for (size_t i = 0; i < tree.count; i++) {
+        other_bytes += tree.nodes[i].kind == REPORT_NODE_OTHER ? tree.nodes[i].bytes : 0;
+        kept += tree.nodes[i].kind != REPORT_NODE_OTHER;
+    }
+    CHECK(tree.folded_bytes <= 14);
+    CHECK_EQ_U64(tree.folded_bytes, other_bytes);
+    CHECK(kept > 2);
+    CHECK_EQ_U64(tree.nodes[0].bytes, 1457);
+    check_tree_sums(&tree);
+    report_tree_release(&tree);
+
+    /* What the user asks for (other_fraction) still folds past the cap. */
+    tree_options.other_fraction = 0.9; /* folds work (1150 bytes) under main (1457) */
+    CHECK(report_tree_build(fixture.collection, &tree_options, &tree) == 0);
+    CHECK(tree.truncated && tree.folded_bytes > 14 && tree.folded_count >= 1);
     check_tree_sums(&tree);
     report_tree_release(&tree);
     fixture_end(&fixture);

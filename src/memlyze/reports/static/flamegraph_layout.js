@@ -83,21 +83,22 @@ function ancestors(i) {
   return chain.reverse();
 }
 
-// The deepest level with a frame at least MIN_PX wide in the current view.
+// The deepest level with a frame wide enough for a label in the current
+// view: a column of slivers (deep stacks holding a sliver of the selection)
+// does not make the canvas tall and empty above the frames that matter;
+// zooming into it shows its depth.
 function drawnDepth() {
   if (!n || !(val[zoomNode] > 0)) return 0;
   var scale = width / val[zoomNode], deepest = depth[zoomNode];
+  var tall = 3 * charWidth;
   var stack = [zoomNode];
   while (stack.length) {
     var i = stack.pop();
     if (depth[i] > deepest) deepest = depth[i];
-    var tiny = 0;
     for (var c = childStart[i]; c < childStart[i + 1]; c++) {
       var ch = childList[c];
-      if (val[ch] * scale >= MIN_PX) stack.push(ch);
-      else tiny += val[ch] * scale;
+      if (val[ch] * scale >= tall) stack.push(ch);
     }
-    if (tiny >= MIN_PX && depth[i] + 1 > deepest) deepest = depth[i] + 1;
   }
   return deepest;
 }
@@ -116,17 +117,44 @@ function resizeCanvas() {
   charWidth = ctx.measureText("abcdefghijklmnopqrstuvwxyz_<>.").width / 30 || 7;
 }
 
-function drawBox(x, w, d, fillStyle, label, textColor) {
+// The file shown in a box: its last two path components (the tooltip has
+// the whole path), with the line.
+function shortWhere(i) {
+  var f = str(FILE[i]);
+  if (!f) return "";
+  var parts = f.split(/[\\/]/).filter(function (part) { return part !== ""; });
+  var shown = parts.slice(-2).join("/") || f;
+  var l = LINE[i] | 0;
+  return l > 0 ? shown + ":" + l : shown;
+}
+
+// "function file:line" when the box has room for it, else the function
+// name alone (cut to fit): two frames of one function at different lines
+// must look different.
+function boxLabel(i, w) {
+  var name = fname(i), at = shortWhere(i);
+  if (at) {
+    var full = name + " " + at;
+    if (full.length * charWidth <= w - 6 && ctx.measureText(full).width <= w - 6) return full;
+  }
+  return fitText(name, w);
+}
+
+var drawnBoxes = [];  // {node, label, x, w, depth} of the last draw, for memlyzeFlame.drawn()
+
+function drawBox(x, w, d, fillStyle, label, textColor, node) {
   var y = rowY(d);
   ctx.fillStyle = fillStyle;
   ctx.fillRect(x, y, Math.max(w - 0.5, 0.5), ROW - 1);
-  if (label && w > 3 * charWidth) {
-    var t = fitText(label, w);
+  var t = "";
+  if (w > 3 * charWidth) {
+    t = node !== undefined ? boxLabel(node, w) : (label ? fitText(label, w) : "");
     if (t) {
       ctx.fillStyle = textColor;
       ctx.fillText(t, x + 3, y + ROW / 2);
     }
   }
+  if (node !== undefined) drawnBoxes.push({ node: node, label: t, x: x, w: w, depth: d });
 }
 
 function drawNode(i, x, w, dim) {
@@ -139,10 +167,11 @@ function drawNode(i, x, w, dim) {
     fillStyle = dim ? colors[1] : colors[0];
   }
   if (i === 0) fillStyle = matchStr !== null ? "#dee2e6" : "#ced4da";
-  drawBox(x, w, depth[i], fillStyle, fname(i), textColor);
+  drawBox(x, w, depth[i], fillStyle, fname(i), textColor, i);
 }
 
 function draw() {
+  drawnBoxes = [];
   resizeCanvas();
   ctx.clearRect(0, 0, width, height);
   if (!n || !(val[0] > 0)) { updateFrameList(); return; }

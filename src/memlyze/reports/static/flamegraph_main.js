@@ -34,11 +34,7 @@ function renderHeader() {
   if (meta.capture_truncated)
     notes.push("The capture is truncated" + (meta.truncation_note ? " (" + meta.truncation_note + ")" :
       ": the recording process did not finish writing it") + ".");
-  if (meta.truncated)
-    notes.push(meta.other_threshold_bytes ?
-      "Frames smaller than " + human(meta.other_threshold_bytes) +
-        " are merged into \u201cother\u201d frames to keep this page small." :
-      "Small frames are merged into \u201cother\u201d frames to keep this page small.");
+  if (meta.truncated) notes.push(foldedNote());
   if (notes.length) {
     var t = byId("truncation-note");
     t.textContent = notes.join(" ");
@@ -46,6 +42,17 @@ function renderHeader() {
   }
   byId("flame-heading").textContent = inverted ?
     "Icicle graph (inverted: allocating functions on top, their callers below)" : "Flame graph";
+}
+
+// What was folded into "other" frames, in the words of the page.
+function foldedNote() {
+  var frames = +meta.folded_count || 0, bytes = +meta.folded_bytes || 0;
+  var why = meta.min_share > 0 ?
+    " (--min-share " + (100 * meta.min_share).toFixed(2).replace(/\.?0+$/, "") + "%)" :
+    " to keep this page under its frame budget";
+  return count(frames) + " frame" + (frames === 1 ? "" : "s") + " under " +
+    human(meta.other_threshold_bytes) + " folded into \u201cother\u201d" + why + ", holding " +
+    human(bytes) + " (" + pct(bytes, meta.total_bytes) + " of the selection).";
 }
 
 function state() {
@@ -84,6 +91,7 @@ window.memlyzeFlame = {
   nodeRect: nodeRect,
   findNodes: findNodes,
   frame: frame,
+  drawn: function () { return drawnBoxes.slice(); },
   selectRange: selectRange,
   clearRange: clearRange
 };
