@@ -24,6 +24,8 @@ from memlyze.data_tables import NO_PYTHON_FRAME, TABLES, DataError
 __all__ = ["CaptureTables"]
 
 _LOCATION = ["function", "file", "line"]
+# The allocation columns the views need: a task holds one process's rows.
+_ROW_COLUMNS = ["allocated_event", "freed_event", "size", "weight", "stack_id"]
 
 
 def _files(roots, table):
@@ -70,7 +72,7 @@ def _peak_event(process_path: str) -> int:
 
 def _process_peak_by_location(allocation_path, stack_path, frame_path, process_path):
     """What each location of one process held at its peak (a pandas frame)."""
-    allocations = _read_one(allocation_path)
+    allocations = _read_one(allocation_path, _ROW_COLUMNS)
     peak_event = _peak_event(process_path)
     live = allocations[(allocations["allocated_event"] <= peak_event)
                        & (allocations["freed_event"].isna()
@@ -126,7 +128,8 @@ class CaptureTables:
         import dask.dataframe as dd
 
         def leaked(triple):
-            allocations, stacks, frames = (_read_one(path) for path in triple)
+            allocations = _read_one(triple[0], _ROW_COLUMNS)
+            stacks, frames = _read_one(triple[1]), _read_one(triple[2])
             live = allocations[allocations["freed_event"].isna()]
             located = _located(live, stacks, frames)
             located["bytes"] = located["size"] * located["weight"]
