@@ -35,6 +35,8 @@ install_test_tools() {
     "${pip[@]}" jsonschema
     # memlyze plot (tests/python/test_rss_process.py) draws with matplotlib.
     "${pip[@]}" matplotlib
+    # The pytest plugin's merged summary under -n 2 (tests/python/test_pytest_plugin_xdist.py).
+    "${pip[@]}" pytest-xdist
 }
 
 step "Installing build and test tools into .venv"
