@@ -87,9 +87,12 @@ def write_suite(folder, source: str = SAMPLE_SUITE, ini: str = "") -> None:
 
 
 def run_pytest(folder, *args, env=None, timeout=240) -> subprocess.CompletedProcess:
-    """``python -m pytest -rA ARGS`` in folder (its own rootdir, no cache)."""
+    """``python -m pytest -rA ARGS`` in folder (its own rootdir, no cache).
+    pytest-memray, where installed (the overhead benchmark uses it), would
+    enforce the same markers: blocked (harmless where it is not installed)."""
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", *map(str, args)],
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "-p", "no:memray",
+         *map(str, args)],
         cwd=folder, env=env or clean_env(), capture_output=True, text=True, timeout=timeout)
 
 

@@ -9,6 +9,7 @@ recording engine is imported when the first test is recorded.
 from __future__ import annotations
 
 import argparse
+import warnings
 
 import pytest
 
@@ -122,6 +123,12 @@ def pytest_collection_modifyitems(config, items):
             limited = True
     if limited:
         _register(config)
+        if config.pluginmanager.has_plugin("memray"):
+            # pytest-memray enforces markers of the same names (with its own
+            # tracker around the test, which memlyze would then record too).
+            warnings.warn(pytest.PytestWarning(
+                "pytest-memray is installed too and also enforces limit_memory/limit_leaks; "
+                "run with -p no:memray to leave them to memlyze"))
 
 
 @pytest.hookimpl(tryfirst=True)

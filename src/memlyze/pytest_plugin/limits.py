@@ -22,7 +22,7 @@ class LimitError(Exception):
     """A marker that cannot be used (the message says why, naming the test)."""
 
 
-class TestLimits(NamedTuple):
+class Limits(NamedTuple):
     memory: int | None = None  # bytes
     memory_text: str = ""  # as written, for messages
     memory_source: str = ""  # "limit_memory" or "memlyze_limit_memory (ini)"
@@ -35,8 +35,8 @@ class TestLimits(NamedTuple):
         return self.memory is not None or self.leaks is not None
 
 
-NO_LIMITS = TestLimits()
-LIMITS = pytest.StashKey[TestLimits]()  # an item's limits, when it has any
+NO_LIMITS = Limits()
+LIMITS = pytest.StashKey[Limits]()  # an item's limits, when it has any
 LIMIT_ERROR = pytest.StashKey[str]()  # why an item's markers cannot be used
 
 
@@ -75,7 +75,7 @@ def _single_argument(item, marker):
     return marker.args[0]
 
 
-def limits_for(item, default_memory: tuple[int, str] | None) -> TestLimits:
+def limits_for(item, default_memory: tuple[int, str] | None) -> Limits:
     """The limits that apply to item: its closest markers (a pytest.param's
     marks are closer than the function's, the function's than the class's),
     then the ini default for memory. Raises LimitError."""
@@ -102,7 +102,7 @@ def limits_for(item, default_memory: tuple[int, str] | None) -> TestLimits:
             raise LimitError(f"{item.nodeid}: limit_leaks filter_fn must be callable")
         size = _size_for_item(item, "limit_leaks", _single_argument(item, marker))
         limits.update(leaks=size[0], leaks_text=size[1], leak_filter=leak_filter)
-    return TestLimits(**limits) if limits else NO_LIMITS
+    return Limits(**limits) if limits else NO_LIMITS
 
 
 def parse_ini_limit(text: str) -> tuple[int, str] | None:

@@ -11,7 +11,7 @@ import pytest
 from . import summary
 from .capture_files import CaptureFolder
 from .limits import LIMIT_ERROR, LIMITS, NO_LIMITS
-from .recording import Outcome, TestRecording
+from .recording import Outcome, Recording
 from .settings import Settings
 
 OUTCOME = pytest.StashKey[Outcome]()
@@ -34,7 +34,7 @@ class MemlyzePlugin:
         if LIMIT_ERROR in item.stash or not (self.settings.profiling or limits.any):
             yield
             return
-        recording = TestRecording(item.nodeid, limits, self.settings, self.folder)
+        recording = Recording(item.nodeid, limits, self.settings, self.folder)
         recording.start()
         try:
             yield

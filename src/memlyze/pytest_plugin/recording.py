@@ -8,7 +8,7 @@ import os
 from typing import NamedTuple
 
 from . import messages
-from .limits import TestLimits
+from .limits import Limits
 from .measurement import measure
 from .settings import Settings
 
@@ -22,10 +22,10 @@ class Outcome(NamedTuple):
     problems: list  # failure texts: limits exceeded, an increase, an error
 
 
-class TestRecording:
+class Recording:
     """One test's tracker; start() before its call, finish() after."""
 
-    def __init__(self, nodeid: str, limits: TestLimits, settings: Settings, folder):
+    def __init__(self, nodeid: str, limits: Limits, settings: Settings, folder):
         self.nodeid = nodeid
         self.limits = limits
         self.settings = settings
