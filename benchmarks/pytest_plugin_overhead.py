@@ -120,7 +120,8 @@ def markdown(result):
         f"Python {result['python_version']}",
         "",
         f"{result['date']}, {result['runs']} interleaved runs per configuration, "
-        f"`{result['command']}`. Machine: {result['machine']}.",
+        f"`{result['command']}`. Machine: {result['machine']}, load average "
+        f"{result['load_average']['before']:.1f} before, {result['load_average']['after']:.1f} after.",
         "",
         "| configuration | median wall | wall ratio (95% CI) | median CPU | CPU ratio (95% CI) |",
         "|---|---|---|---|---|",
@@ -148,6 +149,7 @@ def main():
     configurations = arguments.configurations.split(",")
     if configurations[0] != "plain" or not set(configurations) <= set(CONFIGURATIONS):
         parser.error(f"--configurations: plain first, then any of {', '.join(CONFIGURATIONS)}")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="memlyze-pytest-bench-") as folder:
         source = fetch_suite(arguments.python, arguments.suite, pathlib.Path(folder))
         times, passed = measure(arguments.python, source, arguments.tests, configurations,
@@ -160,6 +162,8 @@ def main():
         "python_version": version, "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
         "command": " ".join(["python", "benchmarks/pytest_plugin_overhead.py", *sys.argv[1:]]),
+        # A shared machine's load widens the intervals: recorded with them.
+        "load_average": {"before": load_before[0], "after": os.getloadavg()[0]},
         "configurations": ratios(times),
     }
     text = markdown(result)
