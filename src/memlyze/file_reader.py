@@ -145,14 +145,19 @@ class FileReader:
         interpreter's evaluation loop ran them."""
         return list(self._capture.merged_stack(stack_id, native_stack_id))
 
-    def _allocations(self, rows) -> Iterator[Allocation]:
-        for stack_id, nbytes, count in sorted(rows, key=lambda row: (-row[1], row[0])):
+    def _allocations(self, rows, top) -> Iterator[Allocation]:
+        rows = sorted(rows, key=lambda row: (-row[1], row[0]))
+        # Frames are resolved lazily, so the largest few of many stacks cost
+        # little when that is all the caller reads.
+        for stack_id, nbytes, count in rows if top is None else rows[:top]:
             yield Allocation(stack_id, self.stack(stack_id), nbytes, count)
 
-    def peak_allocations(self) -> Iterator[Allocation]:
-        """Memory alive at the peak, one entry per stack, largest first."""
-        return self._allocations(self._capture.peak_allocations())
+    def peak_allocations(self, top: int | None = None) -> Iterator[Allocation]:
+        """Memory alive at the peak, one entry per stack, largest first
+        (the ``top`` largest when given)."""
+        return self._allocations(self._capture.peak_allocations(), top)
 
-    def leaks(self) -> Iterator[Allocation]:
-        """Memory never freed before tracking stopped, per stack, largest first."""
-        return self._allocations(self._capture.leaked_allocations())
+    def leaks(self, top: int | None = None) -> Iterator[Allocation]:
+        """Memory never freed before tracking stopped, per stack, largest first
+        (the ``top`` largest when given)."""
+        return self._allocations(self._capture.leaked_allocations(), top)
