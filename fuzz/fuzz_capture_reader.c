@@ -3,11 +3,8 @@
  * end and analysed, must neither crash, read out of bounds, hit undefined
  * behaviour, nor leak (the tracker heap must be back where it started).
  *
- * Two kinds of input. Most are whole files. An input starting with "R" is
- * records instead: the harness wraps them in a valid capture (split into
- * events chunks at each RECORDS_CHUNK_MARK, compressed, checksummed, then
- * footer and trailer unless the second byte is odd), so that mutations
- * reach the record decoder and the analysis past the checksums.
+ * Inputs are whole files, or records wrapped in a valid capture
+ * (fuzz_inputs.h).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,13 +14,10 @@
 #include <string.h>
 
 #include "core/analysis/capture_analysis.h"
-#include "tests/c/capture_builder.h"
+#include "fuzz/fuzz_inputs.h"
 #include "core/format/capture_format.h"
 #include "core/format/capture_reader.h"
 #include "core/base/tracker_memory.h"
-
-#define RECORDS_CHUNK_MARK "MLYC"
-#define RECORDS_CHUNK_MARK_SIZE 4
 
 /* Uses every result the reports use, so that their code runs too. */
 static void use_analysis(const struct capture_analysis *analysis)
@@ -72,26 +66,6 @@ static void use_tables(const struct capture_reader *reader)
     }
 }
 
-/* Wraps records (an "R" input past its two first bytes) in a capture. */
-static void wrap_records(struct capture_builder *builder, const uint8_t *records, size_t size,
-                         int closed)
-{
-    builder_init(builder);
-    builder_default_header(builder, HEADER_FLAG_TRACK_GC);
-    const uint8_t *end = records + size;
-    while (records < end) {
-        const uint8_t *mark = memmem(records, (size_t)(end - records), RECORDS_CHUNK_MARK,
-                                     RECORDS_CHUNK_MARK_SIZE);
-        const uint8_t *chunk_end = mark ? mark : end;
-        builder_raw(builder, records, (size_t)(chunk_end - records));
-        builder_flush_chunk(builder);
-        records = mark ? mark + RECORDS_CHUNK_MARK_SIZE : end;
-    }
-    if (closed) {
-        builder_finish(builder, 1000000, 4096);
-    }
-}
-
 /* Opens, reads, analyses and closes one capture. */
 static void exercise(const uint8_t *data, size_t size)
 {
@@ -113,23 +87,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint64_t memory_before = tracker_memory_current();
-    if (size >= 2 && data[0] == 'R') {
-        struct capture_builder builder;
-        wrap_records(&builder, data + 2, size - 2, !(data[1] & 1));
+    struct capture_builder builder;
+    if (fuzz_input_capture(data, size, &builder)) {
         uint64_t builder_memory = tracker_memory_current();
         exercise(builder.file.data, builder.file.size);
-        if (tracker_memory_current() != builder_memory) {
-            fprintf(stderr, "tracker memory leaked\n");
-            abort();
-        }
+        fuzz_check_tracker_memory(builder_memory, "reading");
         builder_release(&builder);
     } else {
         exercise(data, size);
     }
-    if (tracker_memory_current() != memory_before) {
-        fprintf(stderr, "tracker memory leaked: %llu bytes\n",
-                (unsigned long long)(tracker_memory_current() - memory_before));
-        abort();
-    }
+    fuzz_check_tracker_memory(memory_before, "in all");
     return 0;
 }

@@ -1,9 +1,9 @@
 /*
  * Writes the seed corpus: tiny valid captures (closed, unclosed, empty,
  * with mappings, threads, GC and RSS), the same records as "R" inputs
- * (see fuzz_capture_reader.c), and the hostile captures the reader refuses
- * (tests/c/hostile_captures.h: overflowing sizes, sampling out of range,
- * decompression bombs), into the directory given as argv[1]. Built
+ * (see fuzz_inputs.h), and the hostile captures (tests/c/hostile_captures.h:
+ * overflowing sizes and sums, sampling out of range, decompression bombs,
+ * huge counts, deep and cyclic stacks), into the directory given as argv[1]. Built
  * with the fuzz targets; its output is committed under fuzz/corpus/ (named
  * *.bin: .gitignore ignores *.mlyze).
  */
@@ -84,6 +84,14 @@ static int write_hostile_seeds(const char *directory)
     failed |= write_and_release(directory, "hostile-strings-bomb.bin", &builder);
     hostile_chunk_above_maximum(&builder, 1u << 16, 1u << 20);
     failed |= write_and_release(directory, "hostile-chunk-above-maximum.bin", &builder);
+    hostile_overflowing_sum(&builder, 70000);
+    failed |= write_and_release(directory, "hostile-overflowing-sum.bin", &builder);
+    hostile_huge_counts(&builder);
+    failed |= write_and_release(directory, "hostile-huge-counts.bin", &builder);
+    hostile_deep_stack(&builder, 20000);
+    failed |= write_and_release(directory, "hostile-deep-stack.bin", &builder);
+    hostile_cyclic_stacks(&builder);
+    failed |= write_and_release(directory, "hostile-cyclic-stacks.bin", &builder);
     return failed;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh machine: installs the test dependencies and runs every
 # test: the C unit tests (plain, under ASan+UBSan, and the threaded ones under
-# ThreadSanitizer), a bounded fuzzing run of the capture reader, and the Python
+# ThreadSanitizer), bounded fuzzing runs of the capture reader and the reports, and the Python
 # tests against the installed package, on 3.11 and then on 3.12, 3.13 and
 # free-threaded 3.13t (found or built by scripts/interpreters.sh; they include
 # the refusal of an unsupported CPython 3.14, also from scripts/interpreters.sh),
@@ -13,6 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/_common.sh
 ROOT=$PWD
 FUZZ_SECONDS=${MEMLYZE_FUZZ_SECONDS:-30}
+FUZZ_REPORT_SECONDS=${MEMLYZE_FUZZ_REPORT_SECONDS:-20}
 
 python=$(find_python)
 ensure_build_packages "$python"
@@ -74,17 +75,23 @@ TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs \
     test_concurrent_recording test_recorder test_sampling test_live_table test_live_table_sampling \
     test_recorder_seal
 
-step "Fuzzing the capture reader for ${FUZZ_SECONDS}s (build-fuzz)"
+step "Fuzzing the capture reader (${FUZZ_SECONDS}s), then every report path (${FUZZ_REPORT_SECONDS}s) (build-fuzz)"
 # fuzz/meson.build adds -fsanitize=fuzzer,address,undefined itself.
 CC=clang setup_build build-fuzz -Dfuzz=true -Dtests=false -Dpython_module=false
 meson compile -C build-fuzz
-fuzzer=$(find build-fuzz -type f -name fuzz_capture_reader -perm -u+x | head -n 1)
-[ -n "$fuzzer" ] || die "the fuzz_capture_reader target was not built"
-mkdir -p fuzz/corpus-run
 seeds=()
 [ -d fuzz/corpus ] && seeds+=(fuzz/corpus)
-"$fuzzer" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
-    fuzz/corpus-run "${seeds[@]}"
+# fuzz_capture_reader: reader and analysis; fuzz_capture_reports: the
+# collection, trees, locations, filters, merged paths and pprof on top.
+for target in fuzz_capture_reader:$FUZZ_SECONDS fuzz_capture_reports:$FUZZ_REPORT_SECONDS; do
+    seconds=${target#*:}
+    target=${target%%:*}
+    fuzzer=$(find build-fuzz -type f -name "$target" -perm -u+x | head -n 1)
+    [ -n "$fuzzer" ] || die "the $target target was not built"
+    mkdir -p "fuzz/corpus-run/$target"
+    "$fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=4096 \
+        -print_final_stats=1 "fuzz/corpus-run/$target" "${seeds[@]}"
+done
 
 # A real CPython 3.14, which memlyze does not support: the Python tests check
 # that pip refuses to build memlyze on it with one line (test_unsupported_interpreter.py).

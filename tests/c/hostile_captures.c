@@ -150,3 +150,66 @@ void hostile_strings_bomb(struct capture_builder *builder, int chunks)
     free(strings);
     builder_finish(builder, 10, 4096);
 }
+
+void hostile_overflowing_sum(struct capture_builder *builder, uint32_t count)
+{
+    builder_init(builder);
+    builder_default_header(builder, 0);
+    define_stack(builder);
+    for (uint32_t index = 0; index < count; index++) {
+        /* Apart by the size: every block is live at once, none overlaps. */
+        builder_alloc(builder, ALLOCATOR_MMAP, (uint64_t)(index + 1) * CAPTURE_MAX_ALLOCATION_SIZE,
+                      CAPTURE_MAX_ALLOCATION_SIZE, 1);
+    }
+    builder_time(builder, 10);
+    builder_flush_chunk(builder);
+    builder_finish(builder, 10, 4096);
+}
+
+void hostile_huge_counts(struct capture_builder *builder)
+{
+    builder_init(builder);
+    builder_default_header(builder, 0);
+    define_stack(builder);
+    builder_alloc(builder, ALLOCATOR_MALLOC, 0x1000, 4096, 1);
+    builder_time(builder, UINT64_MAX / 2);
+    builder_flush_chunk(builder);
+    struct byte_buffer fields = {0};
+    must(byte_buffer_append_tlv_varint(&fields, FOOTER_END_TIME_NS, UINT64_MAX));
+    must(byte_buffer_append_tlv_varint(&fields, FOOTER_ALLOCATION_COUNT, UINT64_MAX));
+    must(byte_buffer_append_tlv_varint(&fields, FOOTER_ALLOCATED_BYTES, UINT64_MAX));
+    must(byte_buffer_append_tlv_varint(&fields, FOOTER_FREE_COUNT, UINT64_MAX));
+    must(byte_buffer_append_tlv_varint(&fields, FOOTER_TRACKER_MEMORY_PEAK, UINT64_MAX));
+    must(byte_buffer_append_tlv_varint(&fields, FOOTER_THREAD_COUNT, UINT64_MAX));
+    builder_finish_with_fields(builder, &fields);
+    byte_buffer_release(&fields);
+}
+
+void hostile_deep_stack(struct capture_builder *builder, uint32_t depth)
+{
+    builder_init(builder);
+    builder_default_header(builder, 0);
+    builder_string(builder, "f");
+    builder_frame(builder, 1, 1, 1, 0);
+    for (uint32_t level = 0; level < depth; level++) {
+        builder_stack(builder, level, 1); /* stack level + 1 below stack level */
+    }
+    builder_alloc(builder, ALLOCATOR_MALLOC, 0x1000, 4096, depth);
+    builder_time(builder, 10);
+    builder_flush_chunk(builder);
+    builder_finish(builder, 10, 4096);
+}
+
+void hostile_cyclic_stacks(struct capture_builder *builder)
+{
+    builder_init(builder);
+    builder_default_header(builder, 0);
+    builder_string(builder, "f");
+    builder_frame(builder, 1, 1, 1, 0);
+    builder_stack(builder, 2, 1); /* stack 1 below stack 2, */
+    builder_stack(builder, 1, 1); /* and stack 2 below stack 1 */
+    builder_alloc(builder, ALLOCATOR_MALLOC, 0x1000, 4096, 2);
+    builder_time(builder, 10);
+    builder_flush_chunk(builder);
+    builder_finish(builder, 10, 4096);
+}

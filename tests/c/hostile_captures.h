@@ -39,4 +39,19 @@ void hostile_strings_bomb(struct capture_builder *builder, int chunks);
 void hostile_chunk_above_maximum(struct capture_builder *builder, uint64_t maximum,
                                  uint32_t size);
 
+/* count mmap records of CAPTURE_MAX_ALLOCATION_SIZE (2^48) bytes, all
+ * live: from 65536 on, their total and peak overflow 64 bits. */
+void hostile_overflowing_sum(struct capture_builder *builder, uint32_t count);
+
+/* One allocation, a time of 2^63 and a footer claiming UINT64_MAX of
+ * every count, the end time and the thread count. */
+void hostile_huge_counts(struct capture_builder *builder);
+
+/* A chain of depth stacks, each below the one before, and one allocation
+ * at the deepest: recursion over stacks would overflow the C stack. */
+void hostile_deep_stack(struct capture_builder *builder, uint32_t depth);
+
+/* Two stacks, each naming the other as its parent, and one allocation. */
+void hostile_cyclic_stacks(struct capture_builder *builder);
+
 #endif

@@ -391,6 +391,21 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
     Py_RETURN_NONE;
 }
 
+/* Raises OSError(reason); its `announced` attribute says whether the user
+ * was told on stderr already, when the failure happened, so that `memlyze
+ * record` does not say it twice. */
+static void raise_stop_error(const char *reason, int announced)
+{
+    PyObject *exception = PyObject_CallFunction(PyExc_OSError, "s", reason);
+    if (!exception) {
+        return;
+    }
+    if (PyObject_SetAttrString(exception, "announced", announced ? Py_True : Py_False) == 0) {
+        PyErr_SetObject(PyExc_OSError, exception);
+    }
+    Py_DECREF(exception);
+}
+
 static PyObject *stop_tracking(PyObject *self, PyObject *unused)
 {
     (void)self;
@@ -408,7 +423,7 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
     Py_END_ALLOW_THREADS
     line_numbers_release();
     if (result < 0) {
-        PyErr_SetString(PyExc_OSError, error);
+        raise_stop_error(error, recorder_stop_failure_announced());
         return NULL;
     }
     Py_RETURN_NONE;

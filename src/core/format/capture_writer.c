@@ -216,6 +216,19 @@ static int remember_chunk_offset(struct capture_writer *writer)
     return 0;
 }
 
+/* After a chunk's write failed part way (a full disk): cuts the file back
+ * to where the chunk began, so that the capture ends on a whole chunk and
+ * gives the space back, and drops the chunk from the index. */
+static void forget_partial_chunk(struct capture_writer *writer, int kind, uint64_t chunk_start)
+{
+    if (kind == CHUNK_KIND_EVENTS && writer->chunk_count) {
+        writer->chunk_count--;
+    }
+    if (writer->offset != chunk_start && ftruncate(writer->fd, (off_t)chunk_start) == 0) {
+        writer->offset = chunk_start;
+    }
+}
+
 int capture_writer_write_chunk(struct capture_writer *writer, int kind,
                                const uint8_t *payload, size_t size)
 {
@@ -253,8 +266,10 @@ int capture_writer_write_chunk(struct capture_writer *writer, int kind,
         writer->error_number = ENOMEM;
         return -1;
     }
+    uint64_t chunk_start = writer->offset;
     if (write_fully(writer, header, sizeof header) < 0 ||
         write_fully(writer, writer->compressed.data, compressed) < 0) {
+        forget_partial_chunk(writer, kind, chunk_start);
         return -1;
     }
     return 0;

@@ -92,6 +92,7 @@ int recorder_open_output(const struct recorder_options *options, const struct by
                          char *error, size_t error_size)
 {
     memset(&recorder.file, 0, sizeof recorder.file);
+    recorder.write_failure_announced = 0;
     recorder.file.fd = -1;
     recorder.streaming = options->path && !options->aggregate_interval_ns;
     recorder.aggregate_interval_ns = options->path ? options->aggregate_interval_ns : 0;
@@ -231,6 +232,11 @@ static int recorder_stop_unlocked(char *error, size_t error_size)
     }
     recorder_writer_release_memory();
     return result;
+}
+
+int recorder_stop_failure_announced(void)
+{
+    return recorder.write_failure_announced;
 }
 
 int recorder_stop(char *error, size_t error_size)

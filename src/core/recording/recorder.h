@@ -52,6 +52,14 @@ int recorder_start(const struct recorder_options *options, char *error, size_t e
 int recorder_stop(char *error, size_t error_size);
 
 /*
+ * Whether the failure recorder_stop() reported was already told to the user
+ * on stderr, when it happened (a full disk, a capture descriptor the program
+ * closed): callers then need not print it again. Meaningful after a failed
+ * recorder_stop() only.
+ */
+int recorder_stop_failure_announced(void);
+
+/*
  * Makes the writer run a round now and waits for it: afterwards the live
  * table holds every event recorded (by any thread) before the call. Returns
  * 0, or -1 when not recording. Call without holding locks hooks may need.

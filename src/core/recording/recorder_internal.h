@@ -86,6 +86,9 @@ struct recorder_state {
     struct rss_reader rss;
 
     struct capture_writer file;
+    /* A write failed and the user was told (writer thread; read by stop
+     * after the join): nothing more is written. */
+    int write_failure_announced;
     struct byte_buffer chunk;
     uint64_t chunk_started_ns;
     struct event_encoder encoder;

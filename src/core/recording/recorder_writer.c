@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,13 +221,41 @@ static int encode_time_and_rss(uint64_t now)
                                  rss_reader_current(&recorder.rss), minor, major);
 }
 
+/* The capture cannot be written (the disk is full, or gone): the
+ * recording stops at once, so that it costs the program nothing more and
+ * no later write retries in vain, and the user learns it now, in one line,
+ * not only at exit (a program may run for days after). The capture keeps
+ * what was written before: whole chunks, or the last whole snapshot. */
+static void stop_after_write_failure(void)
+{
+    __atomic_store_n(&recorder_active_flag, 0, __ATOMIC_RELAXED);
+    if (recorder.write_failure_announced) {
+        return;
+    }
+    recorder.write_failure_announced = 1;
+    if (recorder.file.descriptor_lost) {
+        return; /* capture_writer.c told the user already */
+    }
+    const char *path = recorder.streaming ? recorder.file.path : recorder.aggregate_path;
+    char message[PATH_MAX + 256];
+    int length = snprintf(message, sizeof message,
+                          "memlyze: cannot write the capture %s: %s; recording stopped, the "
+                          "capture keeps what was written before\n",
+                          path && path[0] ? path : "(unknown path)",
+                          strerror(recorder.file.error_number));
+    if (length > 0) {
+        size_t size = (size_t)length < sizeof message ? (size_t)length : sizeof message - 1;
+        ssize_t ignored = write(STDERR_FILENO, message, size);
+        (void)ignored; /* nothing better to do when stderr is gone too */
+    }
+}
+
 static void flush_chunk(uint64_t now)
 {
-    if (recorder.chunk.size && recorder.streaming) {
+    if (recorder.chunk.size && recorder.streaming && !recorder.write_failure_announced) {
         if (capture_writer_write_chunk(&recorder.file, CHUNK_KIND_EVENTS, recorder.chunk.data,
                                        recorder.chunk.size) < 0) {
-            /* The disk is full or gone: stop costing the program anything. */
-            __atomic_store_n(&recorder_active_flag, 0, __ATOMIC_RELAXED);
+            stop_after_write_failure();
         }
     }
     byte_buffer_clear(&recorder.chunk);
@@ -369,7 +398,7 @@ static void write_aggregate_if_due(int final)
         recorder.aggregate_peak_bytes = peak_bytes;
         recorder.aggregate_peak_time_ns = now - recorder.start_ns;
     }
-    if (!recorder.aggregate_interval_ns ||
+    if (!recorder.aggregate_interval_ns || recorder.write_failure_announced ||
         (!final && now - recorder.last_aggregate_ns < recorder.aggregate_wait_ns)) {
         return;
     }
@@ -384,8 +413,11 @@ static void write_aggregate_if_due(int final)
         .thread_count = event_buffers_thread_count(),
         .final = final,
     };
-    if (aggregate_writer_write(&context) < 0 && !recorder.file.error_number) {
-        recorder.file.error_number = errno ? errno : EIO;
+    if (aggregate_writer_write(&context) < 0) {
+        if (!recorder.file.error_number) {
+            recorder.file.error_number = errno ? errno : EIO;
+        }
+        stop_after_write_failure();
     }
 }
 

@@ -8,6 +8,7 @@
 #include "core/base/byte_buffer.h"
 #include "core/base/hash_map.h"
 #include "core/reports/report_merged_paths.h"
+#include "core/base/tracker_memory.h"
 
 #define NO_NODE (-1)
 #define SPECIAL_KEY (UINT64_C(1) << 32)
@@ -509,6 +510,7 @@ static int bound_and_emit(const struct report_collection *collection, struct ful
                                    : 0;
     }
     tree->nodes = (struct report_node *)bounding.output.data;
+    tree->nodes_capacity = bounding.output.capacity;
     tree->count = output_count(&bounding);
     tree->other_threshold = bounding.threshold;
     tree->folded_count = bounding.folded_count;
@@ -548,7 +550,8 @@ void report_tree_release(struct report_tree *tree)
         report_native_frame_free(tree->native_frames[index]);
     }
     free(tree->native_frames);
-    free(tree->nodes);
+    /* A byte buffer's: given back to the tracker's accounting, not just freed. */
+    tracker_free(tree->nodes, tree->nodes_capacity);
     free(tree->intervals);
     memset(tree, 0, sizeof *tree);
 }

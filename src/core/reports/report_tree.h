@@ -87,6 +87,7 @@ struct report_tree_options {
 struct report_tree {
     struct report_node *nodes;
     size_t count;
+    size_t nodes_capacity; /* bytes allocated for nodes (tracker memory) */
     int truncated;                  /* some nodes were folded into OTHER nodes */
     uint64_t other_threshold;       /* the weight below which nodes were folded */
     uint64_t folded_count;          /* nodes of the full tree folded into OTHER nodes */

@@ -261,6 +261,8 @@ def _stop_at_exit(tracker) -> None:
     try:
         tracker.stop()  # does nothing in a forked child
     except Exception as error:  # never change the program's exit status
+        if getattr(error, "announced", False):
+            return  # told on stderr when it happened, in one line
         try:
             sys.stderr.write(f"memlyze: error: could not complete {tracker.path}: {error}\n")
             sys.stderr.flush()

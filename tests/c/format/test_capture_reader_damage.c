@@ -356,6 +356,22 @@ static void test_allocation_sizes_out_of_range(void)
     CLOSE_AND_CHECK(&builder, "the allocated bytes add up to more than 2^62");
 }
 
+/* A stack naming a later one as parent is refused (so no cycle can be
+ * built); a deep chain, huge footer counts and times are read as they are. */
+static void test_hostile_shapes(void)
+{
+    struct capture_builder builder;
+    hostile_cyclic_stacks(&builder);
+    CHECK_DAMAGED(builder.file.data, builder.file.size, "parent stack id 2 is not defined");
+    builder_release(&builder);
+    hostile_deep_stack(&builder, 20000);
+    CHECK_EQ_U64(read_valid(&builder), 2);
+    builder_release(&builder);
+    hostile_huge_counts(&builder);
+    CHECK_EQ_U64(read_valid(&builder), 2);
+    builder_release(&builder);
+}
+
 /* Sample rates and sampling means outside what the recorder can write. */
 static void test_sampling_out_of_range(void)
 {
@@ -491,6 +507,7 @@ int main(void)
     RUN_TEST(test_trailer_and_index_damage);
     RUN_TEST(test_footer_damage);
     RUN_TEST(test_allocation_sizes_out_of_range);
+    RUN_TEST(test_hostile_shapes);
     RUN_TEST(test_sampling_out_of_range);
     RUN_TEST(test_decompression_bombs);
     RUN_TEST(test_random_damage);
