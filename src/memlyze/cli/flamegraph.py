@@ -29,6 +29,13 @@ def build_parser():
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="HTML file to write (default: memlyze-flamegraph-<capture name>.html)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
+    add_flame_options(parser)
+    return parser
+
+
+def add_flame_options(parser, snapshot: bool = True) -> None:
+    """What the page shows: the options of this command and of the IPython
+    magic %%memlyze_flamegraph (defined once, so they cannot drift)."""
     parser.add_argument("--inverted", action="store_true",
                         help="icicle graph of allocating functions on top of their callers")
     parser.add_argument("--temporal", action="store_true",
@@ -36,8 +43,8 @@ def build_parser():
                              "can be chosen on the page")
     parser.add_argument("--split-threads", action="store_true",
                         help="one subtree per thread under the root")
-    add_selectors(parser)  # --leaks/--temporary/--snapshot, --thread, --include/--exclude
-    return parser
+    # --leaks/--temporary/--snapshot, --thread, --include/--exclude
+    add_selectors(parser, snapshot=snapshot)
 
 
 def default_output(capture: str) -> str:
@@ -47,7 +54,9 @@ def default_output(capture: str) -> str:
     return f"memlyze-flamegraph-{stem or 'capture'}.html"
 
 
-def _load(options) -> dict:
+def load_flame_data(options) -> dict:
+    """The flame data of the capture options.file with the options' selectors,
+    or a CliError saying in one line why there is none."""
     check_capture_path(options.file)
     try:
         from memlyze.reports.flame_data import build_flame_data
@@ -94,7 +103,7 @@ def main(argv: list[str]) -> int:
         raise CliError(f"{output} exists; use -f to overwrite it")
     if os.path.abspath(output) == os.path.abspath(options.file):
         raise CliError(f"{output} is the capture itself; choose another output file")
-    data = _load(options)
+    data = load_flame_data(options)
     meta = data.get("meta") or {}
     if meta.get("capture_truncated"):
         note = str(meta.get("truncation_note") or "").strip()
