@@ -78,6 +78,9 @@ CELLS = {
     "after_raising": "print('after', len(before_error))",
     "options": OPTIONS_CELL,
     "existing_output": "%%memlyze_summary -o {summary_capture}\nexisting_ran = True",
+    "own_tracker": "import memlyze\nown_tracker = memlyze.start('own.mlyze')",
+    "inside_own_tracker": "%%memlyze_summary\ninside_ran = True",
+    "stop_own_tracker": "own_tracker.stop()\nprint('inside_ran' in globals())",
 }
 
 
@@ -300,6 +303,12 @@ def test_bad_options_are_one_line_and_the_cell_does_not_run(notebook):
     text = notebook.streams("existing_output", "stderr")
     assert text.count("\n") == 1 and text.endswith("exists; use -f to overwrite it\n"), text
     assert notebook.statuses["existing_output"] == "error"
+    # a tracker of the user's own already runs: one line, the cell does not run
+    assert notebook.streams("inside_own_tracker", "stderr") == (
+        "UsageError: cannot start tracking the cell: a memlyze tracker is already running in "
+        "this process\n")
+    assert notebook.statuses["inside_own_tracker"] == "error"
+    assert notebook.streams("stop_own_tracker", "stdout") == "False\n"
 
 
 def test_cell_exception_fails_the_cell_once_and_still_reports(notebook):
