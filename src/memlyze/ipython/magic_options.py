@@ -18,7 +18,8 @@ SUMMARY = "%%memlyze_summary"
 _EPILOG = SELECTOR_HELP + """
 
 The cell runs as it would without the magic (its output, result, exceptions
-and variables are its own); tracking covers exactly the cell."""
+and variables are its own); tracking covers the process (the kernel's threads
+too) from the cell's start until it ends or raises."""
 
 
 def _parser(prog: str, description: str) -> ArgumentParser:
