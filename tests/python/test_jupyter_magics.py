@@ -154,9 +154,11 @@ def notebook(tmp_path_factory):
         client.execute()
     names = list(cells)
     outputs = {name: book.cells[index].outputs for index, name in enumerate(names)}
+    counts = {name: book.cells[index].execution_count for index, name in enumerate(names)}
     result = Notebook(directory, cells, outputs, {names[index]: status
                                                   for index, status in statuses.items()})
     result.paths = paths
+    result.counts = counts  # the In [N] of each cell
     return result
 
 
@@ -227,7 +229,9 @@ def test_flamegraph_output_holds_the_cells_allocations(notebook):
     assert nodes_at(data, "hold_blocks", HOLD_LINE) == [
         (held, 50 * BYTEARRAY_ALLOCATIONS, held)]
     assert data["meta"]["selection"] == "peak"
-    assert "%%memlyze_flamegraph" in data["meta"]["command"]
+    assert data["meta"]["command"].startswith(
+        f"In [{notebook.counts['hold']}]: %%memlyze_flamegraph --html ")
+    assert data["strings"].count(f"Cell In[{notebook.counts['hold']}]") == 1
     # the plain-text form (terminal IPython) says what it is
     (text,) = [output["data"]["text/plain"] for output in notebook.outputs["hold"]
                if output["output_type"] == "display_data"]
@@ -288,8 +292,8 @@ def test_summary_shows_the_cells_top_location(notebook, tmp_path):
     assert "Top " in text
     first_row = next(line for line in lines if line.strip().startswith(fmt.human_bytes(filled)))
     assert first_row.split()[3] == str(10 * BYTEARRAY_ALLOCATIONS)  # bytes (2 words), %, count
-    assert re.search(rf"{re.escape('fill')} Cell In\[\d+\]:{FILL_LINE}$",
-                     first_row), first_row
+    # the cell named as the notebook numbers it
+    assert first_row.endswith(f" fill Cell In[{notebook.counts['summary']}]:{FILL_LINE}"), first_row
     # exact bytes, from the capture -o kept
     result = check(memlyze("stats", "--json", notebook.paths["summary_capture"], cwd=tmp_path))
     top = json.loads(result.stdout)["top_by_peak"][0]

@@ -15,7 +15,9 @@ from ..cli.record import add_tracking_options
 FLAMEGRAPH = "%%memlyze_flamegraph"
 SUMMARY = "%%memlyze_summary"
 
-_EPILOG = SELECTOR_HELP + """
+# a cell has no tracker of its own to take snapshots with
+_EPILOG = SELECTOR_HELP.replace(
+    "  --snapshot K       memory held at the K-th tracker.snapshot() (from 1)\n", "") + """
 
 The cell runs as it would without the magic (its output, result, exceptions
 and variables are its own); tracking covers the process (the kernel's threads

@@ -47,7 +47,7 @@ class MemlyzeMagics(Magics):
         capture = None
         try:
             capture = CellCapture(options.output, options.force)
-            command = f"In [{self.shell.execution_count}]: {prog} {line}".rstrip()
+            command = f"In [{self._cell_number()}]: {prog} {line}".rstrip()
             run_cell_tracked(self.shell, cell, capture, command,
                              magic_options.tracker_options(options))
             report(capture)
@@ -129,4 +129,11 @@ class MemlyzeMagics(Magics):
         return render(report, options.top, {capture.cell_file: self._cell_label()})
 
     def _cell_label(self) -> str:
-        return f"Cell In[{self.shell.execution_count}]"
+        return f"Cell In[{self._cell_number()}]"
+
+    def _cell_number(self) -> int:
+        """The number of the cell's prompt, In [N]: the shell's count already
+        moved past it while the cell runs."""
+        outer = self.shell.displayhook.exec_result
+        number = getattr(outer, "execution_count", None)
+        return number if isinstance(number, int) else self.shell.execution_count
