@@ -333,7 +333,9 @@ def test_cell_exception_fails_the_cell_once_and_still_reports(notebook):
     text = notebook.streams("raising", "stdout")
     # tracking stopped where the cell raised: the traceback's formatting is
     # not the cell's, the bytearray before the raise is its top location
-    first_row = next(line for line in text.splitlines() if re.search(r"<module> Cell In\[\d+\]:1$", line))
+    lines = text.splitlines()
+    first_row = lines[next(index for index, line in enumerate(lines) if "-----" in line) + 1]
+    assert first_row.endswith(f" <module> Cell In[{notebook.counts['raising']}]:1"), text
     assert first_row.split()[0:2] == fmt.human_bytes(bytearray_bytes(1_000_000)).split()
     assert "importlib" not in text and "pygments" not in text, text
     assert notebook.streams("after_raising", "stdout") == "after 1000000\n"
