@@ -41,6 +41,11 @@ install_test_tools() {
     # pyarrow, duckdb and pandas have free-threaded wheels; dask and distributed
     # are pure Python.
     "${pip[@]}" pyarrow duckdb pandas "dask[distributed]"
+    # tests/python/test_jupyter_magics.py runs a notebook on a real kernel.
+    # Tornado (ipykernel's) publishes abi3 wheels only, which a free-threaded
+    # interpreter cannot load: it installs from its sdist (pure Python when its
+    # optional C speedups do not build).
+    "${pip[@]}" --no-binary=tornado nbclient nbformat ipykernel
 }
 
 step "Installing build and test tools into .venv"

@@ -16,7 +16,9 @@ In-process API::
     reader.summary["peak_bytes"]
 
 The command line (``memlyze record``, ``run``, ``stats``, ``summary``) lives
-in :mod:`memlyze.cli`.
+in :mod:`memlyze.cli`; ``%load_ext memlyze`` gives IPython and Jupyter the
+``%%memlyze_flamegraph`` and ``%%memlyze_summary`` cell magics
+(:mod:`memlyze.ipython`).
 """
 
 __version__ = "0.1.0"
@@ -57,6 +59,14 @@ def __getattr__(name):
     value = getattr(module, name)
     globals()[name] = value  # later look-ups skip this function
     return value
+
+
+def load_ipython_extension(ipython):
+    """``%load_ext memlyze``: registers %%memlyze_flamegraph and %%memlyze_summary.
+    (IPython and the magics load only here, never with ``import memlyze``.)"""
+    from .ipython import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __dir__():

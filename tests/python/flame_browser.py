@@ -63,7 +63,9 @@ class LoadedPage:
         return out
 
 
-def open_page(context, path) -> LoadedPage:
+def open_page(context, path, ready: str | None = "html[data-ready=true]") -> LoadedPage:
+    """ready: the selector to wait for (None: the load event is enough, as
+    for a page whose flame graphs are in iframes)."""
     url = Path(path).resolve().as_uri()
     page = context.new_page()
     loaded = LoadedPage(page=page, url=url)
@@ -86,7 +88,8 @@ def open_page(context, path) -> LoadedPage:
 
     page.route("**/*", route)
     page.goto(url)
-    page.wait_for_selector("html[data-ready=true]", timeout=15_000)
+    if ready:
+        page.wait_for_selector(ready, timeout=15_000)
     return loaded
 
 

@@ -33,6 +33,13 @@ def build_parser():
     parser.add_argument("-o", "--output", metavar="FILE",
                         help="HTML file to write (default: memlyze-flamegraph-<capture name>.html)")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing output file")
+    add_flame_options(parser)
+    return parser
+
+
+def add_flame_options(parser, snapshot: bool = True) -> None:
+    """What the page shows: the options of this command and of the IPython
+    magic %%memlyze_flamegraph (defined once, so they cannot drift)."""
     parser.add_argument("--inverted", action="store_true",
                         help="icicle graph of allocating functions on top of their callers")
     parser.add_argument("--temporal", action="store_true",
@@ -44,8 +51,8 @@ def build_parser():
                         help="fold frames holding less than P%% of the selection into 'other' "
                              "(a smaller page; default: fold only past 50,000 frames, and never "
                              "more than 1%% of the selection)")
-    add_selectors(parser)  # --leaks/--temporary/--snapshot, --thread, --include/--exclude
-    return parser
+    # --leaks/--temporary/--snapshot, --thread, --include/--exclude
+    add_selectors(parser, snapshot=snapshot)
 
 
 def _percent(text: str) -> float:
@@ -67,8 +74,12 @@ def default_output(capture: str) -> str:
     return f"memlyze-flamegraph-{stem or 'capture'}.html"
 
 
-def _load(options, merged: bool = False) -> dict:
-    for path in options.file:
+def load_flame_data(options, merged: bool = False) -> dict:
+    """The flame data of the capture(s) options.file (a path, or a list of
+    paths: several only with merged) with the options' selectors, or a
+    CliError saying in one line why there is none."""
+    paths = [options.file] if isinstance(options.file, str) else list(options.file)
+    for path in paths:
         check_capture_path(path)
     from memlyze.reports.flame_data import build_flame_data
     from memlyze.reports.flame_merge import build_merged_flame_data
@@ -84,7 +95,7 @@ def _load(options, merged: bool = False) -> dict:
         extra = {"split_threads": options.split_threads, "temporal": options.temporal}
     try:
         return build(
-            options.file if merged else options.file[0],
+            paths if merged else paths[0],
             selection=selection,
             snapshot=snapshot,
             thread=options.thread,
@@ -101,15 +112,15 @@ def _load(options, merged: bool = False) -> dict:
     except ValueError as error:
         from memlyze.reports.report_data import ReportError
 
-        where = " ".join(options.file)
+        where = " ".join(paths)
         if isinstance(error, ReportError):  # a selector the capture cannot satisfy
             raise CliError(f"{where}: {error}") from None
         raise CliError(describe_capture_error(where, error)) from None
     except (OSError, ValueError, RuntimeError, MemoryError, LookupError) as error:
-        raise CliError(describe_capture_error(" ".join(options.file), error)) from None
+        raise CliError(describe_capture_error(" ".join(paths), error)) from None
     except Exception as error:  # the C reader's CaptureError and friends
         if type(error).__name__.endswith("Error"):
-            raise CliError(describe_capture_error(" ".join(options.file), error)) from None
+            raise CliError(describe_capture_error(" ".join(paths), error)) from None
         raise
 
 
@@ -135,7 +146,7 @@ def main(argv: list[str]) -> int:
 def write_page(options, output: str, merged: bool) -> int:
     for path in options.file:
         check_output_file(output, options.force, path)
-    data = _load(options, merged)
+    data = load_flame_data(options, merged)
     meta = data.get("meta") or {}
     if meta.get("capture_truncated"):
         warn_truncated(", ".join(options.file), meta.get("truncation_note"))

@@ -95,13 +95,9 @@ def stack_depth(text: str) -> int:
     return positive_int(text, MAX_STACK_DEPTH_LIMIT)
 
 
-def add_recording_options(parser: argparse.ArgumentParser) -> None:
-    """The options `record` and `run` share (SPEC 1.1)."""
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="capture file; {pid} expands to the process id "
-                             "(default: memlyze-<script>.<pid>.mlyze)")
-    parser.add_argument("-f", "--force", action="store_true",
-                        help="overwrite an existing capture file")
+def add_tracking_options(parser: argparse.ArgumentParser) -> None:
+    """What is recorded and how: the options `record`, `run` and the IPython
+    magics share (one definition, so their names, checks and help cannot drift)."""
     parser.add_argument("--max-stack-depth", type=stack_depth, default=128, metavar="N",
                         help="Python frames kept per allocation, innermost first (default: 128)")
     parser.add_argument("--python-allocators", action="store_true",
@@ -123,6 +119,16 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--native", action="store_true",
                         help="also record each allocation's native (C) call chain; reports "
                              "merge it with the Python stack")
+
+
+def add_recording_options(parser: argparse.ArgumentParser) -> None:
+    """The options `record` and `run` share (SPEC 1.1)."""
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="capture file; {pid} expands to the process id "
+                             "(default: memlyze-<script>.<pid>.mlyze)")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="overwrite an existing capture file")
+    add_tracking_options(parser)
     parser.add_argument("--follow-fork", action="store_true",
                         help="forked children record too, each into <output>.<pid> "
                              "(spawned interpreters are followed with --follow-subprocesses)")
