@@ -71,6 +71,21 @@ static int footer_parse_chunk_index(struct capture_reader *reader, const struct 
     return 0;
 }
 
+/* The largest value a footer field can take in a real capture: a hostile
+ * footer is refused rather than shown (a run of centuries, exbibytes of
+ * tracker memory). Times up to 2^60 ns (36 years); counts and the tracker's
+ * memory up to 2^48, as the reader bounds an allocation; bytes up to 2^62, as
+ * it bounds a sum of allocations. */
+static uint64_t footer_field_limit(uint64_t tag)
+{
+    switch (tag) {
+    case FOOTER_END_TIME_NS: return (uint64_t)1 << 60;
+    case FOOTER_ALLOCATED_BYTES: return (uint64_t)1 << 62;
+    case FOOTER_THREAD_COUNT: return (uint64_t)1 << 32;
+    default: return (uint64_t)1 << 48;
+    }
+}
+
 int footer_parse(struct capture_reader *reader, uint64_t footer_offset, char *reason,
                  size_t reason_size)
 {
@@ -81,6 +96,11 @@ int footer_parse(struct capture_reader *reader, uint64_t footer_offset, char *re
     while ((status = tlv_next(&cursor, end, &field, reason, reason_size)) == 1) {
         uint64_t *number = footer_varint_field(&reader->footer, field.tag);
         if (number && tlv_varint(&field, number, reason, reason_size) < 0) {
+            return -1;
+        }
+        if (number && *number > footer_field_limit(field.tag)) {
+            snprintf(reason, reason_size, "footer field %llu is out of range (%llu)",
+                     (unsigned long long)field.tag, (unsigned long long)*number);
             return -1;
         }
         if (field.tag == FOOTER_END_TIME_NS) {
