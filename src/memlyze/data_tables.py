@@ -29,6 +29,12 @@ def require(module: str):
     try:
         return importlib.import_module(module)
     except ImportError:
+        import sysconfig
+
+        if module == "duckdb" and sysconfig.get_config_var("Py_GIL_DISABLED"):
+            raise DataError("duckdb is not installed, and DuckDB publishes no build for "
+                            "free-threaded CPython: run memlyze query with a GIL build "
+                            "(its Parquet export works here)") from None
         raise DataError(f"{module} is not installed: pip install 'memlyze[data]'") from None
 
 

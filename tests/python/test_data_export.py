@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as parquet
 import pytest
 
-from conftest import (BYTEARRAY_ALLOCATIONS, MEMLYZE, assert_one_line_error, bytearray_bytes, check, clean_env,
-                      line_of, memlyze, stats_json, write_script)
+from conftest import (BYTEARRAY_ALLOCATIONS, FREE_THREADED, MEMLYZE, assert_one_line_error,
+                      bytearray_bytes, check, clean_env, line_of, memlyze, stats_json,
+                      write_script)
+
+try:
+    import duckdb
+except ImportError:
+    if not FREE_THREADED:
+        raise
+    duckdb = None  # DuckDB publishes no wheel for free-threaded CPython
+needs_duckdb = pytest.mark.skipif(
+    duckdb is None, reason="DuckDB has no build for free-threaded CPython; these run on 3.11-3.13")
 
 
 def _location(entry) -> tuple:
@@ -64,6 +74,7 @@ def _duckdb_rows(directory: Path, sql: str) -> list[tuple]:
     return connect([str(directory)]).execute(sql).fetchall()
 
 
+@needs_duckdb
 def test_duckdb_views_give_the_stats_top_locations(exported):
     directory, stats = exported
     [(peak,)] = _duckdb_rows(directory, "SELECT peak_bytes FROM peaks")
@@ -92,6 +103,7 @@ with memlyze.Tracker(sys.argv[1]) as tracker:
 """
 
 
+@needs_duckdb
 def test_query_answers_growth_between_two_snapshots(tmp_path):
     script = write_script(tmp_path, "snapshots.py", SNAPSHOTS)
     capture = tmp_path / "snapshots.mlyze"
@@ -114,6 +126,7 @@ def test_query_answers_growth_between_two_snapshots(tmp_path):
     assert lines == {line_of(script, "GROWTH")}
 
 
+@needs_duckdb
 def test_query_output_formats_and_several_captures(exported, fleet, tmp_path):
     directory, stats = exported
     captures, fleet_stats = fleet
@@ -131,6 +144,7 @@ def test_query_output_formats_and_several_captures(exported, fleet, tmp_path):
     assert_one_line_error(twice)
 
 
+@needs_duckdb
 def test_bad_sql_is_one_line_from_duckdb(exported, tmp_path):
     directory, _ = exported
     result = memlyze("query", directory, "SELEC peak FROM nowhere", cwd=tmp_path)
@@ -159,6 +173,7 @@ def test_export_errors_are_one_line(ground_truth, tmp_path):
     assert "already holds process" in again.stderr
 
 
+@needs_duckdb
 def test_streams_give_bounded_batches_with_no_python_copies(ground_truth):
     import pyarrow
 
@@ -178,6 +193,19 @@ def test_streams_give_bounded_batches_with_no_python_copies(ground_truth):
     stream = pyarrow.RecordBatchReader.from_stream(again.table("allocations"))  # noqa: F841 (DuckDB finds it by name)
     [(count,)] = duckdb.sql("SELECT count(*) FROM stream").fetchall()
     assert count == stats["total_allocations"]
+
+
+def test_query_without_duckdb_names_the_missing_package(ground_truth, tmp_path):
+    """Where DuckDB cannot be imported (it has no free-threaded build), query
+    says so in one line; here its import is made to fail on every build."""
+    _, _, capture, _ = ground_truth
+    code = ("import sys; sys.modules['duckdb'] = None\n"
+            "from memlyze.cli.main import main\n"
+            f"sys.exit(main(['query', {str(capture)!r}, 'SELECT 1']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=tmp_path, env=clean_env())
+    assert_one_line_error(result)
+    assert "duckdb is not installed" in result.stderr
 
 
 FLEET_WORKER = """
