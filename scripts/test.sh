@@ -39,9 +39,13 @@ install_test_tools() {
     "${pip[@]}" matplotlib
     # Parquet export, memlyze query, memlyze.dask (tests/python/test_data_export.py):
     # pyarrow and pandas have free-threaded wheels; dask and distributed are pure
-    # Python. DuckDB publishes abi3 wheels only, which a free-threaded interpreter
-    # cannot load (and no sdist that builds here): its tests run on the GIL builds.
-    "${pip[@]}" pyarrow pandas "dask[distributed]"
+    # Python, but distributed needs tornado (abi3 wheels only, which a free-threaded
+    # interpreter cannot load), pyyaml and msgpack (no free-threaded wheels here):
+    # those three install from their sdists (pure Python where no C builds). The
+    # lower bound keeps pip from settling on an ancient dask instead of failing.
+    # DuckDB publishes abi3 wheels only (and no sdist that builds here): its tests
+    # run on the GIL builds.
+    "${pip[@]}" --no-binary=tornado,pyyaml,msgpack pyarrow pandas "dask[distributed]>=2024.1"
     if ! "$1/bin/python" -c 'import sys, sysconfig; sys.exit(bool(sysconfig.get_config_var("Py_GIL_DISABLED")))'; then
         echo "DuckDB has no free-threaded build: the memlyze query tests are skipped on $1"
     else
