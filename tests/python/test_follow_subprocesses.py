@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (BYTEARRAY_ALLOCATIONS, MEMLYZE, REPO, bytearray_bytes, check, clean_env, find_location, line_of,
+from conftest import (BYTEARRAY_ALLOCATIONS, FREE_THREADED, MEMLYZE, REPO, bytearray_bytes, check, clean_env, find_location, line_of,
                       memlyze, stats_json, write_script)
 from test_follow_fork import REQUESTS, WSGI_APP, free_port, request_blocks, wait_until_serving
 
 CHILD = """
 import sys
 
-block = bytearray(int(sys.argv[1]))  # CHILD
+size = int(sys.argv[1])  # apart: on free-threaded builds the int is recorded too
+block = bytearray(size)  # CHILD
 print("child", len(block))
 """
 
@@ -102,7 +103,9 @@ def check_pool(tmp_path, method):
         entry = find_location(stats["top_by_total"], "work", "pool.py")
         if entry is not None:
             assert entry["line"] == line_of(script, "WORK")
-            assert entry["bytes"] % bytearray_bytes(3_000_000) == 0
+            # free-threaded builds also record the line's small objects (mimalloc)
+            slack = 1024 if FREE_THREADED else 0
+            assert entry["bytes"] % bytearray_bytes(3_000_000) <= slack
             blocks += entry["bytes"] // bytearray_bytes(3_000_000)
     assert blocks == 6  # each task's block, in the worker that ran it
     return top, children
