@@ -87,6 +87,7 @@ static void read_dynamic_entry(const ElfW(Dyn) *entry, uintptr_t base,
     case DT_RELA: tables->relocations = (const ElfW(Rela) *)address; break;
     case DT_RELASZ: tables->relocations_size = value; break;
     case DT_RELAENT: tables->relocation_entry_size = value; break;
+    case DT_RELACOUNT: tables->relative_relocation_count = value; break;
     case DT_RPATH: *rpath_offset = value; break;
     case DT_RUNPATH: *runpath_offset = value; break;
     default: break;

@@ -40,6 +40,7 @@ struct dynamic_tables {
     const ElfW(Rela) *relocations;
     size_t relocations_size;
     size_t relocation_entry_size;
+    size_t relative_relocation_count; /* DT_RELACOUNT: R_*_RELATIVE entries first in DT_RELA */
     ElfW(Sxword) plt_relocation_kind;
     const char *rpath;   /* DT_RPATH string or NULL */
     const char *runpath; /* DT_RUNPATH string or NULL */

@@ -78,6 +78,9 @@ static int run_scan(enum scan_action action, const char **error_what)
         .hook_count = patcher_hook_count,
         .self_address = patcher_self_address,
     };
+    for (size_t index = 0; index < patcher_hook_count; index++)
+        context.hooks_by_first_byte[(unsigned char)patcher_hooks[index].symbol[0]] |=
+            UINT64_C(1) << index;
     dl_iterate_phdr(visit_loaded_object, &context);
     got_patcher_release_snapshot(&context);
     if (error_what != NULL)
@@ -100,10 +103,11 @@ static int report_error(char *error, size_t error_size, int error_number, const 
     return -1;
 }
 
-/* Returns whether every hook has a non-empty symbol and a replacement. */
+/* Returns whether there are 1 to GOT_PATCHER_MAX_HOOKS hooks, each with a
+ * non-empty symbol and a replacement. */
 static bool hooks_are_valid(const struct got_hook *hooks, size_t count)
 {
-    if (hooks == NULL || count == 0)
+    if (hooks == NULL || count == 0 || count > GOT_PATCHER_MAX_HOOKS)
         return false;
     for (size_t index = 0; index < count; index++)
         if (hooks[index].symbol == NULL || hooks[index].symbol[0] == '\0'

@@ -19,6 +19,9 @@ struct got_hook {
     void *replacement;
 };
 
+/* At most this many hooks at once (a scan matches names through a bit set). */
+#define GOT_PATCHER_MAX_HOOKS 64
+
 /* Patches, in every object currently loaded (dl_iterate_phdr), each relocation
  * slot (R_X86_64_JUMP_SLOT, R_X86_64_GLOB_DAT, R_X86_64_64 without addend)
  * whose symbol name is one of hooks[i].symbol so that it holds

@@ -46,6 +46,12 @@ struct scan_context {
      * state to match symbols or to skip our own object. */
     const struct got_hook *hooks;
     size_t hook_count;
+    /* Bit i of hooks_by_first_byte[c]: hooks[i].symbol starts with byte c.
+     * A relocation's name is matched against those hooks only: most names
+     * (Py*, str*, ...) are rejected by one load, which matters because a
+     * scan looks at every named relocation of every loaded object, each
+     * time a tracker starts. */
+    uint64_t hooks_by_first_byte[256];
     const void *self_address;
     struct protection_snapshot snapshot;
     int error_number;       /* first failure, 0 if none */

@@ -62,10 +62,12 @@ static bool slot_is_patchable(const struct object_view *view, void **slot)
 /* Returns the installed hook for symbol name, or NULL. */
 static const struct got_hook *find_hook(const struct scan_context *context, const char *name)
 {
-    for (size_t index = 0; index < context->hook_count; index++) {
-        const struct got_hook *hook = &context->hooks[index];
-        if (hook->symbol[0] == name[0] && strcmp(hook->symbol, name) == 0)
+    uint64_t candidates = context->hooks_by_first_byte[(unsigned char)name[0]];
+    while (candidates != 0) {
+        const struct got_hook *hook = &context->hooks[__builtin_ctzll(candidates)];
+        if (strcmp(hook->symbol, name) == 0)
             return hook;
+        candidates &= candidates - 1;
     }
     return NULL;
 }
@@ -105,13 +107,27 @@ static const struct got_hook *hook_for_relocation(const struct scan_context *con
     return name != NULL && name[0] != '\0' ? find_hook(context, name) : NULL;
 }
 
+/* The number of leading entries of DT_RELA that are R_X86_64_RELATIVE (no
+ * symbol: nothing to patch), as DT_RELACOUNT says, believed only when the last
+ * of them is one. Skipping them spares most of a scan: libpython alone has
+ * tens of thousands. */
+static size_t leading_relative_count(const struct dynamic_tables *tables, size_t count)
+{
+    size_t relative = tables->relative_relocation_count;
+    if (relative == 0 || relative > count ||
+        ELF64_R_TYPE(tables->relocations[relative - 1].r_info) != R_X86_64_RELATIVE)
+        return 0;
+    return relative;
+}
+
 /* Patches every hooked slot that one relocation table describes. */
 static void patch_relocation_table(struct scan_context *context, struct object_view *view,
                                    const struct dynamic_tables *tables,
                                    const ElfW(Rela) *table, size_t table_size)
 {
     size_t count = table != NULL ? table_size / sizeof(ElfW(Rela)) : 0;
-    for (size_t index = 0; index < count && view->relro_state != RELRO_WRITABLE; index++) {
+    size_t first = table == tables->relocations ? leading_relative_count(tables, count) : 0;
+    for (size_t index = first; index < count && view->relro_state != RELRO_WRITABLE; index++) {
         const struct got_hook *hook = hook_for_relocation(context, tables, &table[index]);
         if (hook != NULL)
             patch_slot(context, view, (void **)(view->base + table[index].r_offset),

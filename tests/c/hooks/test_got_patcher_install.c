@@ -161,6 +161,29 @@ static void test_install_is_idempotent(void)
     close_target(&lazy);
 }
 
+/* Hooks whose names share a first byte are told apart by the whole name:
+ * near-misses listed first ("mallocz", "fre") patch nothing, and the real
+ * names behind them are still found. */
+static void test_hooks_sharing_a_first_byte(void)
+{
+    struct got_hook hooks[4] = {
+        {"mallocz", counting_hooks[0].replacement},
+        {"fre", counting_hooks[1].replacement},
+        counting_hooks[0],
+        counting_hooks[1],
+    };
+    struct target lazy;
+    char error[256] = "";
+    if (open_target(PATCH_TARGET_LAZY, &lazy)) {
+        CHECK(got_patcher_install(hooks, 4, &test_self_marker, error, sizeof error) == 0);
+        CHECK_EQ_U64(got_patcher_patched_slot_count(), 3);
+        check_target_counted(&lazy, 1);
+        got_patcher_uninstall();
+        check_target_counted(&lazy, 0);
+    }
+    close_target(&lazy);
+}
+
 /* Invalid hook lists are refused with EINVAL; refresh/forget/uninstall
  * without install do nothing. */
 static void test_invalid_arguments(void)
@@ -172,6 +195,12 @@ static void test_invalid_arguments(void)
     CHECK(errno == EINVAL);
     CHECK(strstr(error, "got_patcher") != NULL);
     CHECK(got_patcher_install(&no_replacement, 1, NULL, NULL, 0) == -1);
+    struct got_hook too_many[GOT_PATCHER_MAX_HOOKS + 1];
+    for (size_t index = 0; index <= GOT_PATCHER_MAX_HOOKS; index++)
+        too_many[index] = counting_hooks[0];
+    errno = 0;
+    CHECK(got_patcher_install(too_many, GOT_PATCHER_MAX_HOOKS + 1, NULL, NULL, 0) == -1);
+    CHECK(errno == EINVAL);
     got_patcher_refresh();
     got_patcher_forget_unloaded();
     got_patcher_uninstall();
@@ -252,6 +281,7 @@ int main(void)
     }
     RUN_TEST(test_install_patches_loaded_objects);
     RUN_TEST(test_install_is_idempotent);
+    RUN_TEST(test_hooks_sharing_a_first_byte);
     RUN_TEST(test_invalid_arguments);
     RUN_TEST(test_main_executable_is_patched);
     RUN_TEST(test_patching_while_other_threads_call);
