@@ -16,6 +16,14 @@ and checks every run passed the same number of tests and that the profiled
 ones printed their plugin's summary (a run where the plugin did nothing
 would otherwise look free).
 
+With --instructions, each configuration runs once under valgrind's callgrind
+instead and the table gives its instruction count (every thread) as a ratio
+to plain: repeatable where a shared machine's timings are not. The writer
+thread's periodic wake-ups are over-counted there (the program runs ~50x
+slower under valgrind while the writer's period stays), so the ratio
+overstates memlyze's cost, if anything. --select EXPR passes -k EXPR to pytest
+(e.g. to leave out tests that take minutes under valgrind).
+
 The interpreter (--python, default this one) needs memlyze, pytest,
 pytest-memray and memray installed:
 
@@ -31,6 +39,7 @@ import os
 import pathlib
 import platform
 import re
+import shlex
 import subprocess
 import sys
 import tarfile
@@ -78,6 +87,47 @@ def run_suite(python, source, tests, options):
         raise SystemExit(f"{' '.join(command)} failed:\n{text[-3000:]}")
     passed = re.search(r"(\d+) passed", text)
     return wall, usage.ru_utime + usage.ru_stime, int(passed.group(1)) if passed else 0, text
+
+
+def count_instructions(python, source, tests, options):
+    """(instructions, passed count) of one run of the suite under callgrind."""
+    with tempfile.TemporaryDirectory(prefix="memlyze-callgrind-") as folder:
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={folder}/out",
+                   python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options, *tests]
+        result = subprocess.run(command, cwd=source, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    collected = re.search(r"Collected : (\d+)", result.stderr)
+    passed = re.search(r"(\d+) passed", result.stdout)
+    return int(collected.group(1)), int(passed.group(1)) if passed else 0
+
+
+def measure_instructions(python, source, tests, configurations):
+    counts, passed_counts = {}, set()
+    for name in configurations:
+        counts[name], passed = count_instructions(python, source, tests, CONFIGURATIONS[name])
+        passed_counts.add(passed)
+        print(f"{name:14} {counts[name]:>16,} instructions  passed {passed}", flush=True)
+    if len(passed_counts) != 1:
+        raise SystemExit(f"runs passed different numbers of tests: {sorted(passed_counts)}")
+    return counts, passed_counts.pop()
+
+
+def instruction_markdown(result):
+    lines = [
+        f"# pytest plugin overhead in instructions: {result['suite']} ({result['passed']} tests), "
+        f"Python {result['python_version']}",
+        "",
+        f"{result['date']}, one run per configuration under callgrind (every thread counted), "
+        f"`{result['command']}`.",
+        "",
+        "| configuration | instructions | ratio to plain |",
+        "|---|---|---|",
+    ]
+    plain = result["instructions"]["plain"]
+    for name, count in result["instructions"].items():
+        lines.append(f"| {name} | {count:,} | {count / plain:.4f} |")
+    return "\n".join(lines) + "\n"
 
 
 def measure(python, source, tests, configurations, runs):
@@ -144,16 +194,23 @@ def main():
                         help="test paths inside the sdist")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--configurations", default=",".join(CONFIGURATIONS))
+    parser.add_argument("--select", metavar="EXPR", help="pass -k EXPR to pytest")
+    parser.add_argument("--instructions", action="store_true",
+                        help="count instructions under callgrind, one run per configuration")
     parser.add_argument("--output-prefix", help="write PREFIX.json and PREFIX.md")
     arguments = parser.parse_args()
+    tests = arguments.tests + (["-k", arguments.select] if arguments.select else [])
     configurations = arguments.configurations.split(",")
     if configurations[0] != "plain" or not set(configurations) <= set(CONFIGURATIONS):
         parser.error(f"--configurations: plain first, then any of {', '.join(CONFIGURATIONS)}")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="memlyze-pytest-bench-") as folder:
         source = fetch_suite(arguments.python, arguments.suite, pathlib.Path(folder))
-        times, passed = measure(arguments.python, source, arguments.tests, configurations,
-                                arguments.runs)
+        if arguments.instructions:
+            counts, passed = measure_instructions(arguments.python, source, tests, configurations)
+        else:
+            times, passed = measure(arguments.python, source, tests, configurations,
+                                    arguments.runs)
     version = subprocess.run([arguments.python, "-c", "import platform; "
                               "print(platform.python_version())"],
                              capture_output=True, text=True, check=True).stdout.strip()
@@ -161,12 +218,16 @@ def main():
         "suite": arguments.suite, "passed": passed, "runs": arguments.runs,
         "python_version": version, "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared)",
-        "command": " ".join(["python", "benchmarks/pytest_plugin_overhead.py", *sys.argv[1:]]),
+        "command": shlex.join(["python", "benchmarks/pytest_plugin_overhead.py", *sys.argv[1:]]),
         # A shared machine's load widens the intervals: recorded with them.
         "load_average": {"before": load_before[0], "after": os.getloadavg()[0]},
-        "configurations": ratios(times),
     }
-    text = markdown(result)
+    if arguments.instructions:
+        result["instructions"] = counts
+        text = instruction_markdown(result)
+    else:
+        result["configurations"] = ratios(times)
+        text = markdown(result)
     print(text)
     if arguments.output_prefix:
         pathlib.Path(arguments.output_prefix + ".json").write_text(json.dumps(result, indent=2))
