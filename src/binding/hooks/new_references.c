@@ -35,7 +35,11 @@ static int on_reference_event(PyObject *object, PyRefTracerEvent event, void *da
     (void)data;
     if (event == PyRefTracer_CREATE && recorder_is_active() && !recorder_thread_busy) {
         uintptr_t block = object_block_address(object);
-        if (block != new_references_last_block) {
+        if (block == new_references_last_block) {
+            /* A fresh block is made one object: a later one in it, with no
+             * allocation between (list made, freed, made again), is a reuse. */
+            new_references_last_block = 0;
+        } else {
             record_reuse(block);
         }
     }

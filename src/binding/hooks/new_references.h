@@ -13,8 +13,9 @@
 
 #include "core/base/thread_local.h"
 
-/* The block the Python allocator domains gave this thread last: an object
- * made in it is a fresh allocation, recorded already. */
+/* The block the Python allocator domains gave this thread last, until an
+ * object is made in it: that object is a fresh allocation, recorded
+ * already. */
 extern THREAD_LOCAL uintptr_t new_references_last_block;
 
 /* Starts following reused objects for the running recording. Returns 1,
