@@ -13,7 +13,11 @@ over) and TestCAPI (it calls the C API of the standard module's own tables
 through _testcapi/_testinternalcapi).
 
 The test module is CPython's code: it is found in the interpreter's test
-package (pyenv and source builds install Lib/test), never copied here. The
+package, never copied here. Every interpreter scripts/test.sh runs the suite
+on has it: pyenv builds install Lib/test, and so does the 3.13t source build
+of scripts/interpreters.sh (make install). One without it (Debian's
+python3.X without libpython3.X-testsuite) stops the runner with a one-line
+reason, and test_tracemalloc_suite.py fails with it. The
 output holds "outcomes", mapping "Class.test_name" to "passed", "failed",
 "error" or "skipped", "details", the text of each failure, and "module", the
 name of the tracemalloc module the tests used.
