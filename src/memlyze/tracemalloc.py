@@ -16,7 +16,10 @@ documented. Differences: every allocation the engine sees is traced — the
 PyMem/PyObject domains, and the malloc family and anonymous mmap of the whole
 process (which includes PyMem_RawMalloc); blocks allocated where no Python
 frame runs have the traceback ``<unknown>:0``; a forked child traces on but
-starts with no traces (the standard module copies the parent's). ``start()``
+starts with no traces (the standard module copies the parent's); before
+Python 3.13 an object reused from a free list keeps the traceback of its
+block's first allocation (CPython tells only its own tracemalloc of the
+reuse; from 3.13 on PyRefTracer tells memlyze too). ``start()``
 also takes ``sample_interval=BYTES``: Poisson byte sampling, each kept block's
 size scaled to the bytes it stands for.
 """
