@@ -24,8 +24,12 @@ _fork_hook_installed = False
 
 
 def _start_engine(depth: int, sample_interval: int) -> None:
+    # tracemalloc's rules for the traces: total_nframe counts the frames of
+    # a cut stack, and a block reused from a free list takes the stack of
+    # its reuse (3.13+; see new_references.h).
     options = dict(max_stack_depth=min(depth, ENGINE_MAX_DEPTH), python_allocators=True,
-                   track_gc=False, rss_interval=0.0, live_table=True)
+                   track_gc=False, rss_interval=0.0, live_table=True, total_frames=True,
+                   new_references=True)
     if sample_interval:
         options["sample_interval"] = sample_interval
     _memlyze.start_tracking(None, **options)
@@ -127,6 +131,12 @@ def clear() -> None:
 
 def reset_peak() -> None:
     _memlyze.live_reset_peak()
+
+
+def traces_memory() -> int:
+    """Bytes of the tables holding the traces: the live table and the
+    interned strings, frames and stacks (0 when not recording)."""
+    return _memlyze.live_memory()
 
 
 def tracker_memory() -> int:

@@ -16,14 +16,22 @@ documented. Differences: every allocation the engine sees is traced — the
 PyMem/PyObject domains, and the malloc family and anonymous mmap of the whole
 process (which includes PyMem_RawMalloc); blocks allocated where no Python
 frame runs have the traceback ``<unknown>:0``; a forked child traces on but
-starts with no traces (the standard module copies the parent's). ``start()``
+starts with no traces (the standard module copies the parent's); before
+Python 3.13 an object reused from a free list keeps the traceback of its
+block's first allocation (CPython tells only its own tracemalloc of the
+reuse; from 3.13 on PyRefTracer tells memlyze too). ``start()``
 also takes ``sample_interval=BYTES``: Poisson byte sampling, each kept block's
 size scaled to the bytes it stands for.
 """
 
 from __future__ import annotations
 
+import linecache  # noqa: F401  (the standard module's attribute: tools patch its getline)
 from tracemalloc import (  # noqa: F401  (re-exported)
+    _compare_grouped_stats,
+    _format_size,
+    _normalize_filename,
+    _Traces,  # pickle finds a Snapshot's classes through sys.modules["tracemalloc"]
     BaseFilter,
     DomainFilter,
     Filter,
@@ -109,21 +117,41 @@ def get_traceback_limit() -> int:
 
 
 def get_tracemalloc_memory() -> int:
-    """Bytes the tracer itself uses to hold its traces and tables."""
-    return _live.tracker_memory()
+    """Bytes the tracer uses to hold its traces: the live table and the
+    interned frames and stacks, like the standard module's tables (the
+    engine's event buffers, bounded per thread, are not counted)."""
+    return _live.traces_memory()
+
+
+def _get_object_traceback(obj) -> "tuple | None":
+    """The frames ((filename, lineno), ...) where obj was allocated, most
+    recent first, or None when not traced (the standard module's private
+    function of that name)."""
+    if not is_tracing():
+        return None
+    return _live.object_frames(obj)
 
 
 def get_object_traceback(obj) -> "Traceback | None":
     """The Traceback where obj was allocated, or None when not traced."""
-    if not is_tracing():
-        return None
-    frames = _live.object_frames(obj)
+    frames = _get_object_traceback(obj)
     return None if frames is None else Traceback(frames)
+
+
+def _get_traces() -> list:
+    """Every live block as (domain, size, frames, total_nframe), frames most
+    recent first; [] when not tracing (the standard module's private function
+    of that name, which Snapshot takes)."""
+    if not is_tracing():
+        return []
+    return _live.traces()
 
 
 def take_snapshot() -> Snapshot:
     """A Snapshot of the traces of every live block."""
+    # Through the module's names, as the standard module does: tests and
+    # tools patch is_tracing, _get_traces and get_traceback_limit.
     if not is_tracing():
         raise RuntimeError("the tracemalloc module must be tracing memory "
                            "allocations to take a snapshot")
-    return Snapshot(_live.traces(), _traceback_limit)
+    return Snapshot(_get_traces(), get_traceback_limit())

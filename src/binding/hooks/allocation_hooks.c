@@ -26,6 +26,7 @@
 #include "core/format/capture_format.h"
 #include "binding/hooks/exec_watch.h"
 #include "binding/hooks/got_patcher.h"
+#include "binding/hooks/new_references.h"
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
 #include "binding/stacks/python_stack.h"
@@ -119,6 +120,9 @@ static void record_kept_allocation(int allocator, const void *address, size_t si
     if (native_stack_enabled) {
         recorder_record_native_allocation(allocator, (uintptr_t)address, size, stack_id,
                                           native_stack_capture());
+    } else if (python_stack_total_frames()) {
+        recorder_record_truncated_allocation(allocator, (uintptr_t)address, size, stack_id,
+                                             python_stack_total_frames());
     } else {
         recorder_record_allocation(allocator, (uintptr_t)address, size, stack_id);
     }
@@ -514,6 +518,7 @@ static void *python_domain_malloc(PyMemAllocatorEx *wrapped, size_t size)
     void *block = wrapped->malloc(wrapped->ctx, size);
     recorder_thread_busy = busy;
     if (block && !busy && recorder_is_active()) {
+        new_references_last_block = (uintptr_t)block;
         record_allocation(ALLOCATOR_PYMALLOC, block, size);
     }
     return block;
@@ -526,6 +531,7 @@ static void *python_domain_calloc(PyMemAllocatorEx *wrapped, size_t count, size_
     void *block = wrapped->calloc(wrapped->ctx, count, size);
     recorder_thread_busy = busy;
     if (block && !busy && recorder_is_active()) {
+        new_references_last_block = (uintptr_t)block;
         record_allocation(ALLOCATOR_PYMALLOC, block, count * size);
     }
     return block;
@@ -555,6 +561,7 @@ static void *python_domain_realloc(PyMemAllocatorEx *wrapped, void *block, size_
     void *moved = wrapped->realloc(wrapped->ctx, block, size);
     recorder_thread_busy = busy;
     if (recording && moved) {
+        new_references_last_block = (uintptr_t)moved;
         record_allocation(ALLOCATOR_PYMALLOC, moved, size);
     } else if (freed) {
         /* On failure the old block lives on; its size is unknown here. */

@@ -32,6 +32,16 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
     return depth;
 }
 
+uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)
+{
+    uint32_t count = 0;
+    for (_PyInterpreterFrame *frame = current_frame(thread); frame && count < limit;
+         frame = frame->previous) {
+        count += !_PyFrame_IsIncomplete(frame);
+    }
+    return count;
+}
+
 int interpreter_frames_innermost(PyThreadState *thread, PyCodeObject **code, int *instruction)
 {
     _PyInterpreterFrame *frame = current_frame(thread);

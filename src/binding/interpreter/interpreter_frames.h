@@ -35,6 +35,10 @@ struct interpreter_frame {
 uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
                                  uint32_t capacity);
 
+/* The number of frames interpreter_frames_walk would give with no capacity
+ * limit, counting no further than limit. */
+uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit);
+
 /* Sets *code (borrowed) and *instruction to the innermost complete frame of
  * thread running a code object. Returns 1, or 0 when there is none. */
 int interpreter_frames_innermost(PyThreadState *thread, PyCodeObject **code, int *instruction);

@@ -64,6 +64,8 @@ struct thread_stack_state {
 
 static THREAD_LOCAL struct thread_stack_state *this_thread_state;
 static uint32_t configured_max_depth = 128;
+static int counting_total_frames; /* set before recording starts */
+static THREAD_LOCAL uint16_t last_total_frames;
 static pthread_key_t state_key;
 static pthread_once_t state_key_once = PTHREAD_ONCE_INIT;
 
@@ -76,6 +78,16 @@ static size_t own_directory_length;
 void python_stack_configure(uint32_t max_depth)
 {
     configured_max_depth = max_depth ? max_depth : 1;
+}
+
+void python_stack_configure_counting(int count_total_frames)
+{
+    counting_total_frames = count_total_frames;
+}
+
+uint16_t python_stack_total_frames(void)
+{
+    return last_total_frames;
 }
 
 void python_stack_set_own_directory(const char *directory)
@@ -285,12 +297,18 @@ uint32_t python_stack_capture(void)
 uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
 {
     *filter_bits = 0;
+    last_total_frames = 0;
     struct thread_stack_state *state = thread_state_get();
     if (!state) {
         return 0;
     }
-    uint32_t depth = interpreter_frames_walk(PyGILState_GetThisThreadState(), state->walked,
-                                             state->capacity);
+    PyThreadState *thread = PyGILState_GetThisThreadState();
+    uint32_t depth = interpreter_frames_walk(thread, state->walked, state->capacity);
+    if (counting_total_frames && depth == state->capacity) {
+        /* Only a stack cut at the limit is walked again, to its end. */
+        uint32_t total = interpreter_frames_count(thread, UINT16_MAX);
+        last_total_frames = total > depth ? (uint16_t)total : 0;
+    }
     uint32_t same = 0;
     while (same < depth && same < state->remembered_depth) {
         const struct interpreter_frame *old = &state->remembered[same].frame;

@@ -7,6 +7,15 @@
 /* Frames kept per stack, innermost first; applies to captures from now on. */
 void python_stack_configure(uint32_t max_depth);
 
+/* Whether captures count the frames beyond max_depth (tracemalloc's
+ * total_nframe), for python_stack_total_frames; off unless turned on. */
+void python_stack_configure_counting(int count_total_frames);
+
+/* After a capture on this thread: how many frames its stack had when more
+ * than max_depth were there (at most UINT16_MAX); 0 when the stack id holds
+ * them all or counting is off. */
+uint16_t python_stack_total_frames(void);
+
 /* memlyze's package directory: frames of its files are left out of every
  * stack recorded from now on (NULL or "": none are). Call before recording. */
 void python_stack_set_own_directory(const char *directory);

@@ -7,6 +7,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "binding/interpreter/object_block.h"
 #include "binding/types/binding.h"
 #include "core/recording/intern_table.h"
 #include "core/recording/live_table.h"
@@ -110,8 +111,11 @@ static int append_traces(PyObject *traces, const struct live_table_block *blocks
     for (size_t index = 0; result == 0 && index < count; index++) {
         PyObject *frames = cached_frames(blocks[index].stack_id, cache, file_names);
         unsigned long long size = blocks[index].size;
-        PyObject *trace =
-            frames ? Py_BuildValue("(iKOn)", 0, size, frames, PyTuple_GET_SIZE(frames)) : NULL;
+        /* total_nframe: the frames the stack had, when cut at the limit */
+        Py_ssize_t total = !frames                      ? 0
+                           : blocks[index].total_frames ? blocks[index].total_frames
+                                                        : PyTuple_GET_SIZE(frames);
+        PyObject *trace = frames ? Py_BuildValue("(iKOn)", 0, size, frames, total) : NULL;
         if (!trace || PyList_Append(traces, trace) < 0) {
             result = -1;
         }
@@ -157,32 +161,6 @@ static PyObject *live_traced_memory(PyObject *self, PyObject *unused)
     live_table_get_totals(&totals);
     return Py_BuildValue("(KK)", (unsigned long long)totals.current_bytes,
                          (unsigned long long)totals.peak_bytes);
-}
-
-/* The pre-header flags: instances of such types have two pointers (dict
- * and weak references) before the object. */
-#ifdef Py_TPFLAGS_MANAGED_WEAKREF
-#define PRE_HEADER_FLAGS (Py_TPFLAGS_MANAGED_DICT | Py_TPFLAGS_MANAGED_WEAKREF)
-#else
-#define PRE_HEADER_FLAGS Py_TPFLAGS_MANAGED_DICT
-#endif
-
-/* The address at which obj's memory block starts: the GC header (none on a
- * free-threaded build, whose objects carry their GC bits in the header) and
- * the pre-header pointers come first. */
-static uintptr_t object_block_address(PyObject *object)
-{
-    PyTypeObject *type = Py_TYPE(object);
-    size_t before = 0;
-#ifndef Py_GIL_DISABLED
-    if (PyType_IS_GC(type)) {
-        before += 2 * sizeof(void *); /* sizeof(PyGC_Head) */
-    }
-#endif
-    if (PyType_GetFlags(type) & PRE_HEADER_FLAGS) {
-        before += 2 * sizeof(PyObject *);
-    }
-    return (uintptr_t)object - before;
 }
 
 static PyObject *live_object_frames(PyObject *self, PyObject *object)
@@ -235,6 +213,20 @@ static PyObject *tracker_memory(PyObject *self, PyObject *unused)
     return PyLong_FromUnsignedLongLong(tracker_memory_current());
 }
 
+/* What tracemalloc.get_tracemalloc_memory() counts for the standard module,
+ * its tables of traces and tracebacks: here the live table and the interned
+ * strings, frames and stacks. Not the event buffers, which are bounded (a
+ * few blocks per thread) and hold no trace once flushed. */
+static PyObject *live_memory(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    if (flush_events() < 0) {
+        return PyLong_FromLong(0);
+    }
+    return PyLong_FromSize_t(live_table_memory() + intern_tables_memory());
+}
+
 static PyMethodDef compat_methods[] = {
     {"live_traces", live_traces, METH_NOARGS,
      "Traces of the live table as (domain, size, frames, total_nframe) tuples."},
@@ -247,6 +239,8 @@ static PyMethodDef compat_methods[] = {
     {"live_flush", live_flush, METH_NOARGS,
      "Apply every event recorded so far; False when no live table runs."},
     {"tracker_memory", tracker_memory, METH_NOARGS, "Bytes the tracker itself holds."},
+    {"live_memory", live_memory, METH_NOARGS,
+     "Bytes of the live table and the interned strings, frames and stacks."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -12,6 +12,7 @@
 
 #include "binding/hooks/allocation_hooks.h"
 #include "binding/hooks/exec_watch.h"
+#include "binding/hooks/new_references.h"
 #include "binding/types/binding.h"
 #include "core/format/capture_format.h"
 #include "binding/interpreter/line_numbers.h"
@@ -254,6 +255,8 @@ struct start_request {
     const char *fork_path;
     PyObject *include_patterns;
     PyObject *exclude_patterns;
+    int total_frames;   /* count the frames of stacks cut at max_stack_depth */
+    int new_references; /* follow objects reused from free lists (3.13+) */
 };
 
 /* Parses and checks start_tracking's arguments. Returns 0, or -1 with an
@@ -264,20 +267,20 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
                             "track_gc", "rss_interval", "command", "live_table",
                             "aggregate_interval", "sample_rate", "sample_interval", "seed",
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
-                            "parent_pid", "fork_path", NULL};
+                            "parent_pid", "fork_path", "total_frames", "new_references", NULL};
     *request = (struct start_request){
         .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
         .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
         .exclude_patterns = Py_None,
     };
     if (!PyArg_ParseTupleAndKeywords(
-            args, keywords, "z|$pippdspddKOppOOKz:start_tracking", names, &request->path,
+            args, keywords, "z|$pippdspddKOppOOKzpp:start_tracking", names, &request->path,
             &request->overwrite, &request->max_stack_depth, &request->python_allocators,
             &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
             &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
             &request->sampling.seed_object, &request->follow_fork, &request->native,
             &request->include_patterns, &request->exclude_patterns, &request->parent_pid,
-            &request->fork_path)) {
+            &request->fork_path, &request->total_frames, &request->new_references)) {
         return -1;
     }
 #ifdef Py_GIL_DISABLED
@@ -368,6 +371,7 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
     python_version_text(version, sizeof version);
     struct recorder_options options = start_request_options(&request, version);
     python_stack_configure((uint32_t)request.max_stack_depth);
+    python_stack_configure_counting(request.total_frames);
     configure_own_directory();
     char error[ERROR_SIZE] = "";
     errno = 0;
@@ -388,6 +392,9 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
     }
     /* After the hooks: a disposition the program sets from now on is seen. */
     fatal_signals_take_over();
+    if (request.new_references) {
+        new_references_start();
+    }
     Py_RETURN_NONE;
 }
 
@@ -413,6 +420,7 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
     /* The program's dispositions back first: a signal from here on takes
      * the program's course (the hooks, gone next, kept them). */
     fatal_signals_release();
+    new_references_stop();
     gc_callback_remove();
     native_stack_end();
     allocation_hooks_uninstall();
@@ -538,7 +546,10 @@ static PyMethodDef tracker_methods[] = {
     {"start_tracking", (PyCFunction)(void (*)(void))start_tracking, METH_VARARGS | METH_KEYWORDS,
      "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
      "track_gc=True, rss_interval=0.01, command='', live_table=False, aggregate_interval=0.0, "
-     "sample_rate=1.0, sample_interval=0, seed=None)\n--\n\nStart recording into path."},
+     "sample_rate=1.0, sample_interval=0, seed=None, total_frames=False, new_references=False)"
+     "\n--\n\nStart recording into path (None: the live table only). total_frames: count the "
+     "frames of stacks cut at max_stack_depth (tracemalloc's total_nframe); new_references: "
+     "give a live block reused from a free list the stack of its reuse (3.13+)."},
     {"stop_tracking", stop_tracking, METH_NOARGS,
      "Stop recording and finish the capture file."},
     {"is_tracking", is_tracking, METH_NOARGS, "Whether a recording is running."},

@@ -199,11 +199,13 @@ static void wait_for_writer(void)
     pthread_mutex_unlock(&full_mutex);
 }
 
-/* Appends one event (native_stack_id: 0, or the allocation's native stack). */
+/* Appends one event (native_stack_id: 0, or the allocation's native stack;
+ * total_frames: see struct recorded_event). */
 static inline __attribute__((always_inline)) void append_event(uint8_t kind, uint8_t allocator,
                                                                 uint64_t address, uint64_t size,
                                                                 uint32_t value,
-                                                                uint32_t native_stack_id)
+                                                                uint32_t native_stack_id,
+                                                                uint16_t total_frames)
 {
     struct thread_buffer *buffer = this_thread_buffer;
     if (__builtin_expect(buffer == NULL || buffer == THREAD_BUFFER_RETIRED, 0)) {
@@ -230,6 +232,7 @@ static inline __attribute__((always_inline)) void append_event(uint8_t kind, uin
     event->size = size;
     event->value = value;
     event->native_stack_id = native_stack_id;
+    event->total_frames = total_frames;
     event->kind = kind;
     event->allocator = allocator;
     spin_unlock(&buffer->lock);
@@ -241,13 +244,19 @@ static inline __attribute__((always_inline)) void append_event(uint8_t kind, uin
 void event_buffer_append(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
                          uint32_t value)
 {
-    append_event(kind, allocator, address, size, value, 0);
+    append_event(kind, allocator, address, size, value, 0, 0);
+}
+
+void event_buffer_append_truncated(uint8_t kind, uint8_t allocator, uint64_t address,
+                                   uint64_t size, uint32_t value, uint16_t total_frames)
+{
+    append_event(kind, allocator, address, size, value, 0, total_frames);
 }
 
 void event_buffer_append_native(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
                                 uint32_t value, uint32_t native_stack_id)
 {
-    append_event(kind, allocator, address, size, value, native_stack_id);
+    append_event(kind, allocator, address, size, value, native_stack_id, 0);
 }
 
 uint64_t event_buffers_sequence(void)

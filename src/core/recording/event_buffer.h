@@ -26,6 +26,9 @@ enum event_kind {
     EVENT_SNAPSHOT,
     EVENT_THREAD_NAME,    /* value = name string id */
     EVENT_SAMPLING,       /* allocator = mode, size = mean */
+    EVENT_NEW_REFERENCE,  /* address = a live object's block taken again (a
+                             free list), value = stack id, total_frames;
+                             kept by the live table only */
 };
 
 struct recorded_event {
@@ -36,7 +39,10 @@ struct recorded_event {
     uint32_t native_stack_id; /* EVENT_ALLOCATION with --native; else 0 */
     uint8_t kind;
     uint8_t allocator;
-    uint16_t unused;
+    /* EVENT_ALLOCATION and EVENT_NEW_REFERENCE: the frames of the Python
+     * stack when it held more than the recording keeps (at most
+     * UINT16_MAX, as tracemalloc counts); 0: the stack id has them all. */
+    uint16_t total_frames;
 };
 
 #define EVENT_BLOCK_CAPACITY 1024
@@ -69,6 +75,10 @@ void event_buffers_end(void);
 void event_buffer_append(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
                          uint32_t value);
 /* The same, for an allocation carrying a native stack id. */
+/* The same, for an event whose stack was cut at the depth limit:
+ * total_frames counts the frames it had. */
+void event_buffer_append_truncated(uint8_t kind, uint8_t allocator, uint64_t address,
+                                   uint64_t size, uint32_t value, uint16_t total_frames);
 void event_buffer_append_native(uint8_t kind, uint8_t allocator, uint64_t address, uint64_t size,
                                 uint32_t value, uint32_t native_stack_id);
 

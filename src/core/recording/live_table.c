@@ -10,7 +10,7 @@
 #include "core/recording/stack_figures.h"
 #include "core/base/tracker_memory.h"
 
-#define FREE_SLOT_ALLOCATOR UINT32_MAX
+#define FREE_SLOT_ALLOCATOR UINT16_MAX
 #define NO_FREE_SLOT UINT64_MAX
 
 enum block_family { FAMILY_MALLOC, FAMILY_PYMALLOC, FAMILY_MAPPING, FAMILY_COUNT };
@@ -162,6 +162,19 @@ static int block_remove(enum block_family family, uint64_t address,
     return 1;
 }
 
+/* Takes back from stack_id's totals the allocation of block that
+ * stack_figures_allocate_weighted counted: the block is not a new one. */
+static void uncount_allocation(uint32_t stack_id, const struct live_table_block *block)
+{
+    struct stack_figures_entry *entry = &table.figures.entries[stack_id];
+    struct weighted_amount share;
+    weighted_amount_of_block(block->size, block->weight, &share);
+    entry->total_bytes -= block->size;
+    entry->total_count--;
+    weighted_amount_add(&entry->weighted_total, &share, -1);
+    weighted_amount_add(&table.figures.weighted_allocated, &share, -1);
+}
+
 /* Adds a live block (replacing one still live at its address). Totals
  * count it when counted is nonzero. */
 static void block_add(const struct live_table_block *block, int counted)
@@ -186,18 +199,41 @@ static void block_add(const struct live_table_block *block, int counted)
         return;
     }
     if (!counted) {
-        /* a remainder of a trimmed mapping: not a new allocation */
-        struct stack_figures_entry *entry = &table.figures.entries[block->stack_id];
-        struct weighted_amount share;
-        weighted_amount_of_block(block->size, block->weight, &share);
-        entry->total_bytes -= block->size;
-        entry->total_count--;
-        weighted_amount_add(&entry->weighted_total, &share, -1);
-        weighted_amount_add(&table.figures.weighted_allocated, &share, -1);
+        uncount_allocation(block->stack_id, block); /* a remainder of a trimmed mapping */
         return;
     }
     table.allocation_count++;
     table.allocated_bytes += block->size;
+}
+
+/* Gives the live block at address (any family) stack_id and total_frames,
+ * moving its size from the old stack's live figures to the new one's. */
+static void block_restack(uint64_t address, uint32_t stack_id, uint16_t total_frames)
+{
+    for (int family = 0; family < FAMILY_COUNT; family++) {
+        uint64_t *index = hash_map_find(&table.addresses[family], address);
+        if (!index) {
+            continue;
+        }
+        struct live_table_block *block = &table.blocks[*index];
+        if (block->stack_id != stack_id) {
+            /* Released first: the heap never goes above where it was, so
+             * no peak is made. The old stack's entry exists, so putting
+             * the block back there cannot fail. */
+            stack_figures_release_weighted(&table.figures, block->stack_id, block->size,
+                                           block->weight);
+            if (stack_figures_allocate_weighted(&table.figures, stack_id, block->size,
+                                                block->weight) < 0) {
+                stack_id = block->stack_id;
+                stack_figures_allocate_weighted(&table.figures, stack_id, block->size,
+                                                block->weight);
+            }
+            uncount_allocation(stack_id, block); /* a reuse, not an allocation */
+            block->stack_id = stack_id;
+        }
+        block->total_frames = total_frames;
+        return;
+    }
 }
 
 /* Releases mappings starting at address, in turn, up to size bytes. */
@@ -228,10 +264,14 @@ void live_table_apply(const struct recorded_event *event)
         double probability = capture_sampling_keep_probability(
             table.sample_mode, table.sample_mean, event->size);
         struct live_table_block block = {event->address, event->size, event->value,
-                                         event->allocator, 1.0 / probability};
+                                         event->allocator, event->total_frames,
+                                         1.0 / probability};
         block_add(&block, 1);
         break;
     }
+    case EVENT_NEW_REFERENCE:
+        block_restack(event->address, event->value, event->total_frames);
+        break;
     case EVENT_SAMPLING:
         sampling_set_locked(event->allocator, event->size);
         break;

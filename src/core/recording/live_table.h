@@ -14,7 +14,10 @@
  * the old block. An munmap releases the mappings starting at its address,
  * in turn, up to its size (trimming the front of the last one); an munmap
  * that starts inside a mapping is not followed (the capture analysis is
- * exact; this table serves the Python-level APIs).
+ * exact; this table serves the Python-level APIs). An EVENT_NEW_REFERENCE
+ * gives the live block at its address (any family) its stack, keeping the
+ * size: tracemalloc's rule for an object reused from a free list; the block
+ * moves between the stacks' live figures, and counts as no allocation.
  *
  * Sampling: the table knows the recording's sampling scheme
  * (live_table_set_sampling, then EVENT_SAMPLING events) and gives each
@@ -40,8 +43,9 @@ struct live_table_block {
     uint64_t address;
     uint64_t size;
     uint32_t stack_id;
-    uint32_t allocator; /* ALLOCATOR_* */
-    double weight;      /* 1/p: how many blocks of the whole it stands for */
+    uint16_t allocator;    /* ALLOCATOR_* */
+    uint16_t total_frames; /* frames of the cut stack; 0: stack_id holds them all */
+    double weight;         /* 1/p: how many blocks of the whole it stands for */
 };
 
 struct live_table_stack {
@@ -114,7 +118,8 @@ void live_table_clear(void);
 /* Makes the peak the current figures (tracemalloc.reset_peak()). */
 void live_table_reset_peak(void);
 
-/* Bytes of memory the table holds. */
+/* Bytes of memory the table holds: its blocks, address maps and per-stack
+ * figures (what grows with the traces, as tracemalloc's own tables). */
 size_t live_table_memory(void);
 
 /* In a forked child: the writer may have held the mutex at the fork. */

@@ -283,6 +283,18 @@ void recorder_record_native_allocation(int allocator, uintptr_t address, uint64_
                                native_stack_id);
 }
 
+void recorder_record_truncated_allocation(int allocator, uintptr_t address, uint64_t size,
+                                          uint32_t stack_id, uint16_t total_frames)
+{
+    event_buffer_append_truncated(EVENT_ALLOCATION, (uint8_t)allocator, address, size, stack_id,
+                                  total_frames);
+}
+
+void recorder_record_new_reference(uintptr_t address, uint32_t stack_id, uint16_t total_frames)
+{
+    event_buffer_append_truncated(EVENT_NEW_REFERENCE, 0, address, 0, stack_id, total_frames);
+}
+
 void recorder_record_free(uintptr_t address)
 {
     event_buffer_append(EVENT_FREE, 0, address, 0, 0);

@@ -94,6 +94,14 @@ void recorder_record_allocation(int allocator, uintptr_t address, uint64_t size,
 /* An allocation with its native call chain (native_intern.h id, 0: none). */
 void recorder_record_native_allocation(int allocator, uintptr_t address, uint64_t size,
                                        uint32_t stack_id, uint32_t native_stack_id);
+/* An allocation whose Python stack was cut at the depth limit; total_frames
+ * counts the frames it had (see struct recorded_event). */
+void recorder_record_truncated_allocation(int allocator, uintptr_t address, uint64_t size,
+                                          uint32_t stack_id, uint16_t total_frames);
+/* An object whose block is live was made again without an allocation (taken
+ * from a free list): the live table gives the block this stack, as
+ * tracemalloc does. total_frames: 0, or as above. */
+void recorder_record_new_reference(uintptr_t address, uint32_t stack_id, uint16_t total_frames);
 void recorder_record_free(uintptr_t address);
 void recorder_record_pymalloc_free(uintptr_t address);
 void recorder_record_munmap(uintptr_t address, uint64_t size);

@@ -106,6 +106,72 @@ static void test_stack_figures_at_peak(void)
     live_table_disable();
 }
 
+static void apply_with_frames(uint8_t kind, uint64_t address, uint64_t size, uint32_t stack_id,
+                              uint16_t total_frames)
+{
+    struct recorded_event event = {.address = address, .size = size, .value = stack_id,
+                                   .kind = kind, .allocator = ALLOCATOR_PYMALLOC,
+                                   .total_frames = total_frames};
+    live_table_lock();
+    live_table_apply(&event);
+    live_table_unlock();
+}
+
+/* The figures of stack_id in *found; 0 when the stack has none. */
+static int stack_of(uint32_t stack_id, struct live_table_stack *found)
+{
+    struct live_table_stack *stacks;
+    size_t count;
+    int seen = 0;
+    CHECK(live_table_copy_stacks(&stacks, &count) == 0);
+    for (size_t index = 0; index < count; index++) {
+        if (stacks[index].stack_id == stack_id) {
+            *found = stacks[index];
+            seen = 1;
+        }
+    }
+    live_table_free_stacks(stacks, count);
+    return seen;
+}
+
+/* tracemalloc's rules: a block keeps the total frame count of its cut
+ * stack, and a reuse of a live block (an object from a free list) gives it
+ * the new stack and count, moving its bytes, allocating nothing. */
+static void test_new_reference_and_total_frames(void)
+{
+    live_table_enable();
+    apply_with_frames(EVENT_ALLOCATION, 0x1000, 56, 1, 0);
+    apply_with_frames(EVENT_ALLOCATION, 0x2000, 300, 2, 40);
+    struct live_table_block block;
+    CHECK(live_table_find(0x2000, &block) && block.total_frames == 40);
+    CHECK(live_table_find(0x1000, &block) && block.total_frames == 0);
+
+    apply_with_frames(EVENT_NEW_REFERENCE, 0x1000, 0, 3, 25);
+    CHECK(live_table_find(0x1000, &block) && block.stack_id == 3 && block.size == 56 &&
+          block.total_frames == 25);
+    apply_with_frames(EVENT_NEW_REFERENCE, 0x5000, 0, 3, 0); /* nothing live there */
+    CHECK(!live_table_find(0x5000, &block));
+
+    struct live_table_totals totals;
+    live_table_get_totals(&totals);
+    CHECK_EQ_U64(totals.current_bytes, 356);
+    CHECK_EQ_U64(totals.peak_bytes, 356);
+    CHECK_EQ_U64(totals.allocation_count, 2);
+    CHECK_EQ_U64(totals.allocated_bytes, 356);
+    struct live_table_stack old_stack, new_stack;
+    CHECK(stack_of(1, &old_stack) && old_stack.live_bytes == 0 && old_stack.live_count == 0);
+    CHECK_EQ_U64(old_stack.total_count, 1);
+    CHECK(stack_of(3, &new_stack) && new_stack.live_bytes == 56 && new_stack.live_count == 1);
+    CHECK_EQ_U64(new_stack.total_count, 0);
+    CHECK_EQ_U64(new_stack.total_bytes, 0);
+
+    apply_with_frames(EVENT_FREE_PYMALLOC, 0x1000, 0, 0, 0);
+    CHECK(!stack_of(3, &new_stack) || new_stack.live_bytes == 0);
+    live_table_get_totals(&totals);
+    CHECK_EQ_U64(totals.current_bytes, 300);
+    live_table_disable();
+}
+
 static int start_recording(const char *path, uint64_t aggregate_interval_ns)
 {
     struct recorder_options options = {
@@ -280,6 +346,7 @@ int main(void)
 {
     RUN_TEST(test_blocks_and_families);
     RUN_TEST(test_stack_figures_at_peak);
+    RUN_TEST(test_new_reference_and_total_frames);
     RUN_TEST(test_recording_without_a_file);
     RUN_TEST(test_aggregate_capture);
     RUN_TEST(test_aggregate_snapshot_before_stop_reads_truncated);
