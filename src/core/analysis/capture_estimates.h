@@ -49,6 +49,18 @@ double capture_estimates_weight(const struct capture_estimates *estimates, uint6
  * widened to hold e itself whatever rounding did. */
 void estimate_interval(const struct estimate *estimate, double *low, double *high);
 
+/* The 95% interval of a figure of the whole capture (its total, peak or
+ * leaks) under byte sampling of mean interval sample_interval (0: none):
+ * estimate_interval's, with an upper end at least the estimate plus
+ * sample_interval * ln 40. Blocks of which none was kept add nothing to the
+ * variance, and when all the small blocks of a program go unseen (no
+ * kept one stands for them) the interval would be the observed bytes
+ * alone; but unseen bytes X go without a sample with chance e^(-X / T), at
+ * most 2.5% for X above T ln 40. A location's interval has no such floor:
+ * it would widen every location by that much. */
+void estimate_interval_of_whole(const struct estimate *estimate, uint64_t sample_interval,
+                                double *low, double *high);
+
 /* An estimate as a whole number of bytes or blocks: rounded, 0 below 0
  * (and for NaN), UINT64_MAX from 2^64 up. Monotonic, so an interval that
  * holds its estimate still does once all three are figures. */
