@@ -63,6 +63,20 @@ def _check_aggregate_interval(interval) -> float:
     return float(interval)
 
 
+def _check_pprof(pprof_dir, pprof_keep, aggregate):
+    """Returns (absolute pprof_dir or None, keep count, 0 for all) or raises."""
+    if isinstance(pprof_keep, bool) or not isinstance(pprof_keep, int) or pprof_keep < 0:
+        raise ValueError(f"pprof_keep must be a non-negative int (got {pprof_keep!r})")
+    if pprof_dir is None:
+        if pprof_keep:
+            raise ValueError("pprof_keep needs pprof_dir")
+        return None, 0
+    if not aggregate:
+        raise ValueError("pprof_dir needs aggregate=True (the profiles are its intervals)")
+    # Absolute: the program may change its directory while it runs.
+    return os.path.abspath(os.fspath(pprof_dir)), pprof_keep
+
+
 def _check_patterns(name, patterns):
     """A tuple of fnmatch patterns on module names, from None, a str or strs."""
     if patterns is None:
@@ -128,6 +142,10 @@ class Tracker:
     allocations. With
     ``sample_interval`` or ``sample_rate`` too, the snapshot holds estimates
     of the whole program and their 95% intervals (always-on production use).
+    With ``pprof_dir`` too, every interval (and the stop) also writes a pprof
+    heap profile ``memlyze-<pid>-<sequence>.pb.gz`` into that directory
+    (allocations of the interval, live at its end; docs/pprof.md); with
+    ``pprof_keep=N`` only the newest N stay.
     """
 
     def __init__(
@@ -147,6 +165,8 @@ class Tracker:
         follow_fork: bool = False,
         aggregate: bool = False,
         aggregate_interval: float = 60.0,
+        pprof_dir=None,
+        pprof_keep: int = 0,
         include_patterns=None,
         exclude_patterns=None,
         follow_subprocesses: bool = False,
@@ -172,6 +192,7 @@ class Tracker:
         self.native = bool(native)
         self.aggregate = bool(aggregate)
         self.aggregate_interval = _check_aggregate_interval(aggregate_interval)
+        self.pprof_dir, self.pprof_keep = _check_pprof(pprof_dir, pprof_keep, self.aggregate)
         self.follow_subprocesses = bool(follow_subprocesses)
         # Following subprocesses includes forked children.
         self.follow_fork = bool(follow_fork) or self.follow_subprocesses
@@ -230,6 +251,8 @@ class Tracker:
                 exclude_patterns=self.exclude_patterns,
                 parent_pid=self.parent_pid or 0,
                 fork_path=self._fork_path(),
+                pprof_dir=self.pprof_dir,
+                pprof_keep=self.pprof_keep,
             )
             self._started = True
             self._pid = os.getpid()
@@ -277,6 +300,8 @@ class Tracker:
             "follow_fork": True,
             "aggregate": self.aggregate,
             "aggregate_interval": self.aggregate_interval,
+            "pprof_dir": self.pprof_dir,
+            "pprof_keep": self.pprof_keep,
             "follow_subprocesses": True,
         }
 

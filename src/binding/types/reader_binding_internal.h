@@ -80,6 +80,10 @@ PyObject *top_locations_list(const struct capture_analysis *analysis,
 /* [low, high] of an estimate's 95% interval as a list of ints, or None
  * when the capture recorded every allocation. */
 PyObject *confidence_interval_object(int sampled, const struct estimate *estimate);
+/* The same for the whole capture's total, peak or leaks, under byte
+ * sampling of mean sample_interval (0: none). */
+PyObject *whole_interval_object(int sampled, const struct estimate *estimate,
+                                uint64_t sample_interval);
 
 /* Frees the symbolizer top_locations_list() made for native stacks; called
  * when an analyze_capture() call ends, so no symbol tables outlive it. */

@@ -74,6 +74,20 @@ PyObject *confidence_interval_object(int sampled, const struct estimate *estimat
                          (unsigned long long)estimate_figure(high));
 }
 
+/* The same for a figure of the whole capture (estimate_interval_of_whole):
+ * sample_interval is the byte sampling's mean interval, 0 for none. */
+PyObject *whole_interval_object(int sampled, const struct estimate *estimate,
+                                uint64_t sample_interval)
+{
+    if (!sampled) {
+        return none_object();
+    }
+    double low, high;
+    estimate_interval_of_whole(estimate, sample_interval, &low, &high);
+    return Py_BuildValue("[KK]", (unsigned long long)estimate_figure(low),
+                         (unsigned long long)estimate_figure(high));
+}
+
 /* The estimate behind a location's figures in a ranking. */
 static const struct estimate *location_estimate(const struct analysis_location *location,
                                                 enum analysis_ranking ranking)

@@ -158,8 +158,9 @@ static int put_sampling(PyObject *dict, const struct capture_reader *reader)
     return dict_put(dict, "sample_interval", interval);
 }
 
-/* Totals, peak and leak keys. */
-static int put_totals(PyObject *dict, const struct analysis_summary *summary)
+/* Totals, peak and leak keys; sample_interval is the header's. */
+static int put_totals(PyObject *dict, const struct analysis_summary *summary,
+                      uint64_t sample_interval)
 {
     if (dict_put(dict, "duration_s", seconds_object(summary->end_time_ns)) < 0 ||
         dict_put(dict, "total_allocations", unsigned_object(summary->allocation_count)) < 0 ||
@@ -171,11 +172,14 @@ static int put_totals(PyObject *dict, const struct analysis_summary *summary)
         dict_put(dict, "unmatched_frees", unsigned_object(summary->unmatched_frees)) < 0 ||
         dict_put(dict, "aggregated", PyBool_FromLong(summary->aggregated)) < 0 ||
         dict_put(dict, "total_bytes_ci95",
-                 confidence_interval_object(summary->sampled, &summary->estimated_allocated)) < 0 ||
+                 whole_interval_object(summary->sampled, &summary->estimated_allocated,
+                                       sample_interval)) < 0 ||
         dict_put(dict, "peak_bytes_ci95",
-                 confidence_interval_object(summary->sampled, &summary->estimated_at_peak)) < 0 ||
+                 whole_interval_object(summary->sampled, &summary->estimated_at_peak,
+                                       sample_interval)) < 0 ||
         dict_put(dict, "leaked_bytes_ci95",
-                 confidence_interval_object(summary->sampled, &summary->estimated_leaked)) < 0) {
+                 whole_interval_object(summary->sampled, &summary->estimated_leaked,
+                                       sample_interval)) < 0) {
         return -1;
     }
     return 0;
@@ -240,7 +244,7 @@ PyObject *capture_summary_dict(const struct capture_reader *reader,
     const struct analysis_summary *summary = capture_analysis_summary(analysis);
     PyObject *dict = PyDict_New();
     if (!dict || put_header_common(dict, reader) < 0 || put_sampling(dict, reader) < 0 ||
-        put_totals(dict, summary) < 0 ||
+        put_totals(dict, summary, capture_reader_header(reader)->sample_interval) < 0 ||
         put_rss_and_gc(dict, reader, summary) < 0 || put_lists(dict, reader, analysis, top) < 0) {
         Py_XDECREF(dict);
         return NULL;

@@ -253,6 +253,8 @@ struct start_request {
     int native;
     unsigned long long parent_pid;
     const char *fork_path;
+    const char *pprof_dir; /* NULL: no rolling pprof profiles */
+    unsigned long long pprof_keep;
     PyObject *include_patterns;
     PyObject *exclude_patterns;
     int total_frames;   /* count the frames of stacks cut at max_stack_depth */
@@ -267,20 +269,26 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
                             "track_gc", "rss_interval", "command", "live_table",
                             "aggregate_interval", "sample_rate", "sample_interval", "seed",
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
-                            "parent_pid", "fork_path", "total_frames", "new_references", NULL};
+                            "parent_pid", "fork_path", "pprof_dir", "pprof_keep",
+                            "total_frames", "new_references", NULL};
     *request = (struct start_request){
         .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
         .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
         .exclude_patterns = Py_None,
     };
     if (!PyArg_ParseTupleAndKeywords(
-            args, keywords, "z|$pippdspddKOppOOKzpp:start_tracking", names, &request->path,
+            args, keywords, "z|$pippdspddKOppOOKzzKpp:start_tracking", names, &request->path,
             &request->overwrite, &request->max_stack_depth, &request->python_allocators,
             &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
             &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
             &request->sampling.seed_object, &request->follow_fork, &request->native,
             &request->include_patterns, &request->exclude_patterns, &request->parent_pid,
-            &request->fork_path, &request->total_frames, &request->new_references)) {
+            &request->fork_path, &request->pprof_dir, &request->pprof_keep,
+            &request->total_frames, &request->new_references)) {
+        return -1;
+    }
+    if (request->pprof_dir && !(request->path && request->aggregate_interval > 0)) {
+        PyErr_SetString(PyExc_ValueError, "pprof_dir needs an aggregate recording");
         return -1;
     }
 #ifdef Py_GIL_DISABLED
@@ -331,6 +339,8 @@ static struct recorder_options start_request_options(const struct start_request 
                                      : 0,
         .follow_fork = request->follow_fork,
         .fork_path = request->fork_path,
+        .pprof_dir = request->pprof_dir,
+        .pprof_keep = request->pprof_keep,
     };
     if (request->native && native_stack_probe_or_warn() == 0) {
         options.flags |= HEADER_FLAG_NATIVE;

@@ -4,6 +4,8 @@
 
 #include <math.h>
 
+#include "core/analysis/gamma_quantile.h"
+#include "core/analysis/poisson_quantile.h"
 #include "core/base/tracker_memory.h"
 
 #define Z_95 1.959963984540054
@@ -13,14 +15,57 @@ struct capture_estimates {
     uint64_t mean;
 };
 
+/* Above this many blocks' worth missed on average, the normal's upper end
+ * is kept: the skewness of the models below, 1 / sqrt(mean) and
+ * 2 / sqrt(mean), is small by then. */
+#define SKEWED_MEAN 100.0
+
+/*
+ * What sampling missed (the truth less what was observed) is a sum of whole
+ * unseen blocks. When few are missed on average, as when most blocks are
+ * larger than the interval, it is 0 most of the time and one block's size
+ * now and then: a normal interval of its standard deviation, smaller than
+ * one block, then misses the truth whenever one block was missed (in 20% of
+ * the runs and more at 64 KiB for blocks of 256 KiB and up). So the upper
+ * end also takes the missed bytes as b N, blocks of one size b, their
+ * number N of Poisson law: b N has the estimated mean m and variance V of
+ * the missed bytes when b = V / m and E[N] = m^2 / V. The upper end is the
+ * highest of the normal's, the observed bytes plus b times N's 97.5%
+ * quantile (right when one or two blocks are missed) and the same with the
+ * gamma of mean E[N] in place of N (right when many blocks of mixed sizes
+ * are, its tail being the smoother; benchmarks/sampling_accuracy.py
+ * measures the coverage). The lower end needs no such care: the truth is
+ * never below what was observed, and the normal's lower end errs low when
+ * the missed bytes are skewed.
+ */
+static double skewed_upper_end(const struct estimate *estimate, double variance)
+{
+    double missed = estimate->bytes - estimate->observed_bytes;
+    if (!(missed > 0) || !(variance > 0)) {
+        return estimate->bytes;
+    }
+    double blocks = missed * missed / variance;
+    if (!(blocks < SKEWED_MEAN)) {
+        return estimate->bytes;
+    }
+    double poisson = poisson_quantile(blocks, 0.975);
+    double gamma = gamma_quantile(blocks, 0.975);
+    return estimate->observed_bytes + variance / missed * (poisson > gamma ? poisson : gamma);
+}
+
 void estimate_interval(const struct estimate *estimate, double *low, double *high)
 {
-    double spread = Z_95 * sqrt(estimate->bytes_variance > 0 ? estimate->bytes_variance : 0);
+    double variance = estimate->bytes_variance > 0 ? estimate->bytes_variance : 0;
+    double spread = Z_95 * sqrt(variance);
     *low = estimate->bytes - spread;
     if (*low < estimate->observed_bytes) {
         *low = estimate->observed_bytes;
     }
     *high = estimate->bytes + spread;
+    double skewed = skewed_upper_end(estimate, variance);
+    if (skewed > *high) {
+        *high = skewed;
+    }
     /* An interval always holds its own estimate, also when rounding (or a
      * spread too large for a double) would put the estimate outside. */
     if (!(*low <= estimate->bytes)) {
@@ -28,6 +73,17 @@ void estimate_interval(const struct estimate *estimate, double *low, double *hig
     }
     if (!(*high >= estimate->bytes)) {
         *high = estimate->bytes;
+    }
+}
+
+void estimate_interval_of_whole(const struct estimate *estimate, uint64_t sample_interval,
+                                double *low, double *high)
+{
+    estimate_interval(estimate, low, high);
+    /* ln 40: e^(-X / T) = 2.5% */
+    double unseen = (double)sample_interval * 3.6888794541139363;
+    if (estimate->bytes + unseen > *high) {
+        *high = estimate->bytes + unseen;
     }
 }
 

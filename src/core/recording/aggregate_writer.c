@@ -5,20 +5,14 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/format/capture_format.h"
 #include "core/format/capture_writer.h"
 #include "core/recording/intern_table.h"
 #include "core/recording/live_table.h"
+#include "core/base/temporary_file.h"
 #include "core/base/tracker_memory.h"
-
-#define TEMPORARY_SUFFIX ".tmp"
-/* Names drawn before giving up: more collisions than this mean someone is
- * filling the directory with our names on purpose. */
-#define TEMPORARY_ATTEMPTS 64
 
 static int encode_stack(struct byte_buffer *out, const struct live_table_stack *stack)
 {
@@ -179,55 +173,10 @@ static int write_snapshot_body(struct capture_writer *writer,
     return close_snapshot(writer, context);
 }
 
-/* A number an observer cannot guess, for temporary file names. */
-static uint64_t unpredictable_number(void)
-{
-    uint64_t value;
-    if (getrandom(&value, sizeof value, GRND_NONBLOCK) == (ssize_t)sizeof value) {
-        return value;
-    }
-    /* No entropy yet (early boot) or no getrandom: O_EXCL keeps a guessed
-     * name harmless, so a clock-derived number is enough. */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    value = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
-    value ^= (uint64_t)getpid() << 32;
-    value = (value ^ (value >> 30)) * 0xbf58476d1ce4e5b9u;
-    value = (value ^ (value >> 27)) * 0x94d049bb133111ebu;
-    return value ^ (value >> 31);
-}
-
-/*
- * Creates a new file beside path, named "<path>.tmp.<pid>.<random>", and
- * returns its descriptor, with its name in temporary; -1 with errno set on
- * failure. O_EXCL and O_NOFOLLOW make it a file this call created: a link or
- * file planted at that name is never followed or truncated, and the name is
- * drawn again.
- */
-static int create_temporary(const char *path, char *temporary, size_t temporary_size)
-{
-    for (int attempt = 0; attempt < TEMPORARY_ATTEMPTS; attempt++) {
-        int length = snprintf(temporary, temporary_size, "%s" TEMPORARY_SUFFIX ".%ld.%016llx",
-                              path, (long)getpid(),
-                              (unsigned long long)unpredictable_number());
-        if (length < 0 || (size_t)length >= temporary_size) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        int descriptor =
-            open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (descriptor >= 0 || errno != EEXIST) {
-            return descriptor;
-        }
-    }
-    errno = EEXIST;
-    return -1;
-}
-
 int aggregate_writer_write(const struct aggregate_snapshot_context *context)
 {
     char temporary[PATH_MAX];
-    int descriptor = create_temporary(context->path, temporary, sizeof temporary);
+    int descriptor = temporary_file_create(context->path, temporary, sizeof temporary);
     if (descriptor < 0) {
         return -1;
     }

@@ -223,6 +223,22 @@ uint32_t intern_stack_count(void)
     return count;
 }
 
+uint32_t intern_string_count(void)
+{
+    pthread_mutex_lock(&intern_mutex);
+    uint32_t count = strings.count ? strings.count - 1 : 0;
+    pthread_mutex_unlock(&intern_mutex);
+    return count;
+}
+
+uint32_t intern_frame_count(void)
+{
+    pthread_mutex_lock(&intern_mutex);
+    uint32_t count = frames.count ? frames.count - 1 : 0;
+    pthread_mutex_unlock(&intern_mutex);
+    return count;
+}
+
 int intern_stack_lookup(uint32_t stack_id, uint32_t *parent_stack_id, uint32_t *frame_id)
 {
     pthread_mutex_lock(&intern_mutex);

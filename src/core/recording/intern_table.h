@@ -31,6 +31,9 @@ uint32_t intern_stack(uint32_t parent_stack_id, uint32_t frame_id);
 
 /* Number of stacks defined so far (the largest valid stack id). */
 uint32_t intern_stack_count(void);
+/* Number of strings and frames defined so far (the largest valid ids). */
+uint32_t intern_string_count(void);
+uint32_t intern_frame_count(void);
 
 /* Lookups by id, for in-process reports (memlyze.tracemalloc). Each returns
  * 1 and fills the outputs when id is defined, else 0. */

@@ -16,6 +16,7 @@
 #include "core/recording/aggregate_writer.h"
 #include "core/format/capture_format.h"
 #include "core/recording/live_table.h"
+#include "core/recording/rolling_pprof.h"
 #include "core/recording/sampler.h"
 #include "core/base/tracker_memory.h"
 
@@ -85,6 +86,26 @@ static uint64_t live_table_sample_mean(const struct recorder_options *options)
     return gap < 1.0 ? 1 : (uint64_t)(gap + 0.5);
 }
 
+/* Starts the --pprof-dir series of an --aggregate recording. */
+static int start_rolling_pprof(const struct recorder_options *options, char *error,
+                               size_t error_size)
+{
+    struct rolling_pprof_options rolling = {
+        .directory = options->pprof_dir,
+        .pid = options->pid,
+        .command = options->command,
+        .interval_ns = options->aggregate_interval_ns,
+        .keep = options->pprof_keep,
+        .sample_mode = live_table_sample_mode(options),
+        .sample_mean = live_table_sample_mean(options),
+    };
+    if (rolling_pprof_start(&rolling, error, error_size) < 0) {
+        unlink(options->path);
+        return -1;
+    }
+    return 0;
+}
+
 /* Sets up where the recording goes: a capture file of events, --aggregate
  * snapshots, or nothing but the live table (path NULL). Returns 0, or -1
  * with a reason in error. */
@@ -129,7 +150,10 @@ int recorder_open_output(const struct recorder_options *options, const struct by
     recorder.aggregate_peak_time_ns = 0;
     struct aggregate_snapshot_context context = {.path = options->path,
                                                  .header_payload = header};
-    return aggregate_writer_create(&context, options->overwrite, error, error_size);
+    if (aggregate_writer_create(&context, options->overwrite, error, error_size) < 0) {
+        return -1;
+    }
+    return options->pprof_dir ? start_rolling_pprof(options, error, error_size) : 0;
 }
 
 static int recorder_start_unlocked(const struct recorder_options *options, char *error,
@@ -164,6 +188,7 @@ static int recorder_start_unlocked(const struct recorder_options *options, char 
             unlink(options->path);
         }
         rss_reader_close(&recorder.rss);
+        rolling_pprof_stop();
         snprintf(error, error_size, "cannot start the writer thread");
         return -1;
     }
@@ -224,6 +249,7 @@ static int recorder_stop_unlocked(char *error, size_t error_size)
                                     : (recorder.file.error_number ? -1 : 0);
     byte_buffer_release(&footer);
     live_table_disable();
+    rolling_pprof_stop();
     if (result < 0) {
         snprintf(error, error_size, "capture file is incomplete: %s",
                  recorder.file.descriptor_lost

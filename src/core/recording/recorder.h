@@ -35,6 +35,11 @@ struct recorder_options {
     int follow_fork;            /* 1: a forked child records into path.<pid> */
     const char *fork_path;      /* with follow_fork: children record into
                                    fork_path.<pid> instead (NULL: path) */
+    /* With aggregate_interval_ns: also a pprof profile per interval into
+     * this directory (rolling_pprof.h), keeping the newest pprof_keep
+     * (0: all). NULL: none. */
+    const char *pprof_dir;
+    uint64_t pprof_keep;
 };
 
 /*

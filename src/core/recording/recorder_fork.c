@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/recording/live_table.h"
+#include "core/recording/rolling_pprof.h"
 #include "core/recording/sampler.h"
 #include "core/base/tracker_memory.h"
 
@@ -165,6 +166,7 @@ void recorder_after_fork_in_child(void)
     sampler_after_fork_in_child();
     pthread_cond_init(&recorder.flush_condition, NULL);
     live_table_after_fork_in_child();
+    rolling_pprof_stop(); /* the parent's series */
     int follow = was_running && remembered.follow_fork;
     remembered.forked_child = 0;
     if (follow) {

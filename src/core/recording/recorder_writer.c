@@ -18,6 +18,7 @@
 #include "core/recording/aggregate_writer.h"
 #include "core/format/capture_format.h"
 #include "core/recording/live_table.h"
+#include "core/recording/rolling_pprof.h"
 #include "core/base/tracker_memory.h"
 
 /* A chunk is written once it holds this much, or is this old. An event
@@ -425,6 +426,7 @@ void recorder_writer_final_round(void)
 {
     writer_round(1);
     write_aggregate_if_due(1);
+    rolling_pprof_write_if_due(recorder_monotonic_ns(), 1);
 }
 
 static void *writer_thread_main(void *unused)
@@ -437,6 +439,7 @@ static void *writer_thread_main(void *unused)
         if (!recorder_writer_follow_seal()) {
             adjust_round_wait(writer_round(0));
             write_aggregate_if_due(0);
+            rolling_pprof_write_if_due(recorder_monotonic_ns(), 0);
         }
         flush_requests_complete(served);
     }

@@ -8,10 +8,8 @@
  *   inuse_objects (count), inuse_space (bytes): the filter's selection --
  *   alive at the peak by default (pprof's "in use" means "held at the high-
  *   water mark" here, not "at the end": that is the leaks selection).
- * Each frame is a location with one line; functions are (name, file)
- * pairs. inuse_space is the default sample type. pprof strips "<...>" from
- * names, so a name like <module> is shown as (module) (its system_name
- * keeps the original), and no Python frame as (no Python frame).
+ * The encoding (locations, functions, names like <module> shown as
+ * (module), "(no Python frame)") is format/pprof_encoder.h's.
  */
 #ifndef MEMLYZE_EXPORT_PPROF_H
 #define MEMLYZE_EXPORT_PPROF_H

@@ -34,6 +34,8 @@ TRACKER_OPTIONS = {
     "follow_fork": False,
     "aggregate": False,
     "aggregate_interval": 60.0,
+    "pprof_dir": None,
+    "pprof_keep": 0,
     "follow_subprocesses": False,
 }
 

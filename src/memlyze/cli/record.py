@@ -144,6 +144,13 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
                         metavar="SECONDS",
                         help="how often --aggregate rewrites the capture (default: 60; "
                              "the first rewrites come sooner: after 0.1 s, then doubling)")
+    parser.add_argument("--pprof-dir", metavar="DIR",
+                        help="with --aggregate: also write a gzipped pprof heap profile per "
+                             "interval into DIR (memlyze-<pid>-<sequence>.pb.gz: allocations "
+                             "of the interval, live at its end) for continuous profilers "
+                             "and go tool pprof")
+    parser.add_argument("--pprof-keep", type=positive_int, metavar="N",
+                        help="with --pprof-dir: keep only each process's newest N profiles")
     parser.add_argument("--include", action="append", default=[], metavar="PATTERN",
                         help="record only allocations with a frame in a module matching "
                              "PATTERN (fnmatch on the module's __name__, e.g. 'myapp.*'); "
@@ -403,10 +410,28 @@ def find_program(program: str, env: dict) -> str:
     return found
 
 
+def check_pprof_options(options: argparse.Namespace) -> str | None:
+    """The absolute --pprof-dir, None without it, or a CliError."""
+    if options.pprof_keep is not None and options.pprof_dir is None:
+        raise UsageError("--pprof-keep needs --pprof-dir")
+    if options.pprof_dir is None:
+        return None
+    if not options.aggregate:
+        raise UsageError("--pprof-dir needs --aggregate (the profiles are its intervals)")
+    directory = os.path.abspath(options.pprof_dir)
+    if not os.path.isdir(directory):
+        reason = "not a directory" if os.path.exists(directory) else "no such directory"
+        raise CliError(f"cannot write pprof profiles into {options.pprof_dir}: {reason}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CliError(f"cannot write pprof profiles into {options.pprof_dir}: permission denied")
+    return directory
+
+
 def exec_recording(command: list[str], options: argparse.Namespace, *, name: str | None = None):
     """Creates the capture, sets up the hook and execs the command. Never returns."""
     from memlyze._bootstrap import record_environment
 
+    pprof_dir = check_pprof_options(options)
     program = find_program(command[0], dict(os.environ))
     path = expand_output(options.output, name or script_name(command))
     # A Python that ignores the hook (-I, -E, -S) leaves the file empty,
@@ -431,6 +456,8 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         follow_subprocesses=options.follow_subprocesses,
         aggregate=options.aggregate,
         aggregate_interval=options.aggregate_interval,
+        pprof_dir=pprof_dir,
+        pprof_keep=options.pprof_keep or 0,
         include_patterns=options.include,
         exclude_patterns=options.exclude,
     )
