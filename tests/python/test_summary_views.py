@@ -72,7 +72,7 @@ def test_by_function_table_and_its_orders(workload):
     assert [rows.index(row) for row in totals] == sorted(rows.index(row) for row in totals)
 
     by_own = rows_of(check(memlyze("summary", "--by-function", "--sort", "own", "--leaks",
-                                   "-n", "40", capture, cwd=directory)).stdout)
+                                   "-n", "1000", capture, cwd=directory)).stdout)
     own_order = [row[-1].split()[0] for row in by_own]
     # own: heavy_import's <module> (4 MB) > recurse (4 x 1 MB) > leaf (3.5 MB) > worker (2 MB)
     assert own_order.index("recurse") < own_order.index("leaf") < own_order.index("worker")
