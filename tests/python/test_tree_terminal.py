@@ -87,7 +87,8 @@ def test_search_threads_and_import_frames(workload, terminal):
     screen.type("leaf")
     screen.press("Enter")
     # The first leaf in the tree's order: the one recurse calls, opened to it.
-    screen.wait_text("match 1 of 2 for 'leaf'", f"{fmt.human_count(bytearray_bytes(3_000_000))} B")
+    screen.wait_text("match 1 of 2 for 'leaf'", f"{fmt.human_count(bytearray_bytes(3_000_000))} B",
+                     f"Own bytes:   {fmt.human_bytes(bytearray_bytes(3_000_000))}")
     screen.press("n")
     screen.wait_text("match 2 of 2 for 'leaf'", f"{fmt.human_count(bytearray_bytes(500_000))} B")
     screen.press("n")
@@ -120,5 +121,22 @@ def test_search_threads_and_import_frames(workload, terminal):
     assert f"worker  {script}:{line_of(script, 'WORKER')}" in shown
     screen.press("i")
     screen.wait_text("import frames shown", imported)
+    screen.press("q")
+    screen.wait_text(f"{DONE} 0")
+
+
+def test_inverted_tree_starts_at_the_allocating_lines(workload, terminal):
+    directory, script, capture = workload
+    screen = terminal("--inverted")
+    screen.press("j")
+    # The largest allocating line first: recurse's four blocks; its callers below.
+    recurse = f"{script}:{line_of(script, 'RECURSE')}"
+    shown = screen.wait_text(f"recurse  {recurse}", "Source:")
+    assert re.search(r">\s+\d+\s+KEEP\[depth\] = bytearray", shown), shown
+    # An inverted tree's self figures are its outermost frames': not shown as "own".
+    assert "Own bytes:" not in shown
+    screen.press("l", "j")
+    screen.wait_text(f"recurse  {script}:{line_of(script, 'RECURSE_CALL')}",
+                     "recurse(depth - 1)  # RECURSE_CALL")
     screen.press("q")
     screen.wait_text(f"{DONE} 0")

@@ -75,6 +75,7 @@ def main(argv: list[str]) -> int:
     path = options.file[0]
     report = load_report(path, options)
     view = TreeView(report.tree(**tree_options), report)
+    view.inverted = options.inverted
     if sys.stdout.isatty() and not options.plain and not options.split_threads:
         # The detail pane's threads: the same selection split by thread.
         split = dict(tree_options, split_threads=True, other_fraction=0.0)
@@ -88,7 +89,9 @@ def several(options, tree_options) -> int:
     merged = load_merged(options.file, options)
     if options.merge:
         tree, names = merged.tree(**tree_options)
-        return show(TreeView(tree, None, names), merged, "all processes (merged)", options,
+        view = TreeView(tree, None, names)
+        view.inverted = options.inverted
+        return show(view, merged, "all processes (merged)", options,
                     preamble=tree_of(merged))
     print(tree_of(merged))
     options.plain = True  # several trees: text, one after the other

@@ -53,8 +53,9 @@ def detail_text(view, index: int) -> str:
     out.append("")
     out.append(f"Bytes:       {fmt.human_bytes(nbytes)} ({fmt.human_count(nbytes)} B), "
                f"{fmt.percent(nbytes, view.total)} of the selection")
-    out.append(f"Own bytes:   {fmt.human_bytes(view.self_bytes[index])} "
-               "(allocated in this frame itself)")
+    if not view.inverted:
+        out.append(f"Own bytes:   {fmt.human_bytes(view.self_bytes[index])} "
+                   "(allocated in this frame itself)")
     out.append(f"Allocations: {fmt.human_count(view.count[index])}")
     out += thread_lines(view, index)
     if view.import_hidden[index]:

@@ -35,6 +35,9 @@ class TreeView:
         for children in self.children:
             children.sort(key=lambda child: (-self.bytes[child], -self.count[child], child))
         self.total = self.bytes[0] if self.bytes else 0
+        # An inverted tree's self figures are those of its outermost frames,
+        # not what a frame allocated itself: the detail pane leaves them out.
+        self.inverted = False
         # node -> [(thread label, bytes)], largest first; None: not known.
         self.threads: list[list[tuple[str, int]]] | None = None
         self.import_hidden = self._under_import_frames()
