@@ -39,11 +39,28 @@ class FrameTree(Tree):
         Binding("left,h", "close_or_parent", "close", show=False),
     ]
 
+    def _fill_cursor(self) -> None:
+        """Adds the cursor node's children now, before it opens: filled only
+        on the expanded message, a key pressed right after (l then j) would
+        find no children yet."""
+        node = self.cursor_node
+        if node is not None and not node.is_expanded:
+            self.app.fill(node)
+
+    def action_toggle_node(self) -> None:
+        self._fill_cursor()
+        super().action_toggle_node()
+
+    def action_select_cursor(self) -> None:
+        self._fill_cursor()
+        super().action_select_cursor()
+
     def action_open_or_down(self) -> None:
         node = self.cursor_node
         if node is None:
             return
         if node.allow_expand and not node.is_expanded:
+            self._fill_cursor()
             node.expand()
         elif node.is_expanded and node.children:
             self.action_cursor_down()
