@@ -19,6 +19,7 @@ from .details import detail_text
 from .model import TreeView
 from .widgets import FrameTree, HelpScreen, SearchInput
 
+
 class MemoryTree(App):
     CSS = """
     #panes { height: 1fr; }
@@ -125,7 +126,8 @@ class MemoryTree(App):
             self.fill(node)
             pending.extend(node.children)
         start.expand_all()
-        self.status(f"expanded every frame below {self.view.names[start.data][0]}")
+        self.status("expanded every frame below "
+                    f"{fmt.terminal_text(self.view.names[start.data][0])}")
 
     def action_collapse_all(self) -> None:
         tree = self.tree_widget()
