@@ -120,7 +120,7 @@ def attach_threads(view: TreeView, split_tree: dict, report) -> None:
         parent = nodes["parent"][index]
         kind = nodes["kind"][index]
         if kind == "thread":
-            mapped[index], thread_of[index] = 0, names[index][0].removeprefix("thread ")
+            mapped[index], thread_of[index] = 0, _thread_label(names[index][0])
             continue
         thread_of[index] = thread_of[parent]
         if kind == "other" or mapped[parent] is None:
@@ -135,3 +135,9 @@ def attach_threads(view: TreeView, split_tree: dict, report) -> None:
             into[thread_of[index]] = into.get(thread_of[index], 0) + nodes["bytes"][index]
     view.threads = [sorted(found.items(), key=lambda item: (-item[1], item[0]))
                     for found in figures]
+
+
+def _thread_label(node_name: str) -> str:
+    """'thread 2 (worker)' -> 'worker (2)'; 'thread 3' -> 'thread 3'."""
+    number, _, name = node_name.removeprefix("thread ").partition(" (")
+    return f"{name[:-1]} ({number})" if name else node_name
