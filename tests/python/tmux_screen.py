@@ -5,6 +5,7 @@ loaded): no fixed sleeps."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -25,6 +26,7 @@ class TmuxScreen:
         line = f"{shlex.join(command)}; echo {DONE} $?; sleep 600"
         self.tmux("new-session", "-d", "-x", str(width), "-y", str(height), "-s", "test",
                   "-c", str(cwd), line, env=env)
+        self.socket = self.tmux("display-message", "-p", "#{socket_path}").strip()
 
     def tmux(self, *arguments: str, env: dict | None = None) -> str:
         result = subprocess.run(["tmux", "-L", self.server, *arguments], env=env,
@@ -65,3 +67,6 @@ class TmuxScreen:
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True,
                        timeout=60)
+        if self.socket:  # the server leaves its socket file behind
+            with contextlib.suppress(OSError):
+                os.unlink(self.socket)
