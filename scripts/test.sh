@@ -22,6 +22,9 @@ ensure_apt_packages clang libclang-rt-14-dev python3.11
 # Debian's Chromium: the flame graph page tests drive it with Playwright (never
 # 'playwright install', which would download a browser of its own).
 ensure_apt_packages chromium
+# tmux: the interactive tree's tests (tests/python/test_tree_terminal.py) run it on a
+# real terminal and read the screen.
+ensure_apt_packages tmux
 ensure_venv "$python"
 
 # install_test_tools VENV: the build and test tools the suite needs.

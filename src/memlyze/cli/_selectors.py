@@ -38,7 +38,7 @@ def _count(text: str) -> int:
     return value
 
 
-def add_selectors(parser, snapshot: bool = True) -> None:
+def add_selectors(parser, snapshot: bool = True, native_frames: bool = True) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--leaks", action="store_true", help="what was never freed")
     which.add_argument("--temporary", action="store_true", help="short-lived allocations")
@@ -52,9 +52,23 @@ def add_selectors(parser, snapshot: bool = True) -> None:
                         help="only stacks with a frame matching PATTERN (repeatable)")
     parser.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                         help="no stack with a frame matching PATTERN (repeatable)")
+    if not native_frames:
+        return
     parser.add_argument("--native-frames", choices=("trimmed", "all"), default="trimmed",
                         help="--native captures: 'all' keeps the interpreter's frames and those "
                              "outside the first Python frame (default: trimmed)")
+
+
+def selectors_given(options) -> list[str]:
+    """The selector options given on the command line (for the commands whose
+    default view reads no selection: summary, stats)."""
+    given = [flag for flag, on in (("--leaks", options.leaks), ("--temporary", options.temporary),
+                                   ("--snapshot", getattr(options, "snapshot", None) is not None),
+                                   ("--thread", options.thread), ("--include", options.include),
+                                   ("--exclude", options.exclude)) if on]
+    if options.temporary_threshold != 1:
+        given.append("--temporary-threshold")
+    return given
 
 
 def selection_of(options) -> tuple[str, int | None]:

@@ -6,20 +6,40 @@ import json
 
 from .. import formatting as fmt
 from ._captures import add_files, load_processes
-from ._common import load_summary, make_parser, positive_int, report_truncation
+from ._common import UsageError, load_summary, make_parser, positive_int, report_truncation
+from ._selectors import add_selectors, load_report, selectors_given
 
 DESCRIPTION = ("totals, peak and when, leaks, allocator mix, size histogram, "
                "top locations, GC summary")
 
 
 def build_parser():
-    parser = make_parser("stats", DESCRIPTION)
+    from .stats_selection import SELECTION_HELP
+
+    parser = make_parser("stats", DESCRIPTION, epilog=SELECTION_HELP)
     add_files(parser)
     parser.add_argument("--json", action="store_true",
                         help="print the figures as JSON (the keys of SPEC section 2)")
     parser.add_argument("-n", "--top", type=positive_int, default=10, metavar="N",
                         help="locations in each top list (default: 10)")
+    add_selectors(parser, native_frames=False)
     return parser
+
+
+def add_selection(summary: dict, path: str, options) -> None:
+    """With a selector given: the selection's figures under summary["selection"]."""
+    if selectors_given(options):
+        from memlyze.reports.selection_figures import selection_figures
+
+        summary["selection"] = selection_figures(load_report(path, options), options.top)
+
+
+def text(summary: dict, path: str) -> str:
+    if "selection" in summary:
+        from .stats_selection import render_selected
+
+        return render_selected(summary, path)
+    return render(summary, path)
 
 
 def main(argv: list[str]) -> int:
@@ -27,11 +47,13 @@ def main(argv: list[str]) -> int:
     if len(options.file) > 1:
         return several(options)
     summary = load_summary(options.file[0], options.top)
-    report_truncation(summary, options.file[0])
+    add_selection(summary, options.file[0], options)
+    if "selection" not in summary:  # load_report has said it
+        report_truncation(summary, options.file[0])
     if options.json:
         print(json.dumps(summary, indent=2, default=str))
     else:
-        print(render(summary, options.file[0]))
+        print(text(summary, options.file[0]))
     return 0
 
 
@@ -56,7 +78,13 @@ def several(options) -> int:
     figures (or, with --merge, their sums)."""
     from memlyze.reports import process_tree
 
+    if options.merge and selectors_given(options):
+        raise UsageError("stats: --merge sums whole-run figures; a selection "
+                         f"({', '.join(selectors_given(options))}) is shown per capture, "
+                         "without --merge")
     ordered = load_processes(options.file, options.top)
+    for process in ordered:
+        add_selection(process.summary, process.path, options)
     if options.json:
         document = {"processes": process_tree.as_json(ordered),
                     "captures": {process.path: process.summary for process in ordered}}
@@ -77,7 +105,7 @@ def several(options) -> int:
             "", "Top locations at the peaks (by bytes held):",
             _locations(merged["top_by_peak"][:options.top], merged["peak_bytes"])]))
     else:
-        sections += [render(process.summary, process.path) for process in ordered]
+        sections += [text(process.summary, process.path) for process in ordered]
     print("\n\n".join(sections))
     return 0
 

@@ -1,20 +1,43 @@
-"""``memlyze summary FILE``: the locations holding the most memory at the peak."""
+"""``memlyze summary FILE``: the locations holding the most memory at the peak.
+
+With a selector (--leaks, --temporary, --snapshot, --thread, --include,
+--exclude) the top locations of that selection; with --by-function the
+own/total table by function (summary_views.py).
+"""
 
 from __future__ import annotations
 
 from .. import formatting as fmt
 from ._captures import add_files, load_processes
-from ._common import load_summary, make_parser, positive_int, report_truncation
+from ._common import UsageError, load_summary, make_parser, positive_int, report_truncation
+from ._selectors import SELECTOR_HELP, add_selectors, selectors_given
 
 DESCRIPTION = "table of the locations holding the most memory at the peak"
 
 
 def build_parser():
-    parser = make_parser("summary", DESCRIPTION)
+    parser = make_parser("summary", DESCRIPTION, epilog=SELECTOR_HELP)
     add_files(parser)
     parser.add_argument("-n", "--top", type=positive_int, default=10, metavar="N",
-                        help="number of locations to show (default: 10)")
+                        help="number of locations (or functions) to show (default: 10)")
+    parser.add_argument("--by-function", action="store_true",
+                        help="a table by function: own bytes (allocated in the function itself) "
+                             "and total bytes (in it or its callees)")
+    parser.add_argument("--sort", choices=("own", "total", "count"), default=None,
+                        help="with --by-function: order of the rows (default: total)")
+    add_selectors(parser)
     return parser
+
+
+def check_options(options) -> None:
+    """Refuses the options that only --by-function reads."""
+    if options.by_function:
+        return
+    if options.sort is not None:
+        raise UsageError("summary: --sort needs --by-function (locations are ordered by bytes)")
+    if options.native_frames != "trimmed":
+        raise UsageError("summary: --native-frames needs --by-function (a location is a Python "
+                         "line)")
 
 
 def render(summary: dict, path: str, top: int, width: int | None = None) -> str:
@@ -109,9 +132,13 @@ def render_merged(ordered, top: int, width: int | None = None) -> str:
 
 def main(argv: list[str]) -> int:
     options = build_parser().parse_args(argv)
+    check_options(options)
     import sys
 
     width = fmt.terminal_width() if sys.stdout.isatty() else None
+    if options.by_function or selectors_given(options):
+        print(selected_views(options, width))
+        return 0
     if len(options.file) == 1:
         summary = load_summary(options.file[0], options.top)
         report_truncation(summary, options.file[0])
@@ -131,3 +158,37 @@ def main(argv: list[str]) -> int:
                      for process in ordered]
     print("\n\n".join(sections))
     return 0
+
+
+def selected_view(report, path: str, options, width: int | None) -> str:
+    from memlyze.reports.exports import location_rows
+    from memlyze.reports.function_totals import report_function_rows, sorted_function_rows
+
+    from . import summary_views
+
+    if options.by_function:
+        sort = options.sort or "total"
+        rows = sorted_function_rows(report_function_rows(report), sort)
+        return summary_views.functions_text(report, rows, path, options.top, sort, width)
+    merged_rows = getattr(report, "location_rows", None)  # a MergedReport
+    rows = merged_rows() if merged_rows else location_rows(report)
+    return summary_views.locations_text(report, rows, path, options.top, width)
+
+
+def selected_views(options, width: int | None) -> str:
+    """The selection's view of one capture, or the process tree and then each
+    capture's (or, with --merge, the processes' together)."""
+    from ._captures import load_merged, tree_of
+    from ._selectors import load_report
+
+    if len(options.file) == 1:
+        path = options.file[0]
+        return selected_view(load_report(path, options), path, options, width)
+    merged = load_merged(options.file, options)
+    sections = [tree_of(merged)]
+    if options.merge:
+        sections.append(selected_view(merged, "all processes (merged)", options, width))
+    else:
+        sections += [selected_view(report, process.path, options, width)
+                     for process, report in zip(merged.processes, merged.reports)]
+    return "\n\n".join(sections)

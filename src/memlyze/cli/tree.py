@@ -1,8 +1,9 @@
 """``memlyze tree FILE``: the selection (the peak by default) as a call tree.
 
-On a terminal (and with Textual installed) an interactive tree: arrows move,
-Enter / space expand and collapse, q quits. Otherwise (a pipe, --plain) the
-tree as indented text, largest first, to --max-depth.
+On a terminal (and with Textual installed) an interactive tree with a detail
+pane, search and import hiding (memlyze.tree_view; ? lists its keys).
+Otherwise (a pipe, --plain) the tree as indented text, largest first, to
+--max-depth.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from .. import formatting as fmt
+from ..tree_view.model import TreeView, attach_threads
 from ._captures import add_files, load_merged, tree_of
 from ._common import make_parser, positive_int
 from ._selectors import SELECTOR_HELP, add_selectors, load_report, sampled_note
@@ -33,31 +35,6 @@ def build_parser():
     return parser
 
 
-class TreeView:
-    """The tree() dict as children lists with labels, largest child first."""
-
-    def __init__(self, tree: dict, report, names=None):
-        from memlyze.reports.report_data import node_names
-
-        nodes = tree["nodes"]
-        self.bytes = nodes["bytes"]
-        self.count = nodes["count"]
-        self.names = names if names is not None else node_names(tree, report)
-        self.children: list[list[int]] = [[] for _ in self.bytes]
-        for index, parent in enumerate(nodes["parent"]):
-            if parent >= 0:
-                self.children[parent].append(index)
-        for children in self.children:
-            children.sort(key=lambda child: (-self.bytes[child], -self.count[child], child))
-        self.total = self.bytes[0] if self.bytes else 0
-
-    def label(self, index: int) -> str:
-        function, file, line = self.names[index]
-        where = f"  {fmt.terminal_text(file)}:{line}" if file else ""
-        return (f"{fmt.human_bytes(self.bytes[index]):>10} {fmt.percent(self.bytes[index], self.total):>6}"
-                f"  {fmt.terminal_text(function)}{where}")
-
-
 def plain_lines(view: TreeView, max_depth: int | None) -> list[str]:
     lines = []
     stack = [(0, 0)]
@@ -71,47 +48,18 @@ def plain_lines(view: TreeView, max_depth: int | None) -> list[str]:
     return lines
 
 
-def make_app(view: TreeView, title: str):
-    """The Textual application showing view; children are added when a node
-    is first expanded. Raises ImportError without Textual."""
-    from rich.text import Text
-    from textual.app import App
-    from textual.widgets import Footer, Header, Tree
+def make_app(view: TreeView, title: str, note: str = ""):
+    """The Textual application showing view (memlyze.tree_view.app). Raises
+    ImportError without Textual."""
+    from memlyze.tree_view.app import make_app as make_tree_app
 
-    # A str label would be read as Rich markup: a name such as "[/]" would
-    # break it. Text shows the (already escaped) label as it is.
-    def label(index: int) -> Text:
-        return Text(view.label(index))
-
-    class MemoryTree(App):
-        TITLE = title
-        BINDINGS = [("q", "quit", "quit")]
-
-        def compose(self):
-            yield Header()
-            tree = Tree(label(0), data=0)
-            tree.root.expand()
-            self._fill(tree.root)
-            yield tree
-            yield Footer()
-
-        def _fill(self, node):
-            for child in view.children[node.data]:
-                node.add(label(child), data=child,
-                         allow_expand=bool(view.children[child]))
-
-        def on_tree_node_expanded(self, event):
-            node = event.node
-            if not node.children and view.children[node.data]:
-                self._fill(node)
-
-    return MemoryTree()
+    return make_tree_app(view, title, note)
 
 
-def interactive(view: TreeView, title: str) -> bool:
+def interactive(view: TreeView, title: str, note: str = "") -> bool:
     """Runs the Textual tree; False when Textual is not installed."""
     try:
-        app = make_app(view, title)
+        app = make_app(view, title, note)
     except ImportError:
         return False
     app.run()
@@ -127,6 +75,11 @@ def main(argv: list[str]) -> int:
     path = options.file[0]
     report = load_report(path, options)
     view = TreeView(report.tree(**tree_options), report)
+    view.inverted = options.inverted
+    if sys.stdout.isatty() and not options.plain and not options.split_threads:
+        # The detail pane's threads: the same selection split by thread.
+        split = dict(tree_options, split_threads=True, other_fraction=0.0)
+        attach_threads(view, report.tree(**split), report)
     return show(view, report, path, options)
 
 
@@ -136,7 +89,9 @@ def several(options, tree_options) -> int:
     merged = load_merged(options.file, options)
     if options.merge:
         tree, names = merged.tree(**tree_options)
-        return show(TreeView(tree, None, names), merged, "all processes (merged)", options,
+        view = TreeView(tree, None, names)
+        view.inverted = options.inverted
+        return show(view, merged, "all processes (merged)", options,
                     preamble=tree_of(merged))
     print(tree_of(merged))
     options.plain = True  # several trees: text, one after the other
@@ -155,7 +110,7 @@ def show(view: TreeView, report, path: str, options, preamble: str | None = None
     if note:
         header.append(note)
     if sys.stdout.isatty() and not options.plain:
-        if interactive(view, " | ".join(header[1:])):
+        if interactive(view, header[1], " ".join([*header[2:], "? shows the keys."])):
             return 0
     if preamble:
         print(preamble + "\n")
