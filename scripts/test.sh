@@ -22,6 +22,8 @@ ensure_apt_packages clang libclang-rt-14-dev python3.11
 # Debian's Chromium: the flame graph page tests drive it with Playwright (never
 # 'playwright install', which would download a browser of its own).
 ensure_apt_packages chromium
+# memlyze attach/detach inject through Debian's gdb (tests/python/test_attach*.py).
+ensure_apt_packages gdb
 ensure_venv "$python"
 
 # install_test_tools VENV: the build and test tools the suite needs.

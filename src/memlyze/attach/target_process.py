@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 from typing import NamedTuple
 
-from . import AttachError, ptrace_permission
+from . import AttachError, elf_symbols, ptrace_permission
 
 # The CPython image a process runs: a shared libpython, or the interpreter's
-# own executable (a static build, as Debian's). The version and the ABI
-# flags ("t": free-threaded, "d": debug) are in the file names.
-_LIBRARY_NAME = re.compile(r"^libpython(\d+\.\d+)([a-z]*)\.so")
-_EXECUTABLE_NAME = re.compile(r"^python(\d+\.\d+)([a-z]*)$")
+# own executable (a static build, as Debian's); which CPython it is, is read
+# from the file (elf_symbols.py).
+_LIBRARY_NAME = re.compile(r"^libpython\d+\.\d+[a-z]*\.so")
+_VERSION_IN_NAME = re.compile(r"python(\d+\.\d+)")
 # The engine's extension module, once memlyze has tracked in the process.
 _ENGINE_NAME = re.compile(r"^_memlyze\..*\.so$")
+
+
+# The builds memlyze can be installed for (meson.build's supported_pythons).
+SUPPORTED_BUILDS = ("3.11", "3.12", "3.13", "3.13t")
 
 
 class TargetProcess(NamedTuple):
@@ -94,32 +97,43 @@ def _executable(pid: int) -> str:
         raise _refused(pid) from None
 
 
-def _asked_version(executable: str) -> tuple[str, str] | None:
-    """The version of an executable whose name does not say it (a 'python3'
-    of one's own build), asked of the executable itself."""
-    code = "import sys; print(f'{sys.version_info[0]}.{sys.version_info[1]}', sys.abiflags + '.')"
-    try:
-        answer = subprocess.run([executable, "-I", "-S", "-c", code], capture_output=True,
-                                text=True, timeout=30, check=True).stdout.split()
-    except (OSError, subprocess.SubprocessError):
+def _build_of_file(handle, name: str) -> tuple[str, str] | None:
+    """(version, abiflags) of the CPython an ELF file holds, from its exported
+    Py_Version and the symbols only some builds export; None if it holds none."""
+    symbols = elf_symbols.dynamic_symbols(handle)
+    version = symbols.get("Py_Version")
+    if version is None or not version.defined or version.size not in (4, 8):
+        if symbols.get("Py_GetVersion", elf_symbols.Symbol(0, 0, False)).defined:
+            # A CPython before 3.11 (which has no Py_Version): its file's name
+            # says which, as python3.10 or libpython3.10.so.
+            named = _VERSION_IN_NAME.search(name)
+            return (named.group(1) if named else "older than 3.11"), ""
         return None
-    if len(answer) != 2:
-        return None
-    return answer[0], answer[1].removesuffix(".")
+    number = int.from_bytes(elf_symbols.read_symbol(handle, version), "little")
+    flags = ""
+    if symbols.get("_Py_DecRefShared", elf_symbols.Symbol(0, 0, False)).defined:
+        flags += "t"  # free-threaded: objects have shared reference counts
+    if symbols.get("_Py_NegativeRefcount", elf_symbols.Symbol(0, 0, False)).defined:
+        flags += "d"  # Py_REF_DEBUG: a debug build
+    return f"{number >> 24}.{number >> 16 & 0xFF}", flags
 
 
-def _python_build(executable: str, files: dict[str, str]) -> tuple[str, str]:
-    """(version, abiflags) of the CPython in the process, ("", "") if none."""
-    for name in files:
-        found = _LIBRARY_NAME.match(name)
+def _python_build(pid: int, executable: str, files: dict[str, str]) -> tuple[str, str]:
+    """(version, abiflags) of the CPython in the process, ("", "") if none:
+    libpython's when one is mapped, else the executable's (a static build)."""
+    candidates = [(f"/proc/{pid}/root{path}", name) for name, path in files.items()
+                  if _LIBRARY_NAME.match(name)]
+    candidates.append((f"/proc/{pid}/exe", os.path.basename(executable)))
+    for candidate, name in candidates:
+        try:
+            with open(candidate, "rb") as handle:
+                found = _build_of_file(handle, name)
+        except PermissionError:
+            raise _refused(pid) from None
+        except (OSError, elf_symbols.ElfError):
+            continue
         if found:
-            return found.group(1), found.group(2)
-    name = os.path.basename(executable)
-    found = _EXECUTABLE_NAME.match(name)
-    if found:
-        return found.group(1), found.group(2)
-    if name.startswith("python"):
-        return _asked_version(executable) or ("", "")
+            return found
     return "", ""
 
 
@@ -130,7 +144,7 @@ def inspect(pid: int) -> TargetProcess:
     status = _read_status(pid)
     executable = _executable(pid)
     files = _mapped_files(pid)
-    python, abiflags = _python_build(executable, files)
+    python, abiflags = _python_build(pid, executable, files)
     return TargetProcess(pid, executable, python, abiflags, status, frozenset(files))
 
 
@@ -141,7 +155,9 @@ def check_same_python(target: TargetProcess) -> None:
         raise AttachError(f"process {target.pid} ({target.executable}) is not a Python "
                           "process: no CPython library or interpreter is mapped in it")
     if target.build != this_build():
+        remedy = (f"run memlyze attach from an installation for Python {target.build}"
+                  if target.build in SUPPORTED_BUILDS else
+                  "memlyze supports CPython 3.11, 3.12, 3.13 and free-threaded 3.13t")
         raise AttachError(
             f"process {target.pid} runs Python {target.build} ({target.executable}), and this "
-            f"memlyze is installed for Python {this_build()} ({sys.executable}): run memlyze "
-            f"attach from an installation for Python {target.build}")
+            f"memlyze is installed for Python {this_build()} ({sys.executable}): {remedy}")
