@@ -4,6 +4,7 @@ on as if nobody had attached (its output, exit status and threads)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -147,3 +148,17 @@ def test_existing_capture_needs_force(target, tmp_path):
     check(run_memlyze("attach", target.pid, "-o", capture, "-f", "--duration", "0.5",
                       cwd=tmp_path))
     assert capture.read_bytes()[:4] == b"MLYZ"
+
+
+def test_a_terminating_signal_completes_the_capture_and_kills_as_before(target, tmp_path):
+    """An attached process killed by SIGTERM dies by it, and its capture is
+    complete (the tracker's exit paths, as for memlyze run)."""
+    capture = tmp_path / "terminated.mlyze"
+    check(run_memlyze("attach", target.pid, "-o", capture, cwd=tmp_path))
+    target.go()
+    time.sleep(0.3)
+    target.process.send_signal(signal.SIGTERM)
+    assert target.process.wait(timeout=120) == -signal.SIGTERM
+    with memlyze.FileReader(capture) as reader:
+        assert not reader.truncated
+    assert_blocks_recorded(capture, target.script)
