@@ -28,13 +28,14 @@ GO, STOP = sys.argv[1], sys.argv[2]
 
 def allocate():
     kept = []
-    while not os.path.exists(STOP):
+    while True:
         block = bytearray(1_000_000)  # BLOCK
         del block
         if len(kept) < 40:
             kept.append(bytearray(300_000))  # KEPT
+        if os.path.exists(STOP):
+            return kept
         time.sleep(0.002)
-    return kept
 
 
 print("waiting", flush=True)

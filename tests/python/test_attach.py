@@ -13,7 +13,7 @@ import pytest
 
 import memlyze
 from attach_target import BLOCK_SIZE, EXIT_STATUS, KEPT_LIMIT, KEPT_SIZE, OUTPUT, Target, wait_for_file
-from conftest import (BYTEARRAY_OBJECT_BYTES, MEMLYZE, assert_one_line_error, check, clean_env,
+from conftest import (MEMLYZE, assert_one_line_error, check, clean_env,
                       line_of, memlyze as run_memlyze, stats_json)
 
 
@@ -43,8 +43,9 @@ def assert_blocks_recorded(capture: Path, script: Path, kept: bool = True) -> No
     only the first KEPT_LIMIT times) are in the capture, at their sizes."""
     markers = (("BLOCK", BLOCK_SIZE), ("KEPT", KEPT_SIZE)) if kept else (("BLOCK", BLOCK_SIZE),)
     for marker, size in markers:
-        sizes = [size for size in sizes_at(capture, script, marker)
-                 if size != BYTEARRAY_OBJECT_BYTES or not BYTEARRAY_OBJECT_BYTES]
+        # Small ones at those lines are Python objects, recorded on a
+        # free-threaded build: the bytearrays' own, and the list's growth.
+        sizes = [size for size in sizes_at(capture, script, marker) if size > 1000]
         assert sizes, f"no allocation at the {marker} line"
         assert set(sizes) == {size + 1}, f"{marker}: sizes {sorted(set(sizes))}"
 
@@ -78,8 +79,9 @@ def test_attach_for_a_duration_records_the_allocations_at_their_lines(target, tm
     # The kept blocks were alive when the recording stopped.
     kept = [entry for entry in stats["top_leaks"]
             if entry["line"] == line_of(target.script, "KEPT")]
-    assert kept and kept[0]["count"] <= KEPT_LIMIT
-    assert kept[0]["bytes"] >= kept[0]["count"] * (KEPT_SIZE + 1)
+    assert kept, stats["top_leaks"]
+    # (Free-threaded builds add the bytearrays' objects and the list's array.)
+    assert 1 <= kept[0]["bytes"] // (KEPT_SIZE + 1) <= KEPT_LIMIT
 
 
 def test_output_and_status_without_attach_are_the_same(tmp_path):
