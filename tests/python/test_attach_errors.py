@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from attach_target import EXIT_STATUS, OUTPUT, Target
-from conftest import MEMLYZE, assert_one_line_error, check, clean_env, memlyze
+from conftest import MEMLYZE, assert_one_line_error, clean_env, memlyze
 from memlyze.attach import ptrace_permission
 
 THIS_BUILD = f"{sys.version_info[0]}.{sys.version_info[1]}{sys.abiflags}"

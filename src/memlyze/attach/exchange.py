@@ -107,9 +107,6 @@ class Exchange:
                 return None
             time.sleep(POLL_SECONDS)
 
-    def taken(self) -> bool:
-        return os.path.exists(self.path(TAKEN))
-
     def cancel(self) -> bool:
         """Withdraws the request; False when the target took it already."""
         try:

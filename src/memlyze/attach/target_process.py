@@ -18,8 +18,6 @@ _LIBRARY_NAME = re.compile(r"^libpython\d+\.\d+[a-z]*\.so")
 _VERSION_IN_NAME = re.compile(r"python(\d+\.\d+)")
 # The engine's extension module, once memlyze has tracked in the process.
 _ENGINE_NAME = re.compile(r"^_memlyze\..*\.so$")
-
-
 # The builds memlyze can be installed for (meson.build's supported_pythons).
 SUPPORTED_BUILDS = ("3.11", "3.12", "3.13", "3.13t")
 
