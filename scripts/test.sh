@@ -25,6 +25,8 @@ ensure_apt_packages chromium
 # tmux: the interactive tree's tests (tests/python/test_tree_terminal.py) run it on a
 # real terminal and read the screen.
 ensure_apt_packages tmux
+# memlyze attach/detach inject through Debian's gdb (tests/python/test_attach*.py).
+ensure_apt_packages gdb
 ensure_venv "$python"
 
 # install_test_tools VENV: the build and test tools the suite needs.

@@ -46,7 +46,17 @@ def wrap_thread_class(threading, set_thread_name, is_tracking) -> None:
                 pass
 
     _set_native_id._memlyze_names_thread = True
+    _set_native_id._memlyze_original = original
     threading.Thread._set_native_id = _set_native_id
+
+
+def unwrap_thread_class(threading) -> None:
+    """Puts back the Thread._set_native_id that wrap_thread_class wrapped
+    (memlyze detach leaves no hook behind)."""
+    wrapped = threading.Thread.__dict__.get("_set_native_id")
+    original = getattr(wrapped, "_memlyze_original", None)
+    if original is not None:
+        threading.Thread._set_native_id = original
 
 
 class _WrapAfterExecution:

@@ -27,6 +27,8 @@ COMMANDS = {
     "flamegraph": "flamegraph",
     "plot": "plot",
     "query": "query",
+    "attach": "attach",
+    "detach": "detach",
 }
 
 _DESCRIPTIONS = {
@@ -41,6 +43,8 @@ _DESCRIPTIONS = {
     "flamegraph": "self-contained HTML flame graph and memory-over-time chart",
     "plot": "memory over time from a python -m memlyze.process log (PNG/SVG)",
     "query": "SQL over captures' tables with DuckDB (peak_by_location, ...)",
+    "attach": "start recording inside a running Python process (gdb)",
+    "detach": "stop the recording memlyze attach started",
 }
 
 
