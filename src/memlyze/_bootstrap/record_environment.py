@@ -35,6 +35,9 @@ TRACKER_OPTIONS = {
     "aggregate": False,
     "aggregate_interval": 60.0,
     "follow_subprocesses": False,
+    "ring": None,
+    "ring_dump_at": None,
+    "ring_max_memory": None,
 }
 
 

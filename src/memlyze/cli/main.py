@@ -27,6 +27,7 @@ COMMANDS = {
     "flamegraph": "flamegraph",
     "plot": "plot",
     "query": "query",
+    "dump": "dump",
 }
 
 _DESCRIPTIONS = {
@@ -41,6 +42,7 @@ _DESCRIPTIONS = {
     "flamegraph": "self-contained HTML flame graph and memory-over-time chart",
     "plot": "memory over time from a python -m memlyze.process log (PNG/SVG)",
     "query": "SQL over captures' tables with DuckDB (peak_by_location, ...)",
+    "dump": "ask a running --ring process to write its window (sends SIGUSR2)",
 }
 
 
