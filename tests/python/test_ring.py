@@ -204,6 +204,8 @@ while time.monotonic() < deadline and not os.path.exists(sys.argv[3]):
 def test_crossing_the_rss_threshold_dumps_once(tmp_path):
     script = write_script(tmp_path, "grow.py", GROW)
     capture = tmp_path / "grow.mlyze"
+    earlier = Path(f"{capture}.1")
+    earlier.write_bytes(b"an earlier run's dump")  # never replaced: skipped
     # 30 blocks of 8 MiB: RSS crosses 160 MiB at about the 15th; the program
     # waits (up to 60 s) until the dump is on disk
     result = check(run_memlyze("run", "--ring", "60s", "--ring-dump-at", "160MiB",
@@ -215,10 +217,11 @@ def test_crossing_the_rss_threshold_dumps_once(tmp_path):
     grown = location(stats["top_leaks"], script, "grow", "GROW")
     # every block made until RSS reached 160 MiB, not the ones after
     assert grown is not None and 10 <= grown["count"] < 30
-    final = stats_json(Path(f"{capture}.1"), tmp_path)
+    final = stats_json(Path(f"{capture}.2"), tmp_path)
     assert final["ring"]["reason"] == "exit"
     assert location(final["top_leaks"], script, "grow", "GROW")["count"] == 30
-    assert not Path(f"{capture}.2").exists()  # once per crossing
+    assert not Path(f"{capture}.3").exists()  # once per crossing
+    assert earlier.read_bytes() == b"an earlier run's dump"
 
 
 def make_memory_cgroup(limit_bytes: int | None):

@@ -38,7 +38,8 @@ struct recorder_options {
      * is written while recording; the last window of events (at least
      * ring_events of them, or at least ring_window_ns of time) is kept in
      * at most ring_max_bytes and dumped as a capture into path (then
-     * path.1, path.2, ...) at stop, on recorder_request_ring_dump (SIGUSR2),
+     * path.1, path.2, ...: a taken name is skipped; overwrite lets the first
+     * dump replace path only) at stop, on recorder_request_ring_dump (SIGUSR2),
      * at a death that seals, and once RSS reaches ring_dump_at_rss. */
     uint64_t ring_events;
     uint64_t ring_window_ns;

@@ -7,8 +7,8 @@
  * the live table's blocks as allocations at the window's start, then the
  * window's events with their time marks, the footer and trailer.
  *
- * Dumps go to path, then path.1, path.2, ... (an existing file is skipped
- * unless overwrite), each written whole by the writer thread: signal
+ * Dumps go to path, then path.1, path.2, ... (an existing file is skipped;
+ * with overwrite, path itself is replaced), each written whole by the writer thread: signal
  * handlers only ask (an atomic counter and the wake semaphore). See
  * recorder.h and recorder_internal.h.
  */
@@ -278,8 +278,8 @@ static int encode_dump_header(struct byte_buffer *out, const struct dump *dump, 
     return failed ? -1 : 0;
 }
 
-/* Creates the next dump file (path, path.1, ...: a taken name is skipped
- * unless overwrite) into recorder.file. Returns 0, or -1 with error set. */
+/* Creates the next dump file (path, path.1, ...: a taken name is skipped,
+ * but for path itself with overwrite) into recorder.file. Returns 0, or -1 with error set. */
 static int open_dump_file(const struct byte_buffer *header, char *error, size_t error_size)
 {
     const char *base = recorder.aggregate_path;
@@ -294,7 +294,10 @@ static int open_dump_file(const struct byte_buffer *header, char *error, size_t 
         }
         recorder.ring_next_suffix = suffix + 1;
         errno = 0;
-        if (capture_writer_open(&recorder.file, path, recorder.ring_overwrite, header, error,
+        /* overwrite lets the first dump replace the output (memlyze record
+         * created it); a later name that is taken is always skipped */
+        int overwrite = recorder.ring_overwrite && suffix == 0;
+        if (capture_writer_open(&recorder.file, path, overwrite, header, error,
                                 error_size) == 0) {
             return 0;
         }

@@ -84,6 +84,9 @@ static int replay_dump(const char *path, uint32_t new_stack, struct replay *out)
     struct capture_record record;
     int status;
     while ((status = capture_reader_next(reader, &record)) == 1) {
+        if (record.kind != CAPTURE_RECORD_ALLOCATION && record.kind != CAPTURE_RECORD_FREE) {
+            continue;
+        }
         int is_new = record.address >= NEW_BASE;
         uint64_t slot = (record.address - (is_new ? NEW_BASE : OLD_BASE)) / 16;
         unsigned char *live = is_new ? &new_live[slot] : &old_live[slot];
