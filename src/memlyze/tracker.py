@@ -154,6 +154,13 @@ class Tracker:
     allocations. With
     ``sample_interval`` or ``sample_rate`` too, the snapshot holds estimates
     of the whole program and their 95% intervals (always-on production use).
+
+    ``ring="30s"`` (a time window) or ``ring=1000000`` (events) is the flight
+    recorder: only the last window is kept (in at most ``ring_max_memory``,
+    default 64MiB) and dumped as a complete capture into ``path``, then
+    ``path.1``, ``path.2``... at stop, on SIGUSR2 or :meth:`dump`, at a fatal
+    signal, and once RSS reaches ``ring_dump_at`` (bytes, ``"2GiB"``, or
+    ``"80%"`` of the cgroup's memory limit). See docs/ring.md.
     """
 
     def __init__(

@@ -41,6 +41,8 @@ def window():
 
 if sys.argv[1:] == ["handler"]:
     signal.signal(signal.SIGUSR2, lambda number, frame: print("handler ran", flush=True))
+if sys.argv[1:] == ["ignore"]:
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
 kept = before()
 early()
 churn(60_000)
@@ -52,6 +54,8 @@ def after():
     return [bytearray(400_000) for _ in range(3)]  # AFTER
 
 later = after()
+if sys.argv[1:] == ["ignore"]:
+    print("ignored" if signal.getsignal(signal.SIGUSR2) is signal.SIG_IGN else "not ignored")
 print("done", flush=True)
 """
 
@@ -82,7 +86,9 @@ def start_workload(tmp_path, *args, ring=WINDOW_EVENTS, extra=()):
         cwd=tmp_path, env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()
-    assert line.startswith("ready"), (line, process.stderr.read())
+    if not line.startswith("ready"):
+        process.kill()
+        raise AssertionError((line, process.communicate(timeout=60)))
     return script, capture, process, int(line.split()[1])
 
 
@@ -133,14 +139,19 @@ def test_sigusr2_dump_holds_the_window_and_the_live_heap(tmp_path):
     assert location(stats["top_by_total"], script, comprehension("after"), "AFTER") is None
 
 
-def test_the_programs_own_sigusr2_handler_runs_after_the_dump(tmp_path):
-    script, capture, process, pid = start_workload(tmp_path, "handler")
+@pytest.mark.parametrize("disposition, said", [("handler", "handler ran"),
+                                                 ("ignore", "ignored")])
+def test_the_programs_own_sigusr2_disposition_follows_the_dump(tmp_path, disposition, said):
+    script, capture, process, pid = start_workload(tmp_path, disposition)
     try:
         check(run_memlyze("dump", pid, cwd=tmp_path))
         stats = wait_for_complete_capture(capture, tmp_path)
     finally:
         out, _ = finish(process)
-    assert "handler ran" in out.splitlines()
+    lines = out.splitlines()
+    assert said in lines and lines[-1] == "done"
+    if disposition == "ignore":
+        assert lines.count("ignored") == 1  # getsignal gave the program's own
     assert location(stats["top_by_total"], script, comprehension("window"), "WINDOW")
 
 
@@ -177,6 +188,11 @@ def test_a_sigsegv_leaves_a_readable_dump_and_the_same_death(tmp_path):
     assert find_location(stats["top_by_total"], "before", script.name) is None
     summary = check(run_memlyze("summary", capture, cwd=tmp_path)).stdout
     assert "Ring dump 1 (--ring), written on SIGSEGV" in summary
+    leaks = check(run_memlyze("table", "--leaks", capture, cwd=tmp_path)).stdout
+    assert f"crash.py:{line_of(script, 'WINDOW')}" in leaks
+    page = tmp_path / "crash.html"
+    flame = check(run_memlyze("flamegraph", "-o", page, capture, cwd=tmp_path)).stdout
+    assert "Ring dump 1 (--ring)" in flame and page.stat().st_size > 0
 
 
 GROW = """
