@@ -66,11 +66,6 @@ static int is_handler(void (*handler)(int))
 
 static void fatal_signal_handler(int number, siginfo_t *info, void *context);
 
-/* Puts, for real, what stands for the program's disposition of number:
- * SIG_IGN itself, or our handler with the program's mask and the flags that
- * make the kernel deliver as it would to the program's handler; in front of
- * the default action, with every signal blocked while the capture is sealed,
- * on the alternate stack when there is one (a stack overflow). Lock held. */
 /* With --ring, SIGUSR2 asks for a dump: memlyze's handler stands in front
  * of it even when the program ignores it, and it never ends the process. */
 static int dumps_on(int number)
@@ -78,6 +73,11 @@ static int dumps_on(int number)
     return number == SIGUSR2 && recorder_ring_active();
 }
 
+/* Puts, for real, what stands for the program's disposition of number:
+ * SIG_IGN itself, or our handler with the program's mask and the flags that
+ * make the kernel deliver as it would to the program's handler; in front of
+ * the default action, with every signal blocked while the capture is sealed,
+ * on the alternate stack when there is one (a stack overflow). Lock held. */
 static int install_front_locked(int number, const struct sigaction *program)
 {
     struct sigaction front;

@@ -34,7 +34,8 @@ struct recorder_options {
     uint64_t aggregate_interval_ns;
     int follow_fork;            /* 1: a forked child records into path.<pid> */
     const char *fork_path;      /* with follow_fork: children record into
-                                   fork_path.<pid> instead (NULL: path) */    /* --ring (recorder_ring.c): with ring_events or ring_window_ns, nothing
+                                   fork_path.<pid> instead (NULL: path) */
+    /* --ring (recorder_ring.c): with ring_events or ring_window_ns, nothing
      * is written while recording; the last window of events (at least
      * ring_events of them, or at least ring_window_ns of time) is kept in
      * at most ring_max_bytes and dumped as a capture into path (then

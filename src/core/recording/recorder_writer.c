@@ -217,7 +217,8 @@ static int encode_window(size_t length)
 static int encode_time_and_rss(uint64_t now)
 {
     if (recorder.ring_mode) {
-        int rss_due = recorder.rss_interval_ns && now - recorder.last_rss_ns >= recorder.rss_interval_ns;
+        int rss_due = recorder.rss_interval_ns &&
+                      now - recorder.last_rss_ns >= recorder.rss_interval_ns;
         if (rss_due) {
             recorder.last_rss_ns = now;
         }
