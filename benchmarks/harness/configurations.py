@@ -195,6 +195,10 @@ CONFIGURATIONS = {configuration.name: configuration for configuration in [
                            "512KiB", "--python-allocators", sampled=True,
                            counter=_SAMPLED_COUNTER),
     _memlyze_configuration("memlyze-sample-rate-0.1", "--sample-rate", "0.1", sampled=True),
+    # The flight recorder: a window of a million events kept in memory and
+    # dumped at exit (only the window is written, so one record is proof).
+    _memlyze_configuration("memlyze-ring", "--ring", "1000000", sampled=True,
+                           counter=_SAMPLED_COUNTER),
     Configuration("python-in-process", _run_under("none", 0),
                   description="plain Python through run_under.py (in-process baseline)"),
     _run_under_configuration("memlyze-in-process-sample-512k", "memlyze-interval", 512 * 1024,

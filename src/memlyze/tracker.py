@@ -18,9 +18,7 @@ __all__ = ["Tracker", "TrackerError", "start"]
 # Options of SPEC 1.2 that the engine does not offer yet, with the value that
 # means "off". Accepted (so code written against the full API keeps its
 # shape); anything but the default is refused with a clear message.
-_NOT_YET_SUPPORTED = {
-    "ring": None,
-}
+_NOT_YET_SUPPORTED: dict = {}
 
 _lock = _thread.allocate_lock()
 _running: "Tracker | None" = None
@@ -75,6 +73,34 @@ def _check_pprof(pprof_dir, pprof_keep, aggregate):
         raise ValueError("pprof_dir needs aggregate=True (the profiles are its intervals)")
     # Absolute: the program may change its directory while it runs.
     return os.path.abspath(os.fspath(pprof_dir)), pprof_keep
+
+
+def _check_ring(ring, dump_at, max_memory, aggregate, follow_fork) -> dict:
+    """The engine's ring arguments for Tracker(ring=..., ring_dump_at=...,
+    ring_max_memory=...): {} without ring; raises ValueError."""
+    if ring is None:
+        if dump_at is not None or max_memory is not None:
+            raise ValueError("ring_dump_at and ring_max_memory need ring (--ring)")
+        return {}
+    from .ring_options import parse_dump_at, parse_max_memory, parse_ring
+
+    if aggregate:
+        raise ValueError("ring (--ring) cannot be combined with aggregate (--aggregate)")
+    if follow_fork:
+        raise ValueError("ring (--ring) cannot be combined with following forks or "
+                         "subprocesses yet")
+    events, seconds = parse_ring(ring)
+    max_bytes = parse_max_memory(max_memory)
+    # The engine keeps events in blocks of 4096 (32 bytes each), plus one
+    # block being filled: what a count needs (event_ring.h).
+    needed = ((events + 4095) // 4096 + 1) * (4096 * 32 + 32)
+    if events and needed > max_bytes:
+        from .formatting import human_bytes
+
+        raise ValueError(f"--ring {events} events need {human_bytes(needed)}, more than "
+                         f"--ring-max-memory {human_bytes(max_bytes)}")
+    return {"ring_events": events, "ring_window": seconds, "ring_max_bytes": max_bytes,
+            "ring_dump_at": parse_dump_at(dump_at)}
 
 
 def _check_patterns(name, patterns):
@@ -146,6 +172,13 @@ class Tracker:
     heap profile ``memlyze-<pid>-<sequence>.pb.gz`` into that directory
     (allocations of the interval, live at its end; docs/pprof.md); with
     ``pprof_keep=N`` only the newest N stay.
+
+    ``ring="30s"`` (a time window) or ``ring=1000000`` (events) is the flight
+    recorder: only the last window is kept (in at most ``ring_max_memory``,
+    default 64MiB) and dumped as a complete capture into ``path``, then
+    ``path.1``, ``path.2``... at stop, on SIGUSR2 or :meth:`dump`, at a fatal
+    signal, and once RSS reaches ``ring_dump_at`` (bytes, ``"2GiB"``, or
+    ``"80%"`` of the cgroup's memory limit). See docs/ring.md.
     """
 
     def __init__(
@@ -170,6 +203,9 @@ class Tracker:
         include_patterns=None,
         exclude_patterns=None,
         follow_subprocesses: bool = False,
+        ring=None,
+        ring_dump_at=None,
+        ring_max_memory=None,
         **later_options,
     ):
         for name, value in later_options.items():
@@ -196,6 +232,9 @@ class Tracker:
         self.follow_subprocesses = bool(follow_subprocesses)
         # Following subprocesses includes forked children.
         self.follow_fork = bool(follow_fork) or self.follow_subprocesses
+        self.ring, self.ring_dump_at, self.ring_max_memory = ring, ring_dump_at, ring_max_memory
+        self._ring = _check_ring(ring, ring_dump_at, ring_max_memory, self.aggregate,
+                                 self.follow_fork)
         # The recorded process that started this one (set by the start-up
         # hook of a followed subprocess), and what this tracker does about
         # its own subprocesses (subprocess_following.Following or None).
@@ -253,6 +292,7 @@ class Tracker:
                 fork_path=self._fork_path(),
                 pprof_dir=self.pprof_dir,
                 pprof_keep=self.pprof_keep,
+                **self._ring,
             )
             self._started = True
             self._pid = os.getpid()
@@ -268,6 +308,15 @@ class Tracker:
                 self._threading_watch = thread_naming.name_threads(set_thread_name,
                                                                    _memlyze.is_tracking)
         return self
+
+    def dump(self) -> None:
+        """With ``ring``: asks the writer to dump the window now (what
+        SIGUSR2 does); the dump is written in the background, into the next
+        free name of ``path``, ``path.1``, ``path.2``..."""
+        if not self.is_running:
+            raise TrackerError("the tracker is not running")
+        if not self._ring or not _memlyze.request_ring_dump():
+            raise TrackerError("dump() needs a tracker started with ring=...")
 
     def _fork_path(self) -> str | None:
         """Where forked children record with follow_subprocesses: next to
@@ -303,6 +352,9 @@ class Tracker:
             "pprof_dir": self.pprof_dir,
             "pprof_keep": self.pprof_keep,
             "follow_subprocesses": True,
+            "ring": self.ring,
+            "ring_dump_at": self.ring_dump_at,
+            "ring_max_memory": self.ring_max_memory,
         }
 
     def _continue_in_child(self) -> None:

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "binding/types/python_values.h"
+#include "binding/types/ring_header.h"
 #include "core/format/capture_format.h"
 
 PyObject *capture_threads_list(const struct capture_reader *reader)
@@ -134,6 +135,7 @@ static int put_header_common(PyObject *dict, const struct capture_reader *reader
                  text_object(header->python_version, header->python_version_size)) < 0 ||
         dict_put(dict, "start_time_ns", unsigned_object(header->start_time_ns)) < 0 ||
         dict_put(dict, "sample_rate", PyFloat_FromDouble(header->sample_rate)) < 0 ||
+        dict_put(dict, "ring", ring_header_object(header)) < 0 ||
         dict_put(dict, "python_allocators",
                  PyBool_FromLong((header->flags & HEADER_FLAG_PYTHON_ALLOCATORS) != 0)) < 0 ||
         dict_put(dict, "free_threaded",

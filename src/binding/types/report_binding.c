@@ -15,6 +15,7 @@
 #include "binding/types/binding.h"
 #include "binding/types/progress_callback.h"
 #include "binding/types/python_values.h"
+#include "binding/types/ring_header.h"
 
 /* --- readiness and errors ----------------------------------------------------- */
 
@@ -133,6 +134,7 @@ static PyObject *collection_header(struct report_collection_object *self, PyObje
         dict_put(dict, "sample_interval", unsigned_object(header->sample_interval)) < 0 ||
         dict_put(dict, "flags", unsigned_object(header->flags)) < 0 ||
         dict_put(dict, "start_time_ns", unsigned_object(header->start_time_ns)) < 0 ||
+        dict_put(dict, "ring", ring_header_object(header)) < 0 ||
         dict_put(dict, "truncated",
                  PyBool_FromLong(capture_reader_truncated(self->reader))) < 0 ||
         dict_put(dict, "truncation_note",

@@ -259,6 +259,10 @@ struct start_request {
     PyObject *exclude_patterns;
     int total_frames;   /* count the frames of stacks cut at max_stack_depth */
     int new_references; /* follow objects reused from free lists (3.13+) */
+    unsigned long long ring_events; /* --ring: 0 and ring_window 0 mean off */
+    double ring_window;             /* seconds */
+    unsigned long long ring_max_bytes;
+    unsigned long long ring_dump_at; /* RSS bytes, 0: none */
 };
 
 /* Parses and checks start_tracking's arguments. Returns 0, or -1 with an
@@ -270,21 +274,23 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
                             "aggregate_interval", "sample_rate", "sample_interval", "seed",
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
                             "parent_pid", "fork_path", "pprof_dir", "pprof_keep",
-                            "total_frames", "new_references", NULL};
+                            "total_frames", "new_references", "ring_events", "ring_window",
+                            "ring_max_bytes", "ring_dump_at", NULL};
     *request = (struct start_request){
         .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
         .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
         .exclude_patterns = Py_None,
     };
     if (!PyArg_ParseTupleAndKeywords(
-            args, keywords, "z|$pippdspddKOppOOKzzKpp:start_tracking", names, &request->path,
+            args, keywords, "z|$pippdspddKOppOOKzzKppKdKK:start_tracking", names, &request->path,
             &request->overwrite, &request->max_stack_depth, &request->python_allocators,
             &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
             &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
             &request->sampling.seed_object, &request->follow_fork, &request->native,
             &request->include_patterns, &request->exclude_patterns, &request->parent_pid,
             &request->fork_path, &request->pprof_dir, &request->pprof_keep,
-            &request->total_frames, &request->new_references)) {
+            &request->total_frames, &request->new_references, &request->ring_events,
+            &request->ring_window, &request->ring_max_bytes, &request->ring_dump_at)) {
         return -1;
     }
     if (request->pprof_dir && !(request->path && request->aggregate_interval > 0)) {
@@ -297,6 +303,10 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
      * see next to nothing of the program. */
     request->python_allocators = 1;
 #endif
+    if (!(request->ring_window >= 0 && request->ring_window <= 1e9)) {
+        PyErr_SetString(PyExc_ValueError, "ring_window must be a number of seconds, 0 for none");
+        return -1;
+    }
     if (check_start_arguments(request->max_stack_depth, request->rss_interval) < 0 ||
         sampling_check(&request->sampling) < 0 ||
         module_filter_configure(request->include_patterns, request->exclude_patterns) < 0) {
@@ -341,12 +351,19 @@ static struct recorder_options start_request_options(const struct start_request 
         .fork_path = request->fork_path,
         .pprof_dir = request->pprof_dir,
         .pprof_keep = request->pprof_keep,
+        .ring_events = (uint64_t)request->ring_events,
+        .ring_window_ns = (uint64_t)(request->ring_window * 1e9),
+        .ring_max_bytes = (uint64_t)request->ring_max_bytes,
+        .ring_dump_at_rss = (uint64_t)request->ring_dump_at,
     };
     if (request->native && native_stack_probe_or_warn() == 0) {
         options.flags |= HEADER_FLAG_NATIVE;
     }
     if (options.aggregate_interval_ns) {
         options.flags |= HEADER_FLAG_AGGREGATE;
+    }
+    if (options.ring_events || options.ring_window_ns) {
+        options.flags |= HEADER_FLAG_RING;
     }
     return options;
 }
@@ -514,6 +531,15 @@ static PyObject *snapshot(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
+/* Asks a --ring recording's writer to dump its window (it does so in its
+ * next round; this does not wait). */
+static PyObject *request_ring_dump(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(recorder_request_ring_dump() == 0);
+}
+
 static PyObject *set_thread_name(PyObject *self, PyObject *name)
 {
     (void)self;
@@ -556,7 +582,8 @@ static PyMethodDef tracker_methods[] = {
     {"start_tracking", (PyCFunction)(void (*)(void))start_tracking, METH_VARARGS | METH_KEYWORDS,
      "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
      "track_gc=True, rss_interval=0.01, command='', live_table=False, aggregate_interval=0.0, "
-     "sample_rate=1.0, sample_interval=0, seed=None, total_frames=False, new_references=False)"
+     "sample_rate=1.0, sample_interval=0, seed=None, ..., total_frames=False, "
+     "new_references=False, ring_events=0, ring_window=0.0, ring_max_bytes=0, ring_dump_at=0)"
      "\n--\n\nStart recording into path (None: the live table only). total_frames: count the "
      "frames of stacks cut at max_stack_depth (tracemalloc's total_nframe); new_references: "
      "give a live block reused from a free list the stack of its reuse (3.13+)."},
@@ -566,6 +593,8 @@ static PyMethodDef tracker_methods[] = {
     {"set_sample_rate", set_sample_rate, METH_O,
      "Change the fraction of allocations a sampled recording keeps."},
     {"snapshot", snapshot, METH_NOARGS, "Mark a snapshot point in the capture."},
+    {"request_ring_dump", request_ring_dump, METH_NOARGS,
+     "Ask a --ring recording to dump its window now; False when none runs."},
     {"set_thread_name", set_thread_name, METH_O,
      "Name the calling thread in the capture."},
     {"_instruction_line", instruction_line, METH_VARARGS,

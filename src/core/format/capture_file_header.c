@@ -21,6 +21,13 @@ static uint64_t *header_varint_field(struct capture_header *header, uint64_t tag
     case HEADER_SAMPLE_SEED: return &header->sample_seed;
     case HEADER_MAX_CHUNK_SIZE: return &header->max_chunk_size;
     case HEADER_PARENT_PID: return &header->parent_pid;
+    case HEADER_RING_WINDOW_START_NS: return &header->ring_window_start_ns;
+    case HEADER_RING_BASE_ALLOCATIONS: return &header->ring_base_allocations;
+    case HEADER_RING_DUMP_REASON: return &header->ring_dump_reason;
+    case HEADER_RING_DUMP_SIGNAL: return &header->ring_dump_signal;
+    case HEADER_RING_EVICTED_EVENTS: return &header->ring_evicted_events;
+    case HEADER_RING_DUMP_AT_RSS: return &header->ring_dump_at_rss;
+    case HEADER_RING_DUMP_NUMBER: return &header->ring_dump_number;
     default: return NULL;
     }
 }

@@ -243,6 +243,32 @@ enum capture_header_tag {
                                    started by (fork, subprocess, exec:
                                    --follow-subprocesses); absent for the
                                    top process */
+    /* A ring dump (HEADER_FLAG_RING) says what it holds: */
+    HEADER_RING_WINDOW_START_NS = 14,  /* varint: ns since the recording
+                                          started; the window's events all
+                                          came after it */
+    HEADER_RING_BASE_ALLOCATIONS = 15, /* varint: the first this many
+                                          allocations are the heap live at
+                                          the window's start, written at
+                                          HEADER_RING_WINDOW_START_NS, not
+                                          allocations made then */
+    HEADER_RING_DUMP_REASON = 16,      /* varint: RING_DUMP_* */
+    HEADER_RING_DUMP_SIGNAL = 17,      /* varint: the signal of RING_DUMP_SIGNAL */
+    HEADER_RING_EVICTED_EVENTS = 18,   /* varint: events recorded before the
+                                          window (left out) */
+    HEADER_RING_DUMP_AT_RSS = 19,      /* varint: the --ring-dump-at threshold,
+                                          bytes (0: none) */
+    HEADER_RING_DUMP_NUMBER = 20,      /* varint: 1 for the recording's first
+                                          dump, 2 for the next... */
+};
+
+/* Why a ring dump was written (HEADER_RING_DUMP_REASON). */
+enum capture_ring_dump_reason {
+    RING_DUMP_EXIT = 1,      /* tracking stopped (the program's end) */
+    RING_DUMP_REQUEST = 2,   /* SIGUSR2: memlyze dump PID */
+    RING_DUMP_SIGNAL = 3,    /* a terminating signal (HEADER_RING_DUMP_SIGNAL) */
+    RING_DUMP_RSS = 4,       /* RSS crossed --ring-dump-at */
+    RING_DUMP_NO_ATEXIT = 5, /* _exit or exec: an end without atexit */
 };
 
 enum capture_header_flag {
@@ -254,6 +280,10 @@ enum capture_header_flag {
      * recorded (HEADER_FLAG_PYTHON_ALLOCATORS) even without the option. */
     HEADER_FLAG_FREE_THREADED = 1 << 3,
     HEADER_FLAG_AGGREGATE = 1 << 8, /* --aggregate: see CHUNK_KIND_AGGREGATE */
+    /* --ring: a flight recorder's dump, an events capture of the last window
+     * only (HEADER_RING_*): definitions, the heap live at the window's start
+     * as HEADER_RING_BASE_ALLOCATIONS allocations, the window's events. */
+    HEADER_FLAG_RING = 1 << 9,
 };
 
 /* Footer TLV tags. */

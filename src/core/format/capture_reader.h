@@ -52,6 +52,14 @@ struct capture_header {
     uint64_t sample_seed;           /* 0 */
     uint64_t max_chunk_size;        /* CAPTURE_MAX_CHUNK_SIZE ; the writer's bound */
     uint64_t parent_pid;            /* 0 = none: not started by a recorded process */
+    /* A --ring dump's (HEADER_FLAG_RING; all 0 otherwise): */
+    uint64_t ring_window_start_ns;
+    uint64_t ring_base_allocations;
+    uint64_t ring_dump_reason;      /* RING_DUMP_* */
+    uint64_t ring_dump_signal;
+    uint64_t ring_evicted_events;
+    uint64_t ring_dump_at_rss;
+    uint64_t ring_dump_number;
 };
 
 /* The footer's summary figures, as the writer wrote them (not cross-checked

@@ -66,6 +66,13 @@ static int is_handler(void (*handler)(int))
 
 static void fatal_signal_handler(int number, siginfo_t *info, void *context);
 
+/* With --ring, SIGUSR2 asks for a dump: memlyze's handler stands in front
+ * of it even when the program ignores it, and it never ends the process. */
+static int dumps_on(int number)
+{
+    return number == SIGUSR2 && recorder_ring_active();
+}
+
 /* Puts, for real, what stands for the program's disposition of number:
  * SIG_IGN itself, or our handler with the program's mask and the flags that
  * make the kernel deliver as it would to the program's handler; in front of
@@ -75,7 +82,7 @@ static int install_front_locked(int number, const struct sigaction *program)
 {
     struct sigaction front;
     memset(&front, 0, sizeof front);
-    if (program->sa_handler == SIG_IGN) {
+    if (program->sa_handler == SIG_IGN && !dumps_on(number)) {
         front = *program;
     } else if (is_handler(program->sa_handler)) {
         front.sa_sigaction = fatal_signal_handler;
@@ -132,6 +139,7 @@ static void fatal_signal_handler(int number, siginfo_t *info, void *context)
         program.sa_handler = SIG_DFL; /* released meanwhile: the default */
         program.sa_flags = 0;
     }
+    int dumped = dumps_on(number) && recorder_request_ring_dump() == 0;
     if (program.sa_handler == SIG_IGN) {
         /* set between delivery and here: what the kernel would have done */
     } else if (is_handler(program.sa_handler)) {
@@ -142,7 +150,8 @@ static void fatal_signal_handler(int number, siginfo_t *info, void *context)
             program.sa_handler(number);
         }
         saved_errno = errno;
-    } else {
+    } else if (!dumped) {
+        recorder_note_death_signal(number);
         recorder_seal();
         die_by(number);
     }

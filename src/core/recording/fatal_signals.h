@@ -10,7 +10,10 @@
  * that the process dies by it with the same status and core dump. A program
  * that sets a disposition later (through the sigaction and signal hooks)
  * changes what is kept aside; SIG_IGN is applied for real; queries answer
- * with the program's own. Plain C; no Python.h.
+ * with the program's own. With --ring (recorder_ring_active), SIGUSR2 asks
+ * for a ring dump first, then goes to the program's handler; with the
+ * default disposition, or SIG_IGN, it does nothing more (the process lives
+ * on). Plain C; no Python.h.
  */
 #ifndef MEMLYZE_FATAL_SIGNALS_H
 #define MEMLYZE_FATAL_SIGNALS_H

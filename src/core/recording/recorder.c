@@ -106,22 +106,43 @@ static int start_rolling_pprof(const struct recorder_options *options, char *err
     return 0;
 }
 
+int recorder_keep_output(const char *path, const struct byte_buffer *header)
+{
+    size_t path_size = strlen(path) + 1;
+    byte_buffer_release(&recorder.header_payload);
+    if (recorder.aggregate_path) {
+        tracker_free(recorder.aggregate_path, strlen(recorder.aggregate_path) + 1);
+    }
+    recorder.aggregate_path = tracker_malloc(path_size);
+    if (!recorder.aggregate_path ||
+        byte_buffer_append(&recorder.header_payload, header->data, header->size) < 0) {
+        return -1;
+    }
+    memcpy(recorder.aggregate_path, path, path_size);
+    return 0;
+}
+
 /* Sets up where the recording goes: a capture file of events, --aggregate
- * snapshots, or nothing but the live table (path NULL). Returns 0, or -1
- * with a reason in error. */
+ * snapshots, a --ring window dumped later, or nothing but the live table
+ * (path NULL). Returns 0, or -1 with a reason in error. */
 int recorder_open_output(const struct recorder_options *options, const struct byte_buffer *header,
                          char *error, size_t error_size)
 {
     memset(&recorder.file, 0, sizeof recorder.file);
     recorder.write_failure_announced = 0;
     recorder.file.fd = -1;
-    recorder.streaming = options->path && !options->aggregate_interval_ns;
-    recorder.aggregate_interval_ns = options->path ? options->aggregate_interval_ns : 0;
+    int ring = options->ring_events || options->ring_window_ns;
+    __atomic_store_n(&recorder.ring_mode, 0, __ATOMIC_RELEASE);
+    recorder.streaming = options->path && !options->aggregate_interval_ns && !ring;
+    recorder.aggregate_interval_ns = options->path && !ring ? options->aggregate_interval_ns : 0;
     if (options->live_table || !recorder.streaming) {
         live_table_enable();
         live_table_set_sampling(live_table_sample_mode(options), live_table_sample_mean(options));
     } else {
         live_table_disable();
+    }
+    if (ring) {
+        return recorder_ring_open(options, header, error, error_size);
     }
     if (recorder.streaming) {
         return capture_writer_open(&recorder.file, options->path, options->overwrite, header,
@@ -130,18 +151,10 @@ int recorder_open_output(const struct recorder_options *options, const struct by
     if (!recorder.aggregate_interval_ns) {
         return 0;
     }
-    size_t path_size = strlen(options->path) + 1;
-    byte_buffer_release(&recorder.header_payload);
-    if (recorder.aggregate_path) {
-        tracker_free(recorder.aggregate_path, strlen(recorder.aggregate_path) + 1);
-    }
-    recorder.aggregate_path = tracker_malloc(path_size);
-    if (!recorder.aggregate_path ||
-        byte_buffer_append(&recorder.header_payload, header->data, header->size) < 0) {
+    if (recorder_keep_output(options->path, header) < 0) {
         snprintf(error, error_size, "out of memory starting the recording");
         return -1;
     }
-    memcpy(recorder.aggregate_path, options->path, path_size);
     recorder.last_aggregate_ns = recorder_monotonic_ns();
     recorder.aggregate_wait_ns = recorder.aggregate_interval_ns < AGGREGATE_FIRST_WAIT_NS
                                      ? recorder.aggregate_interval_ns
@@ -161,6 +174,12 @@ static int recorder_start_unlocked(const struct recorder_options *options, char 
 {
     if (recorder.running) {
         snprintf(error, error_size, "a memlyze recording is already running in this process");
+        return -1;
+    }
+    if ((options->ring_events || options->ring_window_ns) &&
+        (options->follow_fork || options->aggregate_interval_ns)) {
+        snprintf(error, error_size, "--ring cannot be combined with %s",
+                 options->follow_fork ? "following forks" : "--aggregate");
         return -1;
     }
     struct byte_buffer header = {0};

@@ -40,6 +40,17 @@ struct recorder_options {
      * (0: all). NULL: none. */
     const char *pprof_dir;
     uint64_t pprof_keep;
+    /* --ring (recorder_ring.c): with ring_events or ring_window_ns, nothing
+     * is written while recording; the last window of events (at least
+     * ring_events of them, or at least ring_window_ns of time) is kept in
+     * at most ring_max_bytes and dumped as a capture into path (then
+     * path.1, path.2, ...: a taken name is skipped; overwrite lets the first
+     * dump replace path only) at stop, on recorder_request_ring_dump (SIGUSR2),
+     * at a death that seals, and once RSS reaches ring_dump_at_rss. */
+    uint64_t ring_events;
+    uint64_t ring_window_ns;
+    uint64_t ring_max_bytes;
+    uint64_t ring_dump_at_rss; /* 0: no threshold */
 };
 
 /*
@@ -142,6 +153,16 @@ int recorder_seal(void);
 /* Lets go of one seal that recorder_seal returned 0 or 1 for; the last one
  * makes the writer take the footer away and record on. */
 void recorder_unseal(void);
+
+/* --ring: asks the writer to dump the window now (it does, in its next
+ * round; this does not wait). Async-signal-safe. Returns 0, or -1 when no
+ * ring recording runs in this process. */
+int recorder_request_ring_dump(void);
+/* Nonzero while a --ring recording runs in this process. Async-signal-safe. */
+int recorder_ring_active(void);
+/* Notes the signal a death is about to happen by, for the ring dump the
+ * seal then writes (its reason). Async-signal-safe. */
+void recorder_note_death_signal(int signal_number);
 
 /* Called right before the process ends without atexit handlers (_exit): the
  * capture (the recording process's, or a follow-fork child's) is sealed. */

@@ -17,6 +17,7 @@
 #include "core/format/capture_writer.h"
 #include "core/recording/event_buffer.h"
 #include "core/recording/event_encoder.h"
+#include "core/recording/event_ring.h"
 #include "core/recording/intern_table.h"
 #include "core/recording/native_intern.h"
 #include "core/recording/recorder.h"
@@ -100,6 +101,20 @@ struct recorder_state {
     struct thread_declarations declarations;
     uint64_t last_name_refresh_ns;
     struct native_cursor native_cursor;
+
+    /* --ring (recorder_ring.c); writer thread only unless marked. The dump
+     * path and header use aggregate_path and header_payload. */
+    int ring_mode;           /* atomic: a ring recording runs */
+    int ring_overwrite;      /* dumps may replace existing files */
+    struct event_ring ring;
+    uint64_t ring_dump_at_rss;
+    int ring_rss_armed;      /* the threshold may fire (again) */
+    uint64_t ring_rss_crossed; /* RSS when it fired, for the dump's header */
+    int ring_rss_dump_due;
+    unsigned ring_dump_count;  /* dumps written so far */
+    unsigned ring_next_suffix; /* path.<suffix> of the next dump (0: path) */
+    int ring_dump_requests;  /* atomic: SIGUSR2 and the like, not yet served */
+    int ring_death_signal;   /* atomic: set just before a seal for a death */
 };
 
 /* The first --aggregate snapshot after the one at start is due this long
@@ -127,6 +142,10 @@ int recorder_encode_header(const struct recorder_options *options, struct byte_b
  * with a reason in error. */
 int recorder_open_output(const struct recorder_options *options, const struct byte_buffer *header,
                          char *error, size_t error_size);
+/* Keeps path and the header's fields for files written later (--aggregate
+ * snapshots, --ring dumps) in aggregate_path and header_payload. Returns 0,
+ * or -1 when out of memory. */
+int recorder_keep_output(const char *path, const struct byte_buffer *header);
 
 /* Appends the footer's figures (end time end_ns) to out; 0, or -1 when out
  * of memory. */
@@ -153,6 +172,29 @@ void recorder_writer_release_memory(void);
 void recorder_fork_register_handlers(void);
 /* Keeps a copy of options when they ask to follow forks into capture files. */
 void recorder_fork_remember_options(const struct recorder_options *options);
+
+/* --- recorder_ring.c: the flight recorder ------------------------------------ */
+
+/* Readies ring mode for options (path, window, caps). Returns 0, or -1 with
+ * a reason in error. */
+int recorder_ring_open(const struct recorder_options *options, const struct byte_buffer *header,
+                       char *error, size_t error_size);
+/* Writer thread: takes one event into the window (live table locked). */
+void recorder_ring_take(const struct staged_event *staged);
+/* Writer thread: notes a thread declaration (a name string id given). */
+void recorder_ring_declare_thread(uint32_t thread_id, int32_t native_tid, uint32_t name_sid);
+/* Writer thread, each round: marks the time (RSS sampled when due) and
+ * checks the RSS threshold. */
+void recorder_ring_end_round(uint64_t now, int rss_due);
+/* Writer thread: nonzero when a dump is wanted (a request, the threshold). */
+int recorder_ring_dump_wanted(void);
+/* Writer thread: writes the dumps that are wanted. */
+void recorder_ring_serve_dumps(void);
+/* Writer thread: writes a dump for the reason given (RING_DUMP_*); signal
+ * for RING_DUMP_SIGNAL. Returns 0, or -1 after telling the user. */
+int recorder_ring_dump(int reason, int signal_number);
+/* After the writer is joined: frees the ring. */
+void recorder_ring_release(void);
 
 /* --- recorder_seal.c: complete the capture before a death ---------------- */
 

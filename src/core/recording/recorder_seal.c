@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/base/thread_local.h"
+#include "core/format/capture_format.h"
 
 /* How long a caller waits for the writer: a writer stuck behind a lock the
  * dying thread holds must not keep the program from dying. */
@@ -102,6 +103,11 @@ void recorder_after_failed_exec(void)
 static void seal_capture(void)
 {
     recorder_writer_final_round();
+    if (recorder.ring_mode) {
+        int signal_number = __atomic_exchange_n(&recorder.ring_death_signal, 0, __ATOMIC_ACQ_REL);
+        recorder_ring_dump(signal_number ? RING_DUMP_SIGNAL : RING_DUMP_NO_ATEXIT, signal_number);
+        return;
+    }
     if (!recorder.streaming) {
         return;
     }

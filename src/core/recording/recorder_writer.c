@@ -146,6 +146,14 @@ static int declare_thread(const struct thread_record *thread, void *context)
 static int encode_thread_declarations(void)
 {
     struct thread_declarations *declarations = &recorder.declarations;
+    if (recorder.ring_mode) {
+        for (size_t index = 0; index < declarations->count; index++) {
+            const struct thread_record *thread = &declarations->records[index];
+            const char *name = thread->name;
+            recorder_ring_declare_thread(thread->thread_id, thread->native_tid,
+                                         intern_string(name, strnlen(name, sizeof thread->name)));
+        }
+    }
     if (!recorder.streaming) {
         declarations->count = 0;
         return 0;
@@ -184,7 +192,11 @@ static int encode_window(size_t length)
         if (staged->round != recorder.window_round) {
             break;
         }
-        live_table_apply(&staged->event);
+        if (recorder.ring_mode) {
+            recorder_ring_take(staged);
+        } else {
+            live_table_apply(&staged->event);
+        }
         if (recorder.streaming &&
             event_encoder_put(&recorder.encoder, &recorder.chunk, &staged->event,
                               staged->thread_id, stack_limit) < 0) {
@@ -205,6 +217,15 @@ static int encode_window(size_t length)
 
 static int encode_time_and_rss(uint64_t now)
 {
+    if (recorder.ring_mode) {
+        int rss_due = recorder.rss_interval_ns &&
+                      now - recorder.last_rss_ns >= recorder.rss_interval_ns;
+        if (rss_due) {
+            recorder.last_rss_ns = now;
+        }
+        recorder_ring_end_round(now, rss_due);
+        return 0;
+    }
     if (!recorder.streaming) {
         return 0;
     }
@@ -334,7 +355,8 @@ static int writer_has_work(int *stop)
     pthread_mutex_unlock(&recorder.wake_mutex);
     int wanted = __atomic_load_n(&recorder.seal_wanted, __ATOMIC_ACQUIRE) > 0;
     int sealed = __atomic_load_n(&recorder.sealed, __ATOMIC_RELAXED);
-    return *stop || flush || wanted != sealed;
+    int dump = !sealed && recorder.ring_mode && recorder_ring_dump_wanted();
+    return *stop || flush || wanted != sealed || dump;
 }
 
 /* Waits for the next round (a sealed capture has none: it waits for work).
@@ -433,6 +455,10 @@ static void *writer_thread_main(void *unused)
 {
     (void)unused;
     recorder_thread_busy = 1;
+    if (recorder.ring_mode) {
+        /* How `memlyze dump PID` knows a ring recording runs there. */
+        pthread_setname_np(pthread_self(), "memlyze-ring");
+    }
     while (!wait_for_next_round()) {
         uint64_t served = flush_requests_pending();
         /* A sealed capture takes no more events: flushes return at once. */
@@ -440,12 +466,18 @@ static void *writer_thread_main(void *unused)
             adjust_round_wait(writer_round(0));
             write_aggregate_if_due(0);
             rolling_pprof_write_if_due(recorder_monotonic_ns(), 0);
+            if (recorder.ring_mode) {
+                recorder_ring_serve_dumps();
+            }
         }
         flush_requests_complete(served);
     }
     uint64_t served = flush_requests_pending();
     if (!recorder_writer_follow_seal()) {
         recorder_writer_final_round();
+        if (recorder.ring_mode) {
+            recorder_ring_dump(RING_DUMP_EXIT, 0);
+        }
     }
     flush_requests_complete(served);
     return NULL;
@@ -515,4 +547,5 @@ void recorder_writer_release_memory(void)
     staged_array_release(&recorder.pending);
     staged_array_release(&recorder.window);
     rss_reader_close(&recorder.rss);
+    recorder_ring_release();
 }

@@ -37,6 +37,9 @@ TRACKER_OPTIONS = {
     "pprof_dir": None,
     "pprof_keep": 0,
     "follow_subprocesses": False,
+    "ring": None,
+    "ring_dump_at": None,
+    "ring_max_memory": None,
 }
 
 

@@ -169,4 +169,6 @@ def write_page(options, output: str, merged: bool) -> int:
         print("Sampled capture: byte figures on the page are estimates of the whole.")
     if meta.get("aggregated"):
         print(meta["aggregate_note"])
+    if meta.get("ring_note"):
+        print(meta["ring_note"])
     return 0

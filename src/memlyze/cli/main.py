@@ -29,6 +29,7 @@ COMMANDS = {
     "query": "query",
     "attach": "attach",
     "detach": "detach",
+    "dump": "dump",
 }
 
 _DESCRIPTIONS = {
@@ -45,6 +46,7 @@ _DESCRIPTIONS = {
     "query": "SQL over captures' tables with DuckDB (peak_by_location, ...)",
     "attach": "start recording inside a running Python process (gdb)",
     "detach": "stop the recording memlyze attach started",
+    "dump": "ask a running --ring process to write its window (sends SIGUSR2)",
 }
 
 

@@ -89,6 +89,55 @@ def aggregate_interval(text: str) -> float:
     return value
 
 
+def _ring_check(parse, text: str):
+    """text itself once parse accepts it (the recorded process parses it
+    again: a percentage is of its own cgroup), else an argparse error."""
+    from memlyze.ring_options import RingOptionError
+
+    try:
+        parse(text)
+    except RingOptionError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def ring_window(text: str) -> str:
+    from memlyze.ring_options import parse_ring
+
+    return _ring_check(parse_ring, text)
+
+
+def ring_dump_at(text: str) -> str:
+    from memlyze.ring_options import parse_dump_at
+
+    return _ring_check(parse_dump_at, text)
+
+
+def ring_max_memory(text: str) -> str:
+    from memlyze.ring_options import parse_max_memory
+
+    return _ring_check(parse_max_memory, text)
+
+
+def check_ring_options(options: argparse.Namespace) -> None:
+    """The ring options together: UsageError for combinations that cannot be."""
+    if options.ring is None:
+        if options.ring_dump_at is not None or options.ring_max_memory is not None:
+            raise UsageError("--ring-dump-at and --ring-max-memory need --ring")
+        return
+    if options.aggregate:
+        raise UsageError("--ring cannot be combined with --aggregate")
+    if options.follow_fork or options.follow_subprocesses:
+        raise UsageError("--ring cannot be combined with --follow-fork or "
+                         "--follow-subprocesses yet")
+    from memlyze.tracker import _check_ring
+
+    try:
+        _check_ring(options.ring, options.ring_dump_at, options.ring_max_memory, False, False)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def stack_depth(text: str) -> int:
     from memlyze.engine_limits import MAX_STACK_DEPTH_LIMIT
 
@@ -164,7 +213,19 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
                              "workers, forks) records too, with the same options, into "
                              "<output>.<pid>; reports take them all: memlyze summary "
                              "OUTPUT*")
-    # Room for later (SPEC 1.1): --ring, --live.
+    parser.add_argument("--ring", type=ring_window, default=None, metavar="SECONDS|EVENTS",
+                        help="flight recorder: keep only the last window in memory (30s, 5min: "
+                             "a time; 1000000: a number of events) and write it as a capture "
+                             "at exit, on SIGUSR2 (memlyze dump PID), on a fatal signal and "
+                             "when RSS reaches --ring-dump-at; dumps go to the output, then "
+                             "<output>.1, <output>.2, ...")
+    parser.add_argument("--ring-dump-at", type=ring_dump_at, default=None, metavar="RSS|PERCENT",
+                        help="with --ring: also dump once RSS reaches this (2GiB), or this "
+                             "share of the cgroup's memory limit (80%%), before the OOM killer")
+    parser.add_argument("--ring-max-memory", type=ring_max_memory, default=None, metavar="BYTES",
+                        help="with --ring: the most memory the window may take (default: "
+                             "64MiB); a time window is shortened to fit")
+    # Room for later (SPEC 1.1): --live.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -432,6 +493,7 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
     from memlyze._bootstrap import record_environment
 
     pprof_dir = check_pprof_options(options)
+    check_ring_options(options)
     program = find_program(command[0], dict(os.environ))
     path = expand_output(options.output, name or script_name(command))
     # A Python that ignores the hook (-I, -E, -S) leaves the file empty,
@@ -460,6 +522,9 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         pprof_keep=options.pprof_keep or 0,
         include_patterns=options.include,
         exclude_patterns=options.exclude,
+        ring=options.ring,
+        ring_dump_at=options.ring_dump_at,
+        ring_max_memory=options.ring_max_memory,
     )
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -187,6 +187,10 @@ def render(summary: dict, path: str) -> str:
         out.append("Aggregated:      recorded with --aggregate: per-stack totals of its latest "
                    "snapshot; leaks are what was alive then (no sizes, allocators, GC, RSS "
                    "or temporary allocations)")
+    if get("ring"):
+        from memlyze.reports.report_data import ring_note
+
+        out.append(f"Ring dump:       {ring_note(get('ring'))}")
     out.append(f"Duration:        {fmt.human_duration(get('duration_s'))}")
     out.append(f"Allocations:     {fmt.human_count(get('total_allocations'))}")
     out.append(f"Total allocated: {fmt.human_bytes(get('total_bytes'))}{_estimate(summary, 'total_bytes')}")

@@ -55,6 +55,10 @@ def render(summary: dict, path: str, top: int, width: int | None = None) -> str:
         from memlyze.reports.report_data import AGGREGATE_NOTE
 
         out.append(AGGREGATE_NOTE)
+    if summary.get("ring"):
+        from memlyze.reports.report_data import ring_note
+
+        out.append(ring_note(summary["ring"]))
     out.append("")
     if not entries:
         out.append("No memory was held by tracked allocations at the peak.")

@@ -136,6 +136,7 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: fl
         "snapshot_count": summary["snapshot_count"],
         "aggregated": report.aggregated,
         "aggregate_note": AGGREGATE_NOTE if report.aggregated else None,
+        "ring_note": report.ring_note,
     }
 
 

@@ -30,6 +30,31 @@ AGGREGATE_NOTE = ("Aggregated capture (--aggregate): per-stack totals only, as o
                   "the writer's round (10 ms).")
 
 
+def ring_note(ring: dict | None) -> str | None:
+    """What a --ring dump is, for every report on one (None for other captures)."""
+    if not ring:
+        return None
+    import signal as signals
+
+    reason = ring.get("reason")
+    if reason == "signal" and ring.get("signal"):
+        try:
+            why = f"on {signals.Signals(ring['signal']).name}"
+        except ValueError:
+            why = f"on signal {ring['signal']}"
+    elif reason == "rss":
+        why = f"when RSS reached {fmt.human_bytes(ring.get('dump_at_rss') or 0)}"
+    else:
+        why = {"exit": "when tracking stopped", "request": "on request (SIGUSR2)",
+               "no-atexit": "at an end without atexit (_exit or exec)"}.get(reason, "")
+    start = fmt.human_duration((ring.get("window_start_ns") or 0) / 1e9)
+    return (f"Ring dump {ring.get('dump_number') or 1} (--ring), written {why}: the last window "
+            f"only, from {start} on; {fmt.human_count(ring.get('evicted_events') or 0)} earlier "
+            f"events are left out, and the {fmt.human_count(ring.get('base_allocations') or 0)} "
+            f"allocations alive at the window's start appear as made at {start} (they count in "
+            f"the totals; the peak is the window's, leaks are what was alive at the dump).")
+
+
 def is_aggregate(header: dict) -> bool:
     return bool(header.get("flags", 0) & HEADER_FLAG_AGGREGATE)
 
@@ -67,6 +92,7 @@ class Report:
         self.summary = collection.summary()
         self.sampled, self.sample_description = sample_description(self.header)
         self.aggregated = is_aggregate(self.header)
+        self.ring_note = ring_note(self.header.get("ring"))
 
     @property
     def filters(self) -> dict:

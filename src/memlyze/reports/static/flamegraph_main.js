@@ -31,6 +31,7 @@ function renderHeader() {
   }
   var notes = [];
   if (meta.aggregated && meta.aggregate_note) notes.push(meta.aggregate_note);
+  if (meta.ring_note) notes.push(meta.ring_note);
   if (meta.capture_truncated)
     notes.push("The capture is truncated" + (meta.truncation_note ? " (" + meta.truncation_note + ")" :
       ": the recording process did not finish writing it") + ".");
