@@ -22,6 +22,8 @@ ensure_apt_packages clang libclang-rt-14-dev python3.11
 # Debian's Chromium: the flame graph page tests drive it with Playwright (never
 # 'playwright install', which would download a browser of its own).
 ensure_apt_packages chromium
+# tmux: tests/python/test_live_view.py drives `memlyze live` in a real terminal.
+ensure_apt_packages tmux
 ensure_venv "$python"
 
 # install_test_tools VENV: the build and test tools the suite needs.
@@ -88,7 +90,7 @@ step "Threaded C tests under ThreadSanitizer (build-tsan)"
 setup_build build-tsan -Dtests=true -Dpython_module=false -Db_sanitize=thread -Db_lundef=false
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs \
     test_concurrent_recording test_recorder test_sampling test_live_table test_live_table_sampling \
-    test_recorder_seal
+    test_recorder_seal test_live_server
 
 step "Fuzzing the capture reader (${FUZZ_SECONDS}s), then every report path (${FUZZ_REPORT_SECONDS}s) (build-fuzz)"
 # fuzz/meson.build adds -fsanitize=fuzzer,address,undefined itself.
