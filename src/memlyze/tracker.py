@@ -63,6 +63,28 @@ def _check_aggregate_interval(interval) -> float:
     return float(interval)
 
 
+def _check_live_port(port):
+    """None (no live view) or a port number, 0 meaning any free one."""
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"live_port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"live_port must be between 0 and 65535 (got {port})")
+    return port
+
+
+def _announce_live_port(port) -> None:
+    """Says where the live view is: the one line `memlyze run --live` promises."""
+    import sys
+
+    try:
+        sys.stderr.write(f"memlyze: live view on 127.0.0.1:{port}; run: memlyze live {port}\n")
+        sys.stderr.flush()
+    except Exception:  # a program without a usable stderr still records
+        pass
+
+
 def _check_patterns(name, patterns):
     """A tuple of fnmatch patterns on module names, from None, a str or strs."""
     if patterns is None:
@@ -128,6 +150,11 @@ class Tracker:
     allocations. With
     ``sample_interval`` or ``sample_rate`` too, the snapshot holds estimates
     of the whole program and their 95% intervals (always-on production use).
+
+    ``live_port`` serves the live view (``memlyze live PORT``) on 127.0.0.1
+    only, from a thread of the engine's: 0 picks a free port; either way the
+    port is printed on stderr and kept in ``live_port`` after start. The
+    capture is written as without it.
     """
 
     def __init__(
@@ -150,6 +177,7 @@ class Tracker:
         include_patterns=None,
         exclude_patterns=None,
         follow_subprocesses: bool = False,
+        live_port: int | None = None,
         **later_options,
     ):
         for name, value in later_options.items():
@@ -173,6 +201,8 @@ class Tracker:
         self.aggregate = bool(aggregate)
         self.aggregate_interval = _check_aggregate_interval(aggregate_interval)
         self.follow_subprocesses = bool(follow_subprocesses)
+        self.requested_live_port = _check_live_port(live_port)
+        self.live_port = None  # the port served, once started
         # Following subprocesses includes forked children.
         self.follow_fork = bool(follow_fork) or self.follow_subprocesses
         # The recorded process that started this one (set by the start-up
@@ -230,8 +260,12 @@ class Tracker:
                 exclude_patterns=self.exclude_patterns,
                 parent_pid=self.parent_pid or 0,
                 fork_path=self._fork_path(),
+                live_port=-1 if self.requested_live_port is None else self.requested_live_port,
             )
             self._started = True
+            if self.requested_live_port is not None:
+                self.live_port = _memlyze.live_port()
+                _announce_live_port(self.live_port)
             self._pid = os.getpid()
             _running = self
             if self.follow_fork:

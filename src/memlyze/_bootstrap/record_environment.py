@@ -35,6 +35,7 @@ TRACKER_OPTIONS = {
     "aggregate": False,
     "aggregate_interval": 60.0,
     "follow_subprocesses": False,
+    "live_port": None,
 }
 
 
@@ -161,7 +162,8 @@ def activate(config: dict) -> str | None:
         return f"bad MEMLYZE_RECORD environment variable: {error!r}"
 
     if is_descendant(config):
-        return _activate_descendant(config, path, options)
+        # The live view is the top process's: its port is taken.
+        return _activate_descendant(config, path, dict(options, live_port=None))
 
     # Only the first Python process records: `memlyze record` created the
     # capture file empty or with a placeholder header; anything else in it

@@ -27,6 +27,7 @@ COMMANDS = {
     "flamegraph": "flamegraph",
     "plot": "plot",
     "query": "query",
+    "live": "live",
 }
 
 _DESCRIPTIONS = {
@@ -41,6 +42,7 @@ _DESCRIPTIONS = {
     "flamegraph": "self-contained HTML flame graph and memory-over-time chart",
     "plot": "memory over time from a python -m memlyze.process log (PNG/SVG)",
     "query": "SQL over captures' tables with DuckDB (peak_by_location, ...)",
+    "live": "live view (Textual) of a process run with --live PORT",
 }
 
 
