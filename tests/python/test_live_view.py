@@ -2,11 +2,12 @@
 real recorded workload, the real viewer in a real terminal (tmux).
 
 The workload holds known blocks at known functions: big_few one block of
-30 MB, small_many 20,000 blocks of 1000 bytes (20 MB), worker_body (in a
-thread named worker-one) 12 MB, and on request later_growth 25 MB. So by
-own bytes big_few comes first, by blocks small_many, by total bytes
-<module> (which called them all); the worker thread alone shows
-worker_body first."""
+30 MB, small_many 20,000 blocks of 1000 bytes (20 MB), both called by
+hold_all, which holds 1 MB itself; worker_body (in a thread named
+worker-one) 12 MB, and on request later_growth 25 MB. A location is a line
+of a function: by own bytes big_few comes first, by blocks small_many, by
+total bytes the line of <module> that called hold_all (51 MB below it, no
+other line as much); the worker thread alone shows worker_body first."""
 
 from __future__ import annotations
 
@@ -54,8 +55,13 @@ def worker_body():
     held.append(bytearray(12_000_000))
 
 
-big_few()
-small_many()
+def hold_all():
+    held.append(bytearray(1_000_000))
+    big_few()
+    small_many()
+
+
+hold_all()
 worker = threading.Thread(target=worker_body, name="worker-one")
 worker.start()
 worker.join()
@@ -72,7 +78,7 @@ print("done", flush=True)
 sys.exit(3)
 """
 
-FUNCTIONS = ("big_few", "small_many", "worker_body", "later_growth", "<module>")
+FUNCTIONS = ("big_few", "small_many", "worker_body", "later_growth", "hold_all", "<module>")
 PORT_LINE = re.compile(r"memlyze: live view on 127\.0\.0\.1:(\d+); run: memlyze live (\d+)")
 
 
@@ -172,19 +178,30 @@ def test_snapshot_figures_are_exact(workload):
         snapshot = protocol.decode_snapshot(payload)
     finally:
         connection.close()
-    by_function = {location.function: location for location in snapshot.locations}
-    assert by_function["big_few"].own_bytes == bytearray_bytes(30_000_000)
-    assert by_function["big_few"].own_count == 1
-    assert by_function["worker_body"].own_bytes == bytearray_bytes(12_000_000)
-    small = by_function["small_many"]
-    # the list of held blocks grows there too: a few reallocations more
-    assert bytearray_bytes(1000, 20_000) <= small.own_bytes < bytearray_bytes(1000, 20_000) + 400_000
+    # a location is a line of a function: hold_all and <module> have several
+    ours = [location for location in snapshot.locations
+            if Path(location.file).name == "workload.py"]
+
+    def only(function):
+        (location,) = [location for location in ours if location.function == function]
+        return location
+
+    assert only("big_few").own_bytes == only("big_few").total_bytes == bytearray_bytes(30_000_000)
+    assert only("big_few").own_count == 1
+    assert only("worker_body").own_bytes == bytearray_bytes(12_000_000)
+    small = only("small_many")
+    # the list of held blocks grows there too, and pymalloc maps an arena
+    # or two (1 MiB each) for the bytearray objects: a few blocks more
+    assert bytearray_bytes(1000, 20_000) <= small.own_bytes < bytearray_bytes(1000, 20_000) + 3_000_000
     assert 20_000 <= small.own_count < 20_100
-    module = by_function["<module>"]
-    assert module.total_bytes >= sum(by_function[name].own_bytes
-                                     for name in ("big_few", "small_many"))
-    assert module.own_bytes < module.total_bytes
-    assert snapshot.heap_bytes >= module.total_bytes
+    hold_all_own = sum(location.own_bytes for location in ours if location.function == "hold_all")
+    assert hold_all_own == bytearray_bytes(1_000_000)
+    # the line of <module> that called hold_all: everything below it, nothing itself
+    caller = max((location for location in ours if location.function == "<module>"),
+                 key=lambda location: location.total_bytes)
+    assert caller.own_bytes == 0
+    assert caller.total_bytes == hold_all_own + only("big_few").own_bytes + small.own_bytes
+    assert snapshot.heap_bytes >= caller.total_bytes + only("worker_body").own_bytes
     names = {thread.name for thread in snapshot.threads}
     assert {"MainThread", "worker-one"} <= names, names
 
@@ -198,20 +215,18 @@ def test_top_location_sorting_and_threads(workload, terminal):
         terminal.keys(session, key)
         terminal.wait_for(session, lambda screen: first_row_naming(screen, FUNCTIONS) == first,
                           timeout=30, what=f"{first} first after {key!r}")
-    # the worker thread alone: its block first, the main thread's gone
-    for _ in range(4):
-        terminal.keys(session, "]")
-        try:
-            screen = terminal.wait_for(session, lambda screen: "[2 worker-one" in screen
-                                       or "worker-one (tid" in screen.split("[")[-1][:40],
-                                       timeout=5, what="worker-one selected")
-            if "[2 worker-one" in screen:
-                break
-        except AssertionError:
-            continue
-    screen = terminal.wait_for(
-        session, lambda screen: first_row_naming(screen, FUNCTIONS) == "worker_body"
-        and "big_few" not in screen, timeout=30, what="only the worker's locations")
+    # ] steps from all to thread 1, then thread 2: the worker thread alone
+    # shows its block first and none of the main thread's
+    terminal.keys(session, "]")
+    terminal.wait_for(session, lambda screen: "[1 MainThread" in screen
+                      and first_row_naming(screen, FUNCTIONS) == "big_few"
+                      and "worker_body" not in screen, timeout=30,
+                      what="only the main thread's locations")
+    terminal.keys(session, "]")
+    terminal.wait_for(session, lambda screen: "[2 worker-one" in screen
+                      and first_row_naming(screen, FUNCTIONS) == "worker_body"
+                      and "big_few" not in screen, timeout=30,
+                      what="only the worker's locations")
     terminal.kill_session(session)
 
 

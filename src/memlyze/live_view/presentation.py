@@ -19,9 +19,12 @@ MAX_ROWS = 200
 
 
 def sorted_locations(locations, key: str):
-    """Largest first by key; ties by name, so the order holds still."""
+    """Largest first by key. Ties go to the location that allocated more
+    itself (a caller's line holds as much in total as the function it
+    called, which is the one to show), then by name, so the order holds still."""
     attribute = SORT_KEYS[key][0]
     return sorted(locations, key=lambda location: (-getattr(location, attribute),
+                                                   -location.own_bytes, -location.total_bytes,
                                                    location.function, location.file,
                                                    location.line))
 
