@@ -199,6 +199,9 @@ static int larger_first(const void *left, const void *right)
 static uint32_t select_top(struct live_snapshot_builder *builder)
 {
     uint32_t selected = 0;
+    if (builder->touched_count == 0) {
+        return 0; /* nothing held (and qsort must not get a NULL array) */
+    }
     sorted_frames = builder->frames;
     for (sort_figure = 0; sort_figure < 3; sort_figure++) {
         qsort(builder->touched, builder->touched_count, sizeof *builder->touched, larger_first);
