@@ -399,10 +399,15 @@ def test_a_taken_port_is_refused_before_the_program_runs(tmp_path):
     assert "ran" not in result.stdout
 
 
-def test_capture_output_and_status_unchanged(workload):
-    """Last in this file: stops the workload. --live with -o writes the
-    usual capture; the program's output and exit status are its own."""
+def test_capture_output_and_status_unchanged(workload, terminal):
+    """Last in this file: stops the workload, with a viewer watching, which
+    says the program ended. --live with -o writes the usual capture; the
+    program's output and exit status are its own."""
+    _start(terminal, "ending", workload.port)
     status, stdout, stderr = workload.stop()
+    terminal.wait_for("ending", lambda screen: f"the program ended (PID {workload.process.pid})"
+                      in screen, timeout=60, what="the end said")
+    terminal.kill_session("ending")
     assert status == 3, stderr
     assert stdout == "done\n"
     assert "Traceback" not in stderr

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/format/capture_format.h"
@@ -365,9 +366,27 @@ static void test_end_at_stop(int fd)
     CHECK(recorder_stop(error, sizeof error) == 0);
 }
 
+/* A forked child has no server thread: it must not hold the port. (Not
+ * under the sanitizers, whose allocators are not fork-safe with threads
+ * running: see tests/c/meson.build on test_follow_fork.) */
+static void test_forked_child_serves_nothing(void)
+{
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    pid_t child = fork();
+    if (child == 0) {
+        _exit(live_server_port() == 0 ? 0 : 1);
+    }
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(live_server_port() == port); /* the parent still serves */
+#endif
+}
+
 int main(void)
 {
     start();
+    RUN_TEST(test_forked_child_serves_nothing);
     int fd = viewer_connect();
     test_snapshot_figures(fd);
     RUN_TEST(test_refusals); /* while the first viewer is connected */
