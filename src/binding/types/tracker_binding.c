@@ -14,6 +14,7 @@
 #include "binding/hooks/exec_watch.h"
 #include "binding/types/binding.h"
 #include "core/format/capture_format.h"
+#include "core/live/live_server.h"
 #include "binding/interpreter/line_numbers.h"
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
@@ -254,6 +255,7 @@ struct start_request {
     const char *fork_path;
     PyObject *include_patterns;
     PyObject *exclude_patterns;
+    int live_port; /* -1: no live view; 0: any free port */
 };
 
 /* Parses and checks start_tracking's arguments. Returns 0, or -1 with an
@@ -264,20 +266,25 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
                             "track_gc", "rss_interval", "command", "live_table",
                             "aggregate_interval", "sample_rate", "sample_interval", "seed",
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
-                            "parent_pid", "fork_path", NULL};
+                            "parent_pid", "fork_path", "live_port", NULL};
     *request = (struct start_request){
         .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
         .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
-        .exclude_patterns = Py_None,
+        .exclude_patterns = Py_None, .live_port = -1,
     };
     if (!PyArg_ParseTupleAndKeywords(
-            args, keywords, "z|$pippdspddKOppOOKz:start_tracking", names, &request->path,
+            args, keywords, "z|$pippdspddKOppOOKzi:start_tracking", names, &request->path,
             &request->overwrite, &request->max_stack_depth, &request->python_allocators,
             &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
             &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
             &request->sampling.seed_object, &request->follow_fork, &request->native,
             &request->include_patterns, &request->exclude_patterns, &request->parent_pid,
-            &request->fork_path)) {
+            &request->fork_path, &request->live_port)) {
+        return -1;
+    }
+    if (request->live_port < -1 || request->live_port > 65535) {
+        PyErr_Format(PyExc_ValueError, "live_port must be between 0 and 65535, not %d",
+                     request->live_port);
         return -1;
     }
 #ifdef Py_GIL_DISABLED
@@ -323,6 +330,7 @@ static struct recorder_options start_request_options(const struct start_request 
         .sample_seed = request->sampling.seed,
         .rss_interval_ns = (uint64_t)(request->rss_interval * 1e9),
         .live_table = request->live_table,
+        .live_threads = request->live_port >= 0,
         .aggregate_interval_ns = request->aggregate_interval > 0
                                      ? (uint64_t)(request->aggregate_interval * 1e9)
                                      : 0,
@@ -357,6 +365,42 @@ static void configure_own_directory(void)
     Py_XDECREF(module);
 }
 
+/* Serves the live view on 127.0.0.1:live_port (0: any free port). Returns 0,
+ * or -1 with OSError set (a port in use, for example). */
+static int start_live_server(const struct start_request *request, const char *version)
+{
+    struct live_server_options options = {
+        .port = (uint16_t)request->live_port,
+        .pid = (uint64_t)getpid(),
+        .command = request->command,
+        .python_version = version,
+    };
+    char error[ERROR_SIZE] = "";
+    uint16_t port = 0;
+    errno = 0;
+    if (live_server_start(&options, &port, error, sizeof error) < 0) {
+        raise_start_error(error, errno ? errno : EIO);
+        return -1;
+    }
+    return 0;
+}
+
+/* Undoes a start whose last step failed (the exception stays set). */
+static void stop_after_failed_start(const struct start_request *request)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    native_stack_end();
+    allocation_hooks_uninstall();
+    gc_callback_remove();
+    char error[ERROR_SIZE] = "";
+    recorder_stop(error, sizeof error);
+    if (request->path) {
+        unlink(request->path);
+    }
+    PyErr_Restore(type, value, traceback);
+}
+
 static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
 {
     (void)self;
@@ -384,6 +428,10 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
         if (request.path) {
             unlink(request.path);
         }
+        return NULL;
+    }
+    if (request.live_port >= 0 && start_live_server(&request, version) < 0) {
+        stop_after_failed_start(&request);
         return NULL;
     }
     /* After the hooks: a disposition the program sets from now on is seen. */
@@ -419,6 +467,7 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
     char error[ERROR_SIZE] = "";
     int result;
     Py_BEGIN_ALLOW_THREADS
+    live_server_stop(); /* tells the viewer the recording ended */
     result = recorder_stop(error, sizeof error);
     Py_END_ALLOW_THREADS
     line_numbers_release();
@@ -530,7 +579,21 @@ static PyObject *watch_exec(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* live_port(): the port the live view is served on, or None. */
+static PyObject *live_port(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint16_t port = live_server_port();
+    if (!port) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(port);
+}
+
 static PyMethodDef tracker_methods[] = {
+    {"live_port", live_port, METH_NOARGS,
+     "The port of 127.0.0.1 the live view is served on, or None."},
     {"watch_exec", watch_exec, METH_VARARGS,
      "watch_exec(notes_path, follow=False, bootstrap_dir='', executable='')\n--\n\n"
      "Append a line to notes_path for each Python program exec'd that will not record "
@@ -538,7 +601,8 @@ static PyMethodDef tracker_methods[] = {
     {"start_tracking", (PyCFunction)(void (*)(void))start_tracking, METH_VARARGS | METH_KEYWORDS,
      "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
      "track_gc=True, rss_interval=0.01, command='', live_table=False, aggregate_interval=0.0, "
-     "sample_rate=1.0, sample_interval=0, seed=None)\n--\n\nStart recording into path."},
+     "sample_rate=1.0, sample_interval=0, seed=None, live_port=-1)\n--\n\n"
+     "Start recording into path; live_port >= 0 also serves the live view."},
     {"stop_tracking", stop_tracking, METH_NOARGS,
      "Stop recording and finish the capture file."},
     {"is_tracking", is_tracking, METH_NOARGS, "Whether a recording is running."},
