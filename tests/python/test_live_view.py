@@ -414,3 +414,68 @@ def test_capture_output_and_status_unchanged(workload, terminal):
     stats = stats_json(workload.directory / "capture.mlyze", cwd=workload.directory)
     functions = {entry["function"] for entry in stats["top_by_peak"]}
     assert {"big_few", "small_many", "later_growth"} <= functions, stats["top_by_peak"]
+
+
+TRACKER_PROGRAM = """
+import sys
+import memlyze
+
+tracker = memlyze.Tracker(sys.argv[1], live_port=0)
+tracker.start()
+print(tracker.live_port, flush=True)
+block = bytearray(5_000_000)
+sys.stdin.readline()  # the test has looked
+tracker.stop()
+print("stopped", flush=True)
+"""
+
+
+def test_tracker_live_port(tmp_path):
+    """Tracker(live_port=0) (what `memlyze attach` uses): serves on a free
+    port, tells it in live_port and on stderr, ends the view at stop."""
+    from memlyze.live_view import protocol
+    from memlyze.live_view.connection import Connection
+
+    script = write_script(tmp_path, "tracked.py", TRACKER_PROGRAM)
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "t.mlyze")],
+                               cwd=tmp_path, env=clean_env(), stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(process.stdout.readline())
+        connection, hello, _ = Connection.open(port)
+        assert hello.pid == process.pid
+        connection.set_timeout(30)
+        kind, payload = connection.read_frame()
+        assert kind == protocol.SNAPSHOT
+        assert protocol.decode_snapshot(payload).heap_bytes >= 5_000_000
+        process.stdin.write("\n")
+        process.stdin.flush()
+        kinds = set()
+        while protocol.END not in kinds:
+            kinds.add(connection.read_frame()[0])
+        connection.close()
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert stdout == "stopped\n"
+    assert f"memlyze: live view on 127.0.0.1:{port}; run: memlyze live {port}" in stderr
+
+
+@pytest.mark.parametrize("port, error", [(70000, ValueError), (True, TypeError), ("1", TypeError)])
+def test_tracker_live_port_checked(tmp_path, port, error):
+    import memlyze
+
+    with pytest.raises(error):
+        memlyze.Tracker(tmp_path / "x.mlyze", live_port=port)
+
+
+def test_live_without_a_port_takes_the_script(tmp_path):
+    """`--live app.py`: app.py is the script, not --live's value; the capture
+    goes to the default name, as without --live."""
+    script = write_script(tmp_path, "app.py", "print('app ran')\n")
+    result = memlyze("run", "--live", script, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "app ran\n"
+    assert PORT_LINE.search(result.stderr), result.stderr
+    assert list(tmp_path.glob("memlyze-app.py.*.mlyze"))
