@@ -281,8 +281,12 @@ static void *other_thread(void *unused)
     return NULL;
 }
 
-static void test_snapshot_figures(int fd)
+/* The viewer connected for the tests that need one. */
+static int viewer_fd = -1;
+
+static void test_snapshot_figures(void)
 {
+    int fd = viewer_fd;
     record_workload();
     pthread_t thread;
     pthread_create(&thread, NULL, other_thread, NULL);
@@ -345,8 +349,9 @@ static void test_wrong_clients(void)
     close(fd);
 }
 
-static void test_end_at_stop(int fd)
+static void test_end_at_stop(void)
 {
+    int fd = viewer_fd;
     live_server_stop();
     CHECK_EQ_U64(live_server_port(), 0);
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -387,15 +392,14 @@ int main(void)
 {
     start();
     RUN_TEST(test_forked_child_serves_nothing);
-    int fd = viewer_connect();
-    test_snapshot_figures(fd);
+    viewer_fd = viewer_connect();
+    RUN_TEST(test_snapshot_figures);
     RUN_TEST(test_refusals); /* while the first viewer is connected */
-    close(fd);                /* it leaves: the next one is taken */
-    fd = viewer_connect();
-    close(fd);
+    close(viewer_fd);         /* it leaves: the next one is taken */
+    viewer_fd = viewer_connect();
+    close(viewer_fd);
     RUN_TEST(test_wrong_clients);
-    fd = viewer_connect();
-    test_end_at_stop(fd);
-    fprintf(stderr, "ok   test_snapshot_figures, test_end_at_stop (see the checks above)\n");
+    viewer_fd = viewer_connect();
+    RUN_TEST(test_end_at_stop);
     return test_harness_exit_code();
 }
