@@ -479,3 +479,10 @@ def test_live_without_a_port_takes_the_script(tmp_path):
     assert result.stdout == "app ran\n"
     assert PORT_LINE.search(result.stderr), result.stderr
     assert list(tmp_path.glob("memlyze-app.py.*.mlyze"))
+
+
+@pytest.mark.parametrize("argument", ["abc", "0", "70000", "²"])
+def test_a_bad_port_argument(tmp_path, argument):
+    result = memlyze("live", argument, cwd=tmp_path, timeout=60)
+    assert_one_line_error(result)
+    assert "port" in result.stderr

@@ -23,7 +23,7 @@ called. The view reconnects by itself when the connection drops.
 def _port(text: str) -> int:
     import argparse
 
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
     return int(text)
 

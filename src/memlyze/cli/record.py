@@ -90,7 +90,7 @@ def aggregate_interval(text: str) -> float:
 
 
 def live_port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
     return int(text)
 
@@ -225,7 +225,7 @@ def split_options(parser: argparse.ArgumentParser, argv: list[str], stop_at=()) 
                 if option in optional_value:
                     # only a number is its value: `--live app.py` runs app.py
                     following = argv[index + 1] if index + 1 < len(argv) else ""
-                    if "=" not in token and following.isdigit():
+                    if "=" not in token and following.isascii() and following.isdigit():
                         index += 1
                 elif takes_value[option] and "=" not in token:
                     index += 1
