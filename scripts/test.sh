@@ -93,7 +93,7 @@ step "Threaded C tests under ThreadSanitizer (build-tsan)"
 setup_build build-tsan -Dtests=true -Dpython_module=false -Db_sanitize=thread -Db_lundef=false
 TSAN_OPTIONS=halt_on_error=1 meson test -C build-tsan --print-errorlogs \
     test_concurrent_recording test_recorder test_sampling test_live_table test_live_table_sampling \
-    test_recorder_seal test_recorder_ring
+    test_recorder_seal test_recorder_ring test_live_server
 
 step "Fuzzing the capture reader (${FUZZ_SECONDS}s), then every report path (${FUZZ_REPORT_SECONDS}s) (build-fuzz)"
 # fuzz/meson.build adds -fsanitize=fuzzer,address,undefined itself.

@@ -159,6 +159,13 @@ def _memlyze_configuration(name, *options, sampled=False, counter=_memlyze_alloc
                          description=" ".join(["memlyze run", *options]))
 
 
+LIVE_WATCHED = pathlib.Path(__file__).resolve().parent / "live_watched.py"
+
+
+def _memlyze_live_watched(python, script, arguments, capture):
+    return [str(python), str(LIVE_WATCHED), str(capture), str(script), *arguments]
+
+
 def _memray_configuration(name, *options):
     return Configuration(name, _memray(*options), ".bin", _memray_allocations,
                          unavailable=_needs_module("memray"), peer=True,
@@ -199,6 +206,13 @@ CONFIGURATIONS = {configuration.name: configuration for configuration in [
     # dumped at exit (only the window is written, so one record is proof).
     _memlyze_configuration("memlyze-ring", "--ring", "1000000", sampled=True,
                            counter=_SAMPLED_COUNTER),
+    # The live view (docs/live.md): served with no viewer, and watched by a
+    # headless viewer for the whole run (harness/live_watched.py).
+    _memlyze_configuration("memlyze-live", "--live"),
+    Configuration("memlyze-live-watched", _memlyze_live_watched, ".mlyze",
+                  _memlyze_allocations, unavailable=_needs_memlyze_option("--live"),
+                  description="memlyze run --live PORT with a headless viewer connected "
+                              "(harness/live_watched.py)"),
     Configuration("python-in-process", _run_under("none", 0),
                   description="plain Python through run_under.py (in-process baseline)"),
     _run_under_configuration("memlyze-in-process-sample-512k", "memlyze-interval", 512 * 1024,

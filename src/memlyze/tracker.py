@@ -101,6 +101,26 @@ def _check_ring(ring, dump_at, max_memory, aggregate, follow_fork) -> dict:
                          f"--ring-max-memory {human_bytes(max_bytes)}")
     return {"ring_events": events, "ring_window": seconds, "ring_max_bytes": max_bytes,
             "ring_dump_at": parse_dump_at(dump_at)}
+def _check_live_port(port):
+    """None (no live view) or a port number, 0 meaning any free one."""
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int):
+        raise TypeError(f"live_port must be an int, not {type(port).__name__}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"live_port must be between 0 and 65535 (got {port})")
+    return port
+
+
+def _announce_live_port(port) -> None:
+    """Says where the live view is: the one line `memlyze run --live` promises."""
+    import sys
+
+    try:
+        sys.stderr.write(f"memlyze: live view on 127.0.0.1:{port}; run: memlyze live {port}\n")
+        sys.stderr.flush()
+    except Exception:  # a program without a usable stderr still records
+        pass
 
 
 def _check_patterns(name, patterns):
@@ -179,6 +199,11 @@ class Tracker:
     ``path.1``, ``path.2``... at stop, on SIGUSR2 or :meth:`dump`, at a fatal
     signal, and once RSS reaches ``ring_dump_at`` (bytes, ``"2GiB"``, or
     ``"80%"`` of the cgroup's memory limit). See docs/ring.md.
+
+    ``live_port`` serves the live view (``memlyze live PORT``) on 127.0.0.1
+    only, from a thread of the engine's: 0 picks a free port; either way the
+    port is printed on stderr and kept in ``live_port`` after start. The
+    capture is written as without it.
     """
 
     def __init__(
@@ -206,6 +231,7 @@ class Tracker:
         ring=None,
         ring_dump_at=None,
         ring_max_memory=None,
+        live_port: int | None = None,
         **later_options,
     ):
         for name, value in later_options.items():
@@ -230,11 +256,17 @@ class Tracker:
         self.aggregate_interval = _check_aggregate_interval(aggregate_interval)
         self.pprof_dir, self.pprof_keep = _check_pprof(pprof_dir, pprof_keep, self.aggregate)
         self.follow_subprocesses = bool(follow_subprocesses)
+        self.requested_live_port = _check_live_port(live_port)
+        self.live_port = None  # the port served, once started
         # Following subprocesses includes forked children.
         self.follow_fork = bool(follow_fork) or self.follow_subprocesses
         self.ring, self.ring_dump_at, self.ring_max_memory = ring, ring_dump_at, ring_max_memory
         self._ring = _check_ring(ring, ring_dump_at, ring_max_memory, self.aggregate,
                                  self.follow_fork)
+        if self._ring and self.requested_live_port is not None:
+            # The ring's live table lags the program by the window: a live
+            # view of it would show the past as the present.
+            raise ValueError("ring (--ring) cannot be combined with live_port (--live) yet")
         # The recorded process that started this one (set by the start-up
         # hook of a followed subprocess), and what this tracker does about
         # its own subprocesses (subprocess_following.Following or None).
@@ -293,8 +325,12 @@ class Tracker:
                 pprof_dir=self.pprof_dir,
                 pprof_keep=self.pprof_keep,
                 **self._ring,
+                live_port=-1 if self.requested_live_port is None else self.requested_live_port,
             )
             self._started = True
+            if self.requested_live_port is not None:
+                self.live_port = _memlyze.live_port()
+                _announce_live_port(self.live_port)
             self._pid = os.getpid()
             _running = self
             if self.follow_fork:

@@ -18,6 +18,7 @@ CORE_STAGES_BELOW = {
     "analysis": {"base", "format"},
     "reports": {"base", "format", "analysis"},
     "exports": {"base", "format", "analysis"},
+    "live": {"base", "format", "recording"},
 }
 
 

@@ -15,6 +15,7 @@
 #include "binding/hooks/new_references.h"
 #include "binding/types/binding.h"
 #include "core/format/capture_format.h"
+#include "core/live/live_server.h"
 #include "binding/interpreter/line_numbers.h"
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
@@ -263,6 +264,7 @@ struct start_request {
     double ring_window;             /* seconds */
     unsigned long long ring_max_bytes;
     unsigned long long ring_dump_at; /* RSS bytes, 0: none */
+    int live_port; /* -1: no live view; 0: any free port */
 };
 
 /* Parses and checks start_tracking's arguments. Returns 0, or -1 with an
@@ -275,14 +277,14 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
                             "follow_fork", "native", "include_patterns", "exclude_patterns",
                             "parent_pid", "fork_path", "pprof_dir", "pprof_keep",
                             "total_frames", "new_references", "ring_events", "ring_window",
-                            "ring_max_bytes", "ring_dump_at", NULL};
+                            "ring_max_bytes", "ring_dump_at", "live_port", NULL};
     *request = (struct start_request){
         .max_stack_depth = 128, .track_gc = 1, .rss_interval = 0.01, .command = "",
         .sampling = {1.0, 0, Py_None, 0}, .include_patterns = Py_None,
-        .exclude_patterns = Py_None,
+        .exclude_patterns = Py_None, .live_port = -1,
     };
     if (!PyArg_ParseTupleAndKeywords(
-            args, keywords, "z|$pippdspddKOppOOKzzKppKdKK:start_tracking", names, &request->path,
+            args, keywords, "z|$pippdspddKOppOOKzzKppKdKKi:start_tracking", names, &request->path,
             &request->overwrite, &request->max_stack_depth, &request->python_allocators,
             &request->track_gc, &request->rss_interval, &request->command, &request->live_table,
             &request->aggregate_interval, &request->sampling.rate, &request->sampling.interval,
@@ -290,11 +292,17 @@ static int start_request_parse(PyObject *args, PyObject *keywords, struct start_
             &request->include_patterns, &request->exclude_patterns, &request->parent_pid,
             &request->fork_path, &request->pprof_dir, &request->pprof_keep,
             &request->total_frames, &request->new_references, &request->ring_events,
-            &request->ring_window, &request->ring_max_bytes, &request->ring_dump_at)) {
+            &request->ring_window, &request->ring_max_bytes, &request->ring_dump_at,
+            &request->live_port)) {
         return -1;
     }
     if (request->pprof_dir && !(request->path && request->aggregate_interval > 0)) {
         PyErr_SetString(PyExc_ValueError, "pprof_dir needs an aggregate recording");
+        return -1;
+    }
+    if (request->live_port < -1 || request->live_port > 65535) {
+        PyErr_Format(PyExc_ValueError, "live_port must be between 0 and 65535, not %d",
+                     request->live_port);
         return -1;
     }
 #ifdef Py_GIL_DISABLED
@@ -344,6 +352,7 @@ static struct recorder_options start_request_options(const struct start_request 
         .sample_seed = request->sampling.seed,
         .rss_interval_ns = (uint64_t)(request->rss_interval * 1e9),
         .live_table = request->live_table,
+        .live_threads = request->live_port >= 0,
         .aggregate_interval_ns = request->aggregate_interval > 0
                                      ? (uint64_t)(request->aggregate_interval * 1e9)
                                      : 0,
@@ -387,6 +396,42 @@ static void configure_own_directory(void)
     Py_XDECREF(module);
 }
 
+/* Serves the live view on 127.0.0.1:live_port (0: any free port). Returns 0,
+ * or -1 with OSError set (a port in use, for example). */
+static int start_live_server(const struct start_request *request, const char *version)
+{
+    struct live_server_options options = {
+        .port = (uint16_t)request->live_port,
+        .pid = (uint64_t)getpid(),
+        .command = request->command,
+        .python_version = version,
+    };
+    char error[ERROR_SIZE] = "";
+    uint16_t port = 0;
+    errno = 0;
+    if (live_server_start(&options, &port, error, sizeof error) < 0) {
+        raise_start_error(error, errno ? errno : EIO);
+        return -1;
+    }
+    return 0;
+}
+
+/* Undoes a start whose last step failed (the exception stays set). */
+static void stop_after_failed_start(const struct start_request *request)
+{
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    native_stack_end();
+    allocation_hooks_uninstall();
+    gc_callback_remove();
+    char error[ERROR_SIZE] = "";
+    recorder_stop(error, sizeof error);
+    if (request->path) {
+        unlink(request->path);
+    }
+    PyErr_Restore(type, value, traceback);
+}
+
 static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywords)
 {
     (void)self;
@@ -415,6 +460,10 @@ static PyObject *start_tracking(PyObject *self, PyObject *args, PyObject *keywor
         if (request.path) {
             unlink(request.path);
         }
+        return NULL;
+    }
+    if (request.live_port >= 0 && start_live_server(&request, version) < 0) {
+        stop_after_failed_start(&request);
         return NULL;
     }
     /* After the hooks: a disposition the program sets from now on is seen. */
@@ -454,6 +503,7 @@ static PyObject *stop_tracking(PyObject *self, PyObject *unused)
     char error[ERROR_SIZE] = "";
     int result;
     Py_BEGIN_ALLOW_THREADS
+    live_server_stop(); /* tells the viewer the recording ended */
     result = recorder_stop(error, sizeof error);
     Py_END_ALLOW_THREADS
     line_numbers_release();
@@ -574,7 +624,21 @@ static PyObject *watch_exec(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* live_port(): the port the live view is served on, or None. */
+static PyObject *live_port(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    uint16_t port = live_server_port();
+    if (!port) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(port);
+}
+
 static PyMethodDef tracker_methods[] = {
+    {"live_port", live_port, METH_NOARGS,
+     "The port of 127.0.0.1 the live view is served on, or None."},
     {"watch_exec", watch_exec, METH_VARARGS,
      "watch_exec(notes_path, follow=False, bootstrap_dir='', executable='')\n--\n\n"
      "Append a line to notes_path for each Python program exec'd that will not record "
@@ -583,8 +647,9 @@ static PyMethodDef tracker_methods[] = {
      "start_tracking(path, *, overwrite=False, max_stack_depth=128, python_allocators=False, "
      "track_gc=True, rss_interval=0.01, command='', live_table=False, aggregate_interval=0.0, "
      "sample_rate=1.0, sample_interval=0, seed=None, ..., total_frames=False, "
-     "new_references=False, ring_events=0, ring_window=0.0, ring_max_bytes=0, ring_dump_at=0)"
-     "\n--\n\nStart recording into path (None: the live table only). total_frames: count the "
+     "new_references=False, ring_events=0, ring_window=0.0, ring_max_bytes=0, ring_dump_at=0, "
+     "live_port=-1)\n--\n\nStart recording into path (None: the live table only); "
+     "live_port >= 0 also serves the live view. total_frames: count the "
      "frames of stacks cut at max_stack_depth (tracemalloc's total_nframe); new_references: "
      "give a live block reused from a free list the stack of its reuse (3.13+)."},
     {"stop_tracking", stop_tracking, METH_NOARGS,

@@ -10,7 +10,7 @@
 #include "core/recording/stack_figures.h"
 #include "core/base/tracker_memory.h"
 
-#define FREE_SLOT_ALLOCATOR UINT16_MAX
+#define FREE_SLOT_ALLOCATOR 0xFFu /* the 8-bit field's largest value */
 #define NO_FREE_SLOT UINT64_MAX
 
 enum block_family { FAMILY_MALLOC, FAMILY_PYMALLOC, FAMILY_MAPPING, FAMILY_COUNT };
@@ -26,13 +26,17 @@ static struct {
     size_t block_capacity;
     uint64_t free_slot;
     struct stack_figures figures;
+    int keep_threads;
+    struct thread_figures threads;
     uint64_t allocation_count;
     uint64_t allocated_bytes;
     uint64_t free_count;
     uint32_t sample_mode; /* CAPTURE_SAMPLING_* */
     uint64_t sample_mean;
     int sampled;
-} table = {.mutex = PTHREAD_MUTEX_INITIALIZER, .free_slot = NO_FREE_SLOT};
+} table = {.mutex = PTHREAD_MUTEX_INITIALIZER,
+           .free_slot = NO_FREE_SLOT,
+           .threads = {.free_share = UINT64_MAX}};
 
 static enum block_family family_of(uint32_t allocator)
 {
@@ -57,6 +61,7 @@ static void table_empty_locked(void)
     table.block_count = table.block_capacity = 0;
     table.free_slot = NO_FREE_SLOT;
     stack_figures_clear(&table.figures);
+    thread_figures_clear(&table.threads);
     table.allocation_count = table.allocated_bytes = table.free_count = 0;
 }
 
@@ -65,6 +70,7 @@ int live_table_enable(void)
     pthread_mutex_lock(&table.mutex);
     table_empty_locked();
     table.enabled = 1;
+    table.keep_threads = 0;
     table.sample_mode = 0;
     table.sample_mean = 0;
     table.sampled = 0;
@@ -155,6 +161,9 @@ static int block_remove(enum block_family family, uint64_t address,
     }
     struct live_table_block block = table.blocks[index];
     stack_figures_release_weighted(&table.figures, block.stack_id, block.size, block.weight);
+    if (table.keep_threads) {
+        thread_figures_release(&table.threads, block.thread_id, block.stack_id, block.size);
+    }
     slot_give_back(index);
     if (removed) {
         *removed = block;
@@ -197,6 +206,10 @@ static void block_add(const struct live_table_block *block, int counted)
         hash_map_remove(&table.addresses[family], block->address, NULL);
         slot_give_back(index);
         return;
+    }
+    if (table.keep_threads) {
+        /* a failure leaves the thread's figures short; release ignores it */
+        thread_figures_allocate(&table.threads, block->thread_id, block->stack_id, block->size);
     }
     if (!counted) {
         uncount_allocation(block->stack_id, block); /* a remainder of a trimmed mapping */
@@ -256,6 +269,11 @@ static void mapping_release(uint64_t address, uint64_t size)
 
 void live_table_apply(const struct recorded_event *event)
 {
+    live_table_apply_from_thread(event, 0);
+}
+
+void live_table_apply_from_thread(const struct recorded_event *event, uint32_t thread_id)
+{
     if (!table.enabled) {
         return;
     }
@@ -263,14 +281,25 @@ void live_table_apply(const struct recorded_event *event)
     case EVENT_ALLOCATION: {
         double probability = capture_sampling_keep_probability(
             table.sample_mode, table.sample_mean, event->size);
-        struct live_table_block block = {event->address, event->size, event->value,
-                                         event->allocator, event->total_frames,
-                                         1.0 / probability};
+        uint32_t bounded = thread_id > THREAD_FIGURES_MAX_THREAD_ID ? THREAD_FIGURES_MAX_THREAD_ID
+                                                                    : thread_id;
+        struct live_table_block block = {.address = event->address,
+                                         .size = event->size,
+                                         .stack_id = event->value,
+                                         .allocator = event->allocator,
+                                         .thread_id = bounded,
+                                         .total_frames = event->total_frames,
+                                         .weight = 1.0 / probability};
         block_add(&block, 1);
         break;
     }
     case EVENT_NEW_REFERENCE:
         block_restack(event->address, event->value, event->total_frames);
+        break;
+    case EVENT_THREAD_NAME:
+        if (table.keep_threads) {
+            thread_figures_name(&table.threads, thread_id, event->value);
+        }
         break;
     case EVENT_SAMPLING:
         sampling_set_locked(event->allocator, event->size);
@@ -432,10 +461,107 @@ size_t live_table_memory(void)
 {
     pthread_mutex_lock(&table.mutex);
     size_t total = table.block_capacity * sizeof *table.blocks +
-                   table.figures.capacity * sizeof *table.figures.entries;
+                   table.figures.capacity * sizeof *table.figures.entries +
+                   thread_figures_memory(&table.threads);
     for (int family = 0; family < FAMILY_COUNT; family++) {
         total += hash_map_memory(&table.addresses[family]);
     }
     pthread_mutex_unlock(&table.mutex);
     return total;
+}
+
+/* --- per-thread figures (the live view) ---------------------------------- */
+
+void live_table_keep_threads(int keep)
+{
+    pthread_mutex_lock(&table.mutex);
+    table.keep_threads = keep;
+    if (!keep) {
+        thread_figures_clear(&table.threads);
+    }
+    pthread_mutex_unlock(&table.mutex);
+}
+
+void live_table_describe_thread(uint32_t thread_id, int32_t native_tid, const char *name)
+{
+    pthread_mutex_lock(&table.mutex);
+    if (table.keep_threads) {
+        thread_figures_describe(&table.threads, thread_id, native_tid, name);
+    }
+    pthread_mutex_unlock(&table.mutex);
+}
+
+int live_table_copy_threads(struct live_table_thread **threads, size_t *count)
+{
+    pthread_mutex_lock(&table.mutex);
+    size_t bound = thread_figures_thread_bound(&table.threads);
+    size_t seen = 0;
+    for (size_t index = 0; index < bound; index++) {
+        seen += table.threads.threads[index].thread_id != 0;
+    }
+    struct live_table_thread *copy = tracker_malloc((seen ? seen : 1) * sizeof *copy);
+    size_t stored = 0;
+    for (size_t index = 0; copy && index < bound; index++) {
+        const struct thread_figures_thread *thread = &table.threads.threads[index];
+        if (thread->thread_id == 0) {
+            continue;
+        }
+        struct live_table_thread *out = &copy[stored++];
+        out->thread_id = thread->thread_id;
+        out->native_tid = thread->native_tid;
+        memcpy(out->name, thread->name, sizeof out->name);
+        out->name_sid = thread->name_sid;
+        out->live_bytes = thread->live_bytes;
+        out->live_count = thread->live_count;
+    }
+    pthread_mutex_unlock(&table.mutex);
+    if (!copy) {
+        return -1;
+    }
+    *threads = copy;
+    *count = seen;
+    return 0;
+}
+
+void live_table_free_threads(struct live_table_thread *threads, size_t count)
+{
+    tracker_free(threads, (count ? count : 1) * sizeof *threads);
+}
+
+/* Fills out (when not NULL) with thread_id's live shares; returns how many.
+ * Call with the mutex held. */
+static size_t thread_stacks_collect_locked(uint32_t thread_id, struct live_table_stack *out)
+{
+    size_t stored = 0;
+    for (size_t index = 0; index < table.threads.share_count; index++) {
+        const struct thread_stack_share *share = &table.threads.shares[index];
+        if (share->live_count == 0 || share->thread_id != thread_id) {
+            continue; /* a free slot, or another thread's */
+        }
+        if (out) {
+            out[stored] = (struct live_table_stack){.stack_id = share->stack_id,
+                                                    .live_bytes = share->live_bytes,
+                                                    .live_count = share->live_count};
+        }
+        stored++;
+    }
+    return stored;
+}
+
+int live_table_copy_thread_stacks(uint32_t thread_id, struct live_table_stack **stacks,
+                                  size_t *count)
+{
+    pthread_mutex_lock(&table.mutex);
+    size_t wanted = thread_stacks_collect_locked(thread_id, NULL);
+    struct live_table_stack *copy = tracker_malloc((wanted ? wanted : 1) * sizeof *copy);
+    if (copy) {
+        thread_stacks_collect_locked(thread_id, copy);
+    }
+    pthread_mutex_unlock(&table.mutex);
+    if (!copy) {
+        return -1;
+    }
+    *stacks = copy;
+    *count = wanted;
+    return 0;
 }

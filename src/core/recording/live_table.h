@@ -36,17 +36,22 @@
 #include <stdint.h>
 
 #include "core/recording/stack_figures.h"
+#include "core/recording/thread_figures.h"
 
 struct recorded_event;
 
 struct live_table_block {
     uint64_t address;
-    uint64_t size;
+    /* Bit fields keep a block at 32 bytes with its thread and the frame
+     * count of a cut stack (no user-space block reaches 2^48 bytes). */
+    uint64_t size : 48;
+    uint64_t total_frames : 16; /* frames of the cut stack; 0: stack_id holds them all */
     uint32_t stack_id;
-    uint16_t allocator;    /* ALLOCATOR_* */
-    uint16_t total_frames; /* frames of the cut stack; 0: stack_id holds them all */
-    double weight;         /* 1/p: how many blocks of the whole it stands for */
+    uint32_t allocator : 8;  /* ALLOCATOR_* */
+    uint32_t thread_id : 24; /* the allocating thread (thread_figures.h bounds it) */
+    double weight;           /* 1/p: how many blocks of the whole it stands for */
 };
+_Static_assert(sizeof(struct live_table_block) == 32, "a live block stays 32 bytes");
 
 struct live_table_stack {
     uint32_t stack_id;
@@ -87,11 +92,41 @@ void live_table_set_sampling(uint32_t mode, uint64_t mean);
 int live_table_enabled(void);
 
 /* Writer side: applies one event; call between lock and unlock. Events of
- * kinds other than allocations, frees, munmaps and sampling changes are
- * ignored. */
+ * kinds other than allocations, frees, munmaps, sampling changes and thread
+ * names are ignored. live_table_apply is live_table_apply_from_thread with
+ * thread 0. */
 void live_table_lock(void);
 void live_table_apply(const struct recorded_event *event);
+void live_table_apply_from_thread(const struct recorded_event *event, uint32_t thread_id);
 void live_table_unlock(void);
+
+/*
+ * Per-thread figures (the live view's per-thread selector): off by
+ * default; live_table_keep_threads(1) turns them on (call before events
+ * arrive: blocks added before are not in them), and live_table_enable
+ * turns them off. live_table_describe_thread records a thread's kernel
+ * name (the writer calls it for each thread it declares).
+ */
+void live_table_keep_threads(int keep);
+void live_table_describe_thread(uint32_t thread_id, int32_t native_tid, const char *name);
+
+struct live_table_thread {
+    uint32_t thread_id;
+    int32_t native_tid;
+    char name[16]; /* the kernel's name, NUL-terminated unless 16 bytes long */
+    uint32_t name_sid; /* the name the program gave it (interned), 0: none */
+    uint64_t live_bytes;
+    uint64_t live_count;
+};
+
+/* Stores in *threads a copy of every thread seen (freed with
+ * live_table_free_threads). Returns 0 or -1 (no memory). */
+int live_table_copy_threads(struct live_table_thread **threads, size_t *count);
+void live_table_free_threads(struct live_table_thread *threads, size_t count);
+/* As live_table_copy_stacks, for what thread_id holds now: only stack_id,
+ * live_bytes and live_count are filled in (the rest is 0). */
+int live_table_copy_thread_stacks(uint32_t thread_id, struct live_table_stack **stacks,
+                                  size_t *count);
 
 /* Current and peak traced bytes and the event counts. */
 void live_table_get_totals(struct live_table_totals *totals);

@@ -135,8 +135,9 @@ int recorder_open_output(const struct recorder_options *options, const struct by
     __atomic_store_n(&recorder.ring_mode, 0, __ATOMIC_RELEASE);
     recorder.streaming = options->path && !options->aggregate_interval_ns && !ring;
     recorder.aggregate_interval_ns = options->path && !ring ? options->aggregate_interval_ns : 0;
-    if (options->live_table || !recorder.streaming) {
+    if (options->live_table || options->live_threads || !recorder.streaming) {
         live_table_enable();
+        live_table_keep_threads(options->live_threads);
         live_table_set_sampling(live_table_sample_mode(options), live_table_sample_mean(options));
     } else {
         live_table_disable();

@@ -31,6 +31,8 @@ struct recorder_options {
      * aggregate_interval_ns, path gets a snapshot of the live table this
      * often and at stop instead of the events (see aggregate_writer.h). */
     int live_table;
+    int live_threads;           /* the live table keeps per-thread figures too
+                                   (the live view; implies live_table) */
     uint64_t aggregate_interval_ns;
     int follow_fork;            /* 1: a forked child records into path.<pid> */
     const char *fork_path;      /* with follow_fork: children record into

@@ -73,6 +73,7 @@ void recorder_fork_remember_options(const struct recorder_options *options)
         return;
     }
     remembered.options = *options;
+    remembered.options.live_threads = 0; /* a child serves no live view */
     snprintf(remembered.path, sizeof remembered.path, "%s", base);
     snprintf(remembered.python_version, sizeof remembered.python_version, "%s",
              options->python_version ? options->python_version : "");

@@ -136,6 +136,7 @@ static size_t order_events(struct event_block *blocks, uint64_t limit)
 static int declare_thread(const struct thread_record *thread, void *context)
 {
     struct thread_declarations *declarations = context;
+    live_table_describe_thread(thread->thread_id, thread->native_tid, thread->name);
     if (declarations->count == sizeof declarations->records / sizeof declarations->records[0]) {
         return -1; /* declared in a later round */
     }
@@ -195,7 +196,7 @@ static int encode_window(size_t length)
         if (recorder.ring_mode) {
             recorder_ring_take(staged);
         } else {
-            live_table_apply(&staged->event);
+            live_table_apply_from_thread(&staged->event, staged->thread_id);
         }
         if (recorder.streaming &&
             event_encoder_put(&recorder.encoder, &recorder.chunk, &staged->event,

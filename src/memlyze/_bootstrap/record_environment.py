@@ -40,6 +40,7 @@ TRACKER_OPTIONS = {
     "ring": None,
     "ring_dump_at": None,
     "ring_max_memory": None,
+    "live_port": None,
 }
 
 
@@ -166,7 +167,8 @@ def activate(config: dict) -> str | None:
         return f"bad MEMLYZE_RECORD environment variable: {error!r}"
 
     if is_descendant(config):
-        return _activate_descendant(config, path, options)
+        # The live view is the top process's: its port is taken.
+        return _activate_descendant(config, path, dict(options, live_port=None))
 
     # Only the first Python process records: `memlyze record` created the
     # capture file empty or with a placeholder header; anything else in it

@@ -30,6 +30,7 @@ COMMANDS = {
     "attach": "attach",
     "detach": "detach",
     "dump": "dump",
+    "live": "live",
 }
 
 _DESCRIPTIONS = {
@@ -47,6 +48,7 @@ _DESCRIPTIONS = {
     "attach": "start recording inside a running Python process (gdb)",
     "detach": "stop the recording memlyze attach started",
     "dump": "ask a running --ring process to write its window (sends SIGUSR2)",
+    "live": "live view (Textual) of a process run with --live PORT",
 }
 
 

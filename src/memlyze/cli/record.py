@@ -127,6 +127,8 @@ def check_ring_options(options: argparse.Namespace) -> None:
         return
     if options.aggregate:
         raise UsageError("--ring cannot be combined with --aggregate")
+    if options.live is not None:
+        raise UsageError("--ring cannot be combined with --live yet")
     if options.follow_fork or options.follow_subprocesses:
         raise UsageError("--ring cannot be combined with --follow-fork or "
                          "--follow-subprocesses yet")
@@ -136,6 +138,26 @@ def check_ring_options(options: argparse.Namespace) -> None:
         _check_ring(options.ring, options.ring_dump_at, options.ring_max_memory, False, False)
     except ValueError as error:
         raise UsageError(str(error)) from None
+def live_port(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def check_live_port_free(port: int | None) -> None:
+    """A named port already taken on 127.0.0.1 is said before the program
+    runs (the tracker, failing to bind it, would stop the program)."""
+    if not port:
+        return
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise CliError(f"cannot serve the live view on 127.0.0.1:{port}: "
+                           f"{os_error_text(error)}") from None
 
 
 def stack_depth(text: str) -> int:
@@ -225,7 +247,11 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ring-max-memory", type=ring_max_memory, default=None, metavar="BYTES",
                         help="with --ring: the most memory the window may take (default: "
                              "64MiB); a time window is shortened to fit")
-    # Room for later (SPEC 1.1): --live.
+    parser.add_argument("--live", nargs="?", const=0, default=None, type=live_port,
+                        metavar="PORT",
+                        help="also serve a live view on 127.0.0.1:PORT (no PORT: a free "
+                             "one, printed on stderr); watch it with: memlyze live PORT. The "
+                             "capture is written as without it (docs/live.md)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,9 +269,12 @@ def split_options(parser: argparse.ArgumentParser, argv: list[str], stop_at=()) 
     ``-c`` for `run`). Everything from there on belongs to the program.
     """
     takes_value = {}
+    optional_value = set()  # options whose value may be left out (--live [PORT])
     for action in parser._actions:
         for option in action.option_strings:
             takes_value[option] = action.nargs != 0
+            if action.nargs == "?":
+                optional_value.add(option)
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -260,7 +289,12 @@ def split_options(parser: argparse.ArgumentParser, argv: list[str], stop_at=()) 
             exact = name in takes_value
             if exact or len(matches) == 1:
                 option = name if exact else matches[0]
-                if takes_value[option] and "=" not in token:
+                if option in optional_value:
+                    # only a number is its value: `--live app.py` runs app.py
+                    following = argv[index + 1] if index + 1 < len(argv) else ""
+                    if "=" not in token and following.isascii() and following.isdigit():
+                        index += 1
+                elif takes_value[option] and "=" not in token:
                     index += 1
             index += 1
             continue
@@ -496,6 +530,7 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
     check_ring_options(options)
     program = find_program(command[0], dict(os.environ))
     path = expand_output(options.output, name or script_name(command))
+    check_live_port_free(options.live)
     # A Python that ignores the hook (-I, -E, -S) leaves the file empty,
     # and reports then say no Python process recorded into it.
     placeholder = b"" if hook_disabling_flags(command) else placeholder_header(command, program)
@@ -525,6 +560,7 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         ring=options.ring,
         ring_dump_at=options.ring_dump_at,
         ring_max_memory=options.ring_max_memory,
+        live_port=options.live,
     )
     for stream in (sys.stdout, sys.stderr):
         try:
