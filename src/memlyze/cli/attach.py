@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LIVE_CAPTURE_NAME = "memlyze-attach-{pid}.mlyze"  # without -o, in the working directory
+
+
 def capture_path(output: str, pid: int) -> str:
     """The absolute capture path (the process has its own working directory)."""
     if not output:
@@ -116,16 +119,15 @@ def main(argv: list[str]) -> int:
 
     options = build_parser().parse_args(argv)
     pid = options.pid
-    if options.output is None:
-        # Without -o the tracker is to serve the live view (request field
-        # live_port, then exec memlyze live PORT): not in this build yet.
-        raise CliError("the live view is not available in this build; use -o FILE")
-    path = capture_path(options.output, pid)
+    # Without -o: the live view of the process, its capture under a default
+    # name beside it, and quitting the view detaches.
+    live_port = None if options.output else free_local_port()
+    path = capture_path(options.output or LIVE_CAPTURE_NAME, pid)
     try:
         prepared = requests.prepare(pid)
         check_output_file(path, options.force)
         fields = requests.request_fields("start", path=path, force=options.force,
-                                         duration=options.duration, live_port=None,
+                                         duration=options.duration, live_port=live_port,
                                          **tracker_options(options))
         channel, state, message = requests.send(prepared, fields, options.wait)
     except AttachError as error:
@@ -133,11 +135,36 @@ def main(argv: list[str]) -> int:
     with channel:
         if state != "started":
             raise CliError(message)
+        if live_port is not None:
+            return _watch_then_detach(pid, live_port, path)
         if options.duration is None:
             sys.stderr.write(f"memlyze: recording process {pid} into {shlex.quote(path)}; "
                              f"stop with: memlyze detach {pid}\n")
             return 0
         return _wait_for_the_end(channel, pid, path, options.duration)
+
+
+def free_local_port() -> int:
+    """A port free on 127.0.0.1 now, for the target's live view."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _watch_then_detach(pid: int, port: int, path: str) -> int:
+    """Runs the live view until the user quits it, then stops the recording."""
+    from memlyze.cli import detach, live
+
+    sys.stderr.write(f"memlyze: recording process {pid} into {shlex.quote(path)}; live view "
+                     f"on 127.0.0.1:{port} (quitting it detaches)\n")
+    try:
+        viewed = live.main([str(port)])
+    finally:
+        if os.path.exists(f"/proc/{pid}"):
+            detach.main([str(pid)])
+    return viewed
 
 
 def _wait_for_the_end(channel, pid: int, path: str, duration: float) -> int:
