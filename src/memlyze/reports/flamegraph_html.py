@@ -106,6 +106,10 @@ def _csp(script: str) -> str:
     ])
 
 
+# For the other self-contained pages (table_html.py).
+content_security_policy = _csp
+
+
 def render(flame_data: dict) -> str:
     """The complete HTML page for ``flame_data`` (see flame_data.py for its shape)."""
     template = _asset("flamegraph.html")
