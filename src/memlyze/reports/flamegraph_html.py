@@ -40,6 +40,7 @@ SCRIPTS = (
     "flamegraph_search.js",   # search, tooltip and canvas mouse handling
     "flamegraph_chart.js",    # the memory-over-time chart (SVG)
     "flamegraph_range.js",    # the temporal range selection on the chart
+    "flamegraph_controls.js", # thread selector, hide import / interpreter frames
     "flamegraph_main.js",     # header, window.memlyzeFlame, start-up
 )
 _SCRIPT_OPEN = '(function () {\n  "use strict";\n'
