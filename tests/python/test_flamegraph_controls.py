@@ -127,6 +127,30 @@ def test_thread_selector_shows_one_thread_or_all(browser, threads_capture):
         page.close()
 
 
+def test_thread_selector_keeps_a_time_range(browser, threads_capture):
+    """A range chosen on a --temporal page stays chosen when the thread
+    changes: its figures become that thread's."""
+    directory, capture = threads_capture
+    loaded = open_page(browser, page_of(directory, capture, "temporal.html", "--temporal"))
+    page = loaded.page
+    try:
+        assert page.evaluate("memlyzeFlame.state().range") is None
+        everything = page.evaluate("memlyzeFlame.selectRange(0, 1e6)")
+        assert everything["bytes"] >= bytearray_bytes(20_000_000) + bytearray_bytes(30_000_000)
+        worker = next(thread["name"] for thread in page.evaluate("memlyzeFlame.state().controls.threads")
+                      if "worker" in thread["name"])
+        state = page.evaluate("(name) => memlyzeFlame.setThread(name) && memlyzeFlame.state()", worker)
+        assert state["range"] is not None
+        worker_bytes = bytearray_bytes(20_000_000)
+        assert worker_bytes <= state["totalBytes"] < worker_bytes + 200_000, state["totalBytes"]
+        assert page.evaluate("memlyzeFlame.findNodes('main_work')") == []
+        assert page.evaluate("memlyzeFlame.findNodes('worker')") != []
+        assert "worker" in page.inner_text("#selection-label")
+        assert loaded.problems() == [], loaded.problems()
+    finally:
+        page.close()
+
+
 def is_import_frame(function, file):
     return file.startswith("<frozen importlib._bootstrap")
 
