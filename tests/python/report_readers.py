@@ -5,7 +5,7 @@ bytes in total (the peak, or what leaked) and the bytes per location, a
 location being (function, file, line) of the innermost Python frame
 (``NO_FRAME`` for memory allocated with no Python frame). Every reader
 takes the report's exact, machine-readable form (JSON, CSV, the data-value
-attributes of an HTML table, the JSON inside the flame graph page, a decoded
+attributes of an HTML table, the JSON inside the table and flame graph pages, a decoded
 pprof file, the Python data layer), never rounded text, so figures compare
 as integers.
 """
@@ -128,17 +128,25 @@ def _where_key(function: str, where: str) -> tuple:
     return _key(function, file, line)
 
 
+def table_page_data(page: str) -> dict:
+    """The JSON rows inside a `memlyze table --html` page."""
+    found = re.search(r'<script type="application/json" id="table-data">(.*?)</script>', page, re.S)
+    return json.loads(found.group(1))
+
+
 def table_html(capture, selection, directory: Path) -> Figures:
-    """`memlyze table --html`: columns bytes, %, count, leaked, allocated,
-    allocations, function, location."""
+    """`memlyze table --html`: the rows of the page's data (its columns
+    function, file, line, bytes, ...)."""
     out = directory / f"table-{selection}.html"
     run("table", "--html", "--sort", "bytes", "-o", out,
         *selector_args(selection), capture, cwd=directory)
     figures = Figures("table --html", 0)
-    for cells in html_rows(out.read_text(encoding="utf-8")):
-        nbytes = cells[0][0]
+    data = table_page_data(out.read_text(encoding="utf-8"))
+    rows, strings = data["rows"], data["strings"]
+    for function, file, line, nbytes in zip(rows["function"], rows["file"], rows["line"],
+                                            rows["bytes"]):
         figures.total += nbytes
-        _add(figures.locations, _where_key(cells[6][1], cells[7][1]), nbytes)
+        _add(figures.locations, _key(strings[function], strings[file], line), nbytes)
     return figures
 
 

@@ -103,5 +103,5 @@ def test_every_installed_script_is_joined_into_the_page():
     """A script file installed but not listed in SCRIPTS would be silently
     missing from every page (a listed file that is not installed fails at
     render)."""
-    installed = sorted(path.name for path in flamegraph_html.STATIC.glob("*.js"))
+    installed = sorted(path.name for path in flamegraph_html.STATIC.glob("flamegraph_*.js"))
     assert installed == sorted(flamegraph_html.SCRIPTS)

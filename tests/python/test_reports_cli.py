@@ -1,7 +1,6 @@
 """memlyze tree, table and diff on ground-truth workloads, escaping in the HTML
 pages, and bad input (no allocations, a SIGKILLed capture, missing snapshots)."""
 
-import html
 import re
 import shutil
 
@@ -50,8 +49,14 @@ def test_table_html_escapes_names(tmp_path):
     check(memlyze("table", "--html", "--leaks", "-o", "evil.html", "evil.mlyze", cwd=tmp_path))
     page = (tmp_path / "evil.html").read_text()
     assert "<img src=x" not in page
-    assert html.escape("<img src=x onerror=alert(1)>.py") in page
-    assert page.count("<script>") == 1  # only the page's own sorting script
+    # the name travels only in the page's JSON, escaped there
+    assert "\\u003cimg src=x onerror=alert(1)\\u003e.py" in page
+    assert page.count("<script>") == 1  # only the page's own script (and its data)
+    assert "script-src 'sha256-" in page  # no other script can run
+    from report_readers import table_page_data
+
+    data = table_page_data(page)
+    assert "<img src=x onerror=alert(1)>.py" in data["strings"]
 
 
 def test_diff_between_captures_and_snapshots(tmp_path):

@@ -19,7 +19,7 @@ META_KEYS = {"command": str, "pid": int, "python_version": str, "duration_s": fl
 
 
 def check_contract(data):
-    assert set(data) == {"meta", "strings", "nodes", "timeline", "temporal"}
+    assert set(data) == {"meta", "strings", "nodes", "timeline", "temporal", "marks"}
     for key, kind in META_KEYS.items():
         assert isinstance(data["meta"][key], kind), (key, data["meta"][key])
     strings, nodes = data["strings"], data["nodes"]
@@ -29,6 +29,9 @@ def check_contract(data):
     for column in ("parent", "function", "file", "line", "bytes", "count", "self_bytes"):
         assert len(nodes[column]) == count, column
     assert nodes["parent"][0] == -1 and strings[nodes["function"][0]] == "<all>"
+    marks = data["marks"] or {"thread": [], "trimmed": []}
+    assert all(nodes["parent"][node] == 0 for node in marks["thread"])
+    assert all(0 < node < count for node in marks["trimmed"])
     children_bytes = [0] * count
     for index in range(1, count):
         parent = nodes["parent"][index]
@@ -204,6 +207,13 @@ def test_threads(snapshots_capture):
     labels = [split["strings"][split["nodes"]["function"][index]]
               for index, parent in enumerate(split["nodes"]["parent"]) if parent == 0]
     assert len(labels) >= 2 and all(label.startswith("thread ") for label in labels), labels
+    # the page's data: split, its thread nodes marked, the page starting merged
+    controls = build_flame_data(capture, selection="leaks", page_controls=True, progress=None)
+    check_contract(controls)
+    assert controls["meta"]["split_threads"] is False
+    marked = [controls["strings"][controls["nodes"]["function"][node]]
+              for node in controls["marks"]["thread"]]
+    assert sorted(marked) == sorted(labels) and controls["marks"]["trimmed"] == []
     with pytest.raises(ReportError, match="no thread"):
         build_flame_data(capture, thread="no-such-thread", progress=None)
 

@@ -249,8 +249,10 @@ static PyMethodDef collection_methods[] = {
     {"tree", (PyCFunction)(void (*)(void))collection_tree, METH_VARARGS | METH_KEYWORDS,
      "tree(*, selection='peak', thread=None, include=(), exclude=(), inverted=False,\n"
      "split_threads=False, temporal=False, other_fraction=0.0005, max_nodes=50000,\n"
-     "max_folded_fraction=0.0, all_native_frames=False) -> dict: nodes (columns),\n"
-     "truncated, other_threshold, folded_count, folded_bytes, intervals."},
+     "max_folded_fraction=0.0, all_native_frames=False, mark_trimmed_frames=False) -> dict:\n"
+     "nodes (columns; trimmed: a native frame trimmed paths leave out, marked with\n"
+     "all_native_frames and mark_trimmed_frames), truncated, other_threshold, folded_count,\n"
+     "folded_bytes, intervals."},
     {"locations", (PyCFunction)(void (*)(void))collection_locations,
      METH_VARARGS | METH_KEYWORDS,
      "locations(*, selection='peak', thread=None, include=(), exclude=()) -> [(function,\n"

@@ -20,11 +20,11 @@ static const char *const node_kind_names[] = {"root", "frame", "thread", "no_fra
 /* Per-node columns of the tree() dict, filled one node at a time. */
 enum tree_column {
     COLUMN_PARENT, COLUMN_KIND, COLUMN_FUNCTION, COLUMN_FILE, COLUMN_LINE, COLUMN_THREAD,
-    COLUMN_BYTES, COLUMN_COUNT, COLUMN_SELF_BYTES, COLUMN_SELF_COUNT, COLUMN_TOTAL
+    COLUMN_BYTES, COLUMN_COUNT, COLUMN_SELF_BYTES, COLUMN_SELF_COUNT, COLUMN_TRIMMED, COLUMN_TOTAL
 };
 static const char *const column_names[COLUMN_TOTAL] = {
     "parent", "kind", "function", "file", "line", "thread", "bytes", "count", "self_bytes",
-    "self_count",
+    "self_count", "trimmed",
 };
 
 /* Returns the str of a string id, shared through cache (sid -> str). */
@@ -73,6 +73,8 @@ static int node_columns(const struct capture_reader *reader, const struct report
     values[COLUMN_COUNT] = unsigned_object(node->count);
     values[COLUMN_SELF_BYTES] = unsigned_object(node->self_bytes);
     values[COLUMN_SELF_COUNT] = unsigned_object(node->self_count);
+    values[COLUMN_TRIMMED] = PyBool_FromLong(node->kind == REPORT_NODE_FRAME && node->native &&
+                                             node->native->trimmed);
     for (int column = 0; column < COLUMN_TOTAL; column++) {
         if (!values[column]) {
             return -1;
@@ -159,7 +161,8 @@ PyObject *collection_tree(struct report_collection_object *self, PyObject *args,
     }
     static char *keywords[] = {"selection", "thread", "include", "exclude", "inverted",
                                "split_threads", "temporal", "other_fraction", "max_nodes",
-                               "max_folded_fraction", "all_native_frames", NULL};
+                               "max_folded_fraction", "all_native_frames",
+                               "mark_trimmed_frames", NULL};
     const char *selection = "peak";
     PyObject *thread = Py_None, *include = NULL, *exclude = NULL;
     struct report_tree_options options;
@@ -169,10 +172,10 @@ PyObject *collection_tree(struct report_collection_object *self, PyObject *args,
     PyObject *empty = PyTuple_New(0);
     include = exclude = empty;
     if (!empty || !PyArg_ParseTupleAndKeywords(
-                      args, kwargs, "|$sOOOpppdndp", keywords, &selection, &thread, &include,
+                      args, kwargs, "|$sOOOpppdndpp", keywords, &selection, &thread, &include,
                       &exclude, &options.inverted, &options.split_threads, &options.temporal,
                       &options.other_fraction, &max_nodes, &options.max_folded_fraction,
-                      &options.all_native_frames)) {
+                      &options.all_native_frames, &options.mark_trimmed_frames)) {
         Py_XDECREF(empty);
         return NULL;
     }

@@ -70,14 +70,16 @@ static uint64_t text_hash(uint64_t hash, const char *text)
     }
 }
 
-/* The native frame for (function, file, line), found or made; NULL: no memory. */
+/* The native frame for (function, file, line, trimmed), found or made;
+ * NULL: no memory. */
 static const struct report_native_frame *native_frame_of(struct merged_paths *paths,
                                                          const char *function, const char *file,
-                                                         uint32_t line, uint64_t *key)
+                                                         uint32_t line, int trimmed,
+                                                         uint64_t *key)
 {
     /* Halved, so that probing never reaches HASH_MAP_EMPTY_KEY. */
     uint64_t hash = text_hash(text_hash(UINT64_C(0xcbf29ce484222325), function), file);
-    hash = (hash ^ line) >> 1;
+    hash = (hash ^ line ^ (trimmed ? UINT64_C(1) << 40 : 0)) >> 1;
     struct report_native_frame **natives = (struct report_native_frame **)paths->natives.data;
     for (;; hash++) {
         uint64_t *found = hash_map_find(&paths->native_index, hash);
@@ -85,8 +87,8 @@ static const struct report_native_frame *native_frame_of(struct merged_paths *pa
             break;
         }
         const struct report_native_frame *known = natives[*found];
-        if (known->line == line && strcmp(known->function, function) == 0 &&
-            strcmp(known->file, file) == 0) {
+        if (known->line == line && known->trimmed == trimmed &&
+            strcmp(known->function, function) == 0 && strcmp(known->file, file) == 0) {
             *key = MERGED_PATH_NATIVE_KEY | *found;
             return known;
         }
@@ -99,6 +101,7 @@ static const struct report_native_frame *native_frame_of(struct merged_paths *pa
         return NULL;
     }
     frame->line = line;
+    frame->trimmed = trimmed;
     if (hash_map_put(&paths->native_index, hash, index) < 0) {
         return NULL;
     }
@@ -106,15 +109,17 @@ static const struct report_native_frame *native_frame_of(struct merged_paths *pa
     return frame;
 }
 
-/* Appends the step of one merged frame to paths->steps; 0 or -1. */
-static int append_step(struct merged_paths *paths, const struct merged_frame *frame)
+/* Appends the step of one merged frame to paths->steps (trimmed: a marked
+ * path's frame that trimmed paths leave out); 0 or -1. */
+static int append_step(struct merged_paths *paths, const struct merged_frame *frame, int trimmed)
 {
     struct merged_path_step step = {frame->frame_id, frame->frame_id, NULL};
     if (frame->kind == MERGED_FRAME_NATIVE) {
         char text[96];
         const char *file;
         const char *function = merged_frame_display_name(frame, text, sizeof text, &file);
-        step.native = native_frame_of(paths, function, file ? file : "", frame->line, &step.key);
+        step.native = native_frame_of(paths, function, file ? file : "", frame->line, trimmed,
+                                      &step.key);
         if (!step.native) {
             return -1;
         }
@@ -219,12 +224,15 @@ static int64_t span_add(struct merged_paths *paths, uint32_t stack_id, uint32_t 
     struct trim_marks marks = trim_marks_of(frames, frame_count);
     /* Without a Python frame there is no program frame to trim to. */
     int trim = !paths->all_native_frames && marks.outermost_python < frame_count;
+    int mark = paths->all_native_frames && paths->mark_trimmed &&
+               marks.outermost_python < frame_count;
     struct merged_path_span span = {paths->steps.size / sizeof(struct merged_path_step), 0};
     for (size_t index = 0; index < frame_count; index++) {
-        if (trim && trimmed_away(frames, index, &marks)) {
+        int away = (trim || mark) && trimmed_away(frames, index, &marks);
+        if (trim && away) {
             continue;
         }
-        if (append_step(paths, &frames[index]) < 0) {
+        if (append_step(paths, &frames[index], away) < 0) {
             return -1;
         }
         span.count++;

@@ -11,6 +11,11 @@
  * between Python frames, or between the innermost Python frame and the C
  * extension it called, are dropped; C extension and library frames, and the
  * interpreter frames below them, are kept.
+ *
+ * Marked paths (all_native_frames and mark_trimmed set) keep every frame,
+ * and the frames trimmed paths drop are distinct native frames with their
+ * trimmed flag set: dropping the marked frames of a marked path gives its
+ * trimmed path.
  */
 #ifndef MEMLYZE_REPORT_MERGED_PATHS_H
 #define MEMLYZE_REPORT_MERGED_PATHS_H
@@ -46,6 +51,7 @@ struct merged_paths {
     struct byte_buffer natives;  /* struct report_native_frame * */
     struct byte_buffer scratch;  /* struct merged_frame */
     int all_native_frames;       /* 0: trimmed paths (see above) */
+    int mark_trimmed;            /* with all_native_frames: marked paths (see above) */
 };
 
 void merged_paths_init(struct merged_paths *paths, struct capture_reader *reader);

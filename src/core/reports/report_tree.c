@@ -532,6 +532,7 @@ int report_tree_build(const struct report_collection *collection,
     hash_map_init(&full.thread_index);
     merged_paths_init(&full.merged, report_collection_reader(collection));
     full.merged.all_native_frames = options->all_native_frames;
+    full.merged.mark_trimmed = options->mark_trimmed_frames;
     int result = build_full(collection, options, &full);
     if (result == 0) {
         result = bound_and_emit(collection, &full, options, tree);

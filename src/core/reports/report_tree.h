@@ -48,6 +48,7 @@ struct report_native_frame {
     char *function; /* the function, or "<unresolved 0x... (reason)>" */
     char *file;     /* "" when unknown (the object's path when unresolved) */
     uint32_t line;
+    int trimmed;    /* marked paths: a frame trimmed paths leave out */
 };
 
 struct report_node {
@@ -82,6 +83,10 @@ struct report_tree_options {
     size_t max_nodes;      /* at least 4 */
     double max_folded_fraction; /* e.g. 0.01; 0: the budget folds what it must */
     int all_native_frames; /* --native paths: 0 trimmed (report_merged_paths.h), 1 all */
+    /* With all_native_frames: the frames trimmed paths leave out are nodes
+     * of their own, their native frame's trimmed set, so that a page can
+     * show either view of one tree. */
+    int mark_trimmed_frames;
 };
 
 struct report_tree {

@@ -46,7 +46,8 @@ def add_flame_options(parser, snapshot: bool = True) -> None:
                         help="also embed when each allocation was made and freed, so a time range "
                              "can be chosen on the page")
     parser.add_argument("--split-threads", action="store_true",
-                        help="one subtree per thread under the root")
+                        help="start with one subtree per thread under the root (the page's "
+                             "thread selector changes it)")
     parser.add_argument("--min-share", type=_percent, default=0.0, metavar="P",
                         help="fold frames holding less than P%% of the selection into 'other' "
                              "(a smaller page; default: fold only past 50,000 frames, and never "
@@ -92,7 +93,8 @@ def load_flame_data(options, merged: bool = False) -> dict:
         extra = {}
     else:
         build = build_flame_data
-        extra = {"split_threads": options.split_threads, "temporal": options.temporal}
+        extra = {"split_threads": options.split_threads, "temporal": options.temporal,
+                 "page_controls": True}
     try:
         return build(
             paths if merged else paths[0],

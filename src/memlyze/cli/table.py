@@ -62,8 +62,8 @@ def text(report, rows: list[dict], path: str, top: int | None) -> str:
     return "\n".join(out)
 
 
-def html_page(report, rows: list[dict], path: str) -> str:
-    from memlyze.reports.table_html import cell, page
+def html_page(report, rows: list[dict], path: str, sort: str = "bytes") -> str:
+    from memlyze.reports.table_html import StringTable, location_columns, location_page
 
     total = sum(row["bytes"] for row in rows)
     notes = [f"{path}: {report.header['command'] or '-'}",
@@ -75,17 +75,38 @@ def html_page(report, rows: list[dict], path: str) -> str:
         from memlyze.reports.report_data import AGGREGATE_NOTE
 
         notes.append(AGGREGATE_NOTE)
-    body = [[cell(fmt.human_bytes(row["bytes"]), row["bytes"], "number"),
-             cell(fmt.percent(row["bytes"], total), row["bytes"], "number"),
-             cell(fmt.human_count(row["count"]), row["count"], "number"),
-             cell(fmt.human_bytes(row["leaked_bytes"]), row["leaked_bytes"], "number"),
-             cell(fmt.human_bytes(row["total_bytes"]), row["total_bytes"], "number"),
-             cell(fmt.human_count(row["total_count"]), row["total_count"], "number"),
-             cell(row["function"]),
-             cell(f"{row['file']}:{row['line']}" if row["file"] else "", css="where")]
-            for row in rows]
-    return page("memlyze table", notes, ["bytes", "%", "count", "leaked", "allocated",
-                                         "allocations", "function", "location"], body)
+    strings = StringTable()
+    data = {"selection_bytes": total, "sorted_by": sort,
+            "rows": location_columns(rows, strings), "threads": [], "thread_rows": None}
+    per_thread = thread_rows(report)
+    if per_thread:
+        columns = None
+        for index, (label, rows_of_thread) in enumerate(per_thread):
+            data["threads"].append(label)
+            columns = location_columns(rows_of_thread, strings, index, columns)
+        data["thread_rows"] = columns
+    data["strings"] = strings.table
+    return location_page("memlyze table", notes, data)
+
+
+def thread_rows(report) -> list[tuple[str, list[dict]]]:
+    """(label, rows) per thread that allocated, for the page's thread filter:
+    for one capture of several threads, with no --thread chosen."""
+    import copy
+
+    if getattr(report, "thread_id", 0) is not None:  # a MergedReport, or --thread
+        return []
+    threads = report.threads()
+    if len(threads) < 2:
+        return []
+    result = []
+    for thread_id, _, name in threads:
+        one = copy.copy(report)
+        one.thread_id = thread_id
+        rows = sorted_rows(one, "bytes")
+        if rows:
+            result.append((f"{name} ({thread_id})" if name else f"thread {thread_id}", rows))
+    return result
 
 
 def write_output(output: str | None, content: str) -> None:
@@ -120,7 +141,7 @@ def main(argv: list[str]) -> int:
     if output not in (None, "-"):
         warn_if_nothing_selected(len(rows), 0, f"the table in {output}", options)
     if options.html:
-        write_output(output, html_page(report, rows, path))
+        write_output(output, html_page(report, rows, path, options.sort))
     else:
         write_output(options.output, text(report, rows, path, options.top))
     return 0
@@ -136,7 +157,8 @@ def several(options) -> int:
             raise UsageError("table: --html of several captures needs --merge")
         output = options.output or default_html_name("table", options.file[0])
         check_output_file(output, options.force)
-        write_output(output, html_page(merged, sorted_rows(merged, options.sort), "merged"))
+        write_output(output, html_page(merged, sorted_rows(merged, options.sort), "merged",
+                                         options.sort))
         return 0
     sections = [tree_of(merged)]
     if options.merge:

@@ -18,6 +18,7 @@ Shape (the HTML page codes against it)::
      "nodes": {"parent", "function", "file", "line", "bytes", "count", "self_bytes"},
      "timeline": {"time_s", "heap_bytes", "rss_time_s", "rss_bytes", "gc_time_s",
                   "peak_time_s", "peak_bytes"},
+     "marks": None or {"thread": [node], "trimmed": [node]},
      "temporal": None or {"bucket_edges_s", "node", "alloc_bucket", "free_bucket",
                           "bytes", "count"}}
 
@@ -35,6 +36,17 @@ lists, per node whose allocations end there, the allocations by (alloc time
 bucket, free time bucket or -1 for never freed), so a page can compute
 "allocated in [t0, t1] and alive at t1" for any bucket range itself.
 Names and files are untrusted text from the profiled program.
+
+With page_controls=True the data carries what the page's controls need to
+change the view without a new page ("marks"): the tree is split by thread
+(marks["thread"]: the thread nodes, below the root; meta["split_threads"]
+says whether the page starts with them shown or merged), and a --native
+capture's tree keeps every native frame, the ones trimmed paths leave out
+being nodes of their own (marks["trimmed"]; meta["native_frames"] says
+whether the page starts with them hidden). The page merges the children of
+a hidden node into its parent's, so the 50,000-node budget holds for every
+view. Import machinery frames (importlib's bootstrap) are known on the page
+by their file names.
 """
 
 from __future__ import annotations
@@ -105,6 +117,14 @@ def _temporal(tree: dict, report) -> dict:
     }
 
 
+def _marks(tree: dict) -> dict:
+    nodes = tree["nodes"]
+    return {
+        "thread": [index for index, kind in enumerate(nodes["kind"]) if kind == "thread"],
+        "trimmed": [index for index, trimmed in enumerate(nodes["trimmed"]) if trimmed],
+    }
+
+
 def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: float) -> dict:
     header, summary = report.header, report.summary
     nodes = tree["nodes"]
@@ -143,7 +163,8 @@ def _meta(report, tree: dict, inverted: bool, split_threads: bool, min_share: fl
 def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, split_threads=False,
                      include=(), exclude=(), inverted=False, temporal=False,
                      temporary_threshold=1, min_share=0.0, max_nodes=MAX_NODES,
-                     native_frames="trimmed", time_range=None, progress="auto") -> dict:
+                     native_frames="trimmed", time_range=None, progress="auto",
+                     page_controls=False) -> dict:
     """The flame graph data of the capture at path (see the module docstring).
 
     selection: "peak" (default), "leaks", "temporary", "snapshot" (with
@@ -157,6 +178,8 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
     native_frames: "trimmed" (default) or "all" (see report_merged_paths.h).
     time_range=(t0, t1) in seconds selects what was allocated within it and
     is still alive at t1 (selection "range").
+    page_controls: also what the page needs to choose a thread and to show
+    or hide interpreter frames (see the module docstring).
     Raises OSError or CaptureError for unreadable captures and ValueError
     (ReportError) for selectors the capture cannot satisfy.
     """
@@ -169,9 +192,11 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
                          temporary_threshold=temporary_threshold, temporal=temporal,
                          range_ns=range_ns, progress=progress)
     report.all_native_frames = native_frames == "all"
-    tree = report.tree(inverted=bool(inverted), split_threads=bool(split_threads),
+    controls = {"all_native_frames": True, "mark_trimmed_frames": True} if page_controls else {}
+    tree = report.tree(inverted=bool(inverted), split_threads=bool(split_threads or page_controls),
                        temporal=bool(temporal), other_fraction=float(min_share),
-                       max_nodes=int(max_nodes), max_folded_fraction=MAX_FOLDED_FRACTION)
+                       max_nodes=int(max_nodes), max_folded_fraction=MAX_FOLDED_FRACTION,
+                       **controls)
     strings = _Strings()
     nodes = _nodes(tree, report, strings)
     return {
@@ -180,4 +205,5 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
         "nodes": nodes,
         "timeline": _timeline(report),
         "temporal": _temporal(tree, report) if temporal else None,
+        "marks": _marks(tree) if page_controls else None,
     }

@@ -40,6 +40,7 @@ SCRIPTS = (
     "flamegraph_search.js",   # search, tooltip and canvas mouse handling
     "flamegraph_chart.js",    # the memory-over-time chart (SVG)
     "flamegraph_range.js",    # the temporal range selection on the chart
+    "flamegraph_controls.js", # thread selector, hide import / interpreter frames
     "flamegraph_main.js",     # header, window.memlyzeFlame, start-up
 )
 _SCRIPT_OPEN = '(function () {\n  "use strict";\n'
@@ -104,6 +105,10 @@ def _csp(script: str) -> str:
         "form-action 'none'",
         "base-uri 'none'",
     ])
+
+
+# For the other self-contained pages (table_html.py).
+content_security_policy = _csp
 
 
 def render(flame_data: dict) -> str:

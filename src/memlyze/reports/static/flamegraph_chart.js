@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 5 of 7: the memory-over-time chart (SVG):
+/* memlyze flame graph page, 5 of 8: the memory-over-time chart (SVG):
  * tracked heap, RSS, GC collections and the peak. */
 
 var SVGNS = "http://www.w3.org/2000/svg";

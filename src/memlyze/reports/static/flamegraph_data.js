@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 1 of 7: the data and formatting helpers.
+/* memlyze flame graph page, 1 of 8: the data and formatting helpers.
  *
  * The page's script is the files listed in SCRIPTS in flamegraph_html.py,
  * joined in that order inside one function (one closure, "use strict"): a
@@ -12,46 +12,54 @@
  * time). Names from the capture are untrusted: they reach the page only
  * through textContent, SVG text nodes and canvas fillText, never as markup.
  *
- * This file: the decoded tree (parent, depth, bytes and counts, children as
- * CSR arrays), the values shown (val, cnt: the whole selection or a time
- * range), frame names, and number, size and time formatting. */
+ * This file: the decoded tree (the source tree, as embedded), the tree in
+ * view (parent, depth, bytes and counts, children as CSR arrays: the source
+ * tree itself, or the copy flamegraph_controls.js folds from it), the values
+ * shown (val, cnt: the whole selection or a time range), frame names, and
+ * number, size and time formatting. */
 
 var data = JSON.parse(document.getElementById("flame-data").textContent);
 var meta = data.meta || {};
 var S = data.strings || [""];
 var NODES = data.nodes || {};
 var P = NODES.parent || [];
-var n = P.length;
-var FN = NODES.function || [];
-var FILE = NODES.file || [];
-var LINE = NODES.line || [];
 var inverted = !!meta.inverted;
 var timeline = data.timeline || {};
 var temporal = data.temporal || null;
 
-var parent = new Int32Array(n);
-var depth = new Int32Array(n);
-var baseVal = new Float64Array(n);
-var baseCnt = new Float64Array(n);
-var maxDepthAll = 0;
-for (var i = 0; i < n; i++) {
+// The source tree: parents precede their children.
+var source = { n: P.length, parent: new Int32Array(P.length), val: new Float64Array(P.length),
+               cnt: new Float64Array(P.length), fn: NODES.function || [], file: NODES.file || [],
+               line: NODES.line || [] };
+for (var i = 0; i < source.n; i++) {
   var p = i === 0 ? -1 : (P[i] | 0);
   if (i > 0 && (p < 0 || p >= i)) p = 0;  // malformed: hang it under the root
-  parent[i] = p;
-  depth[i] = p < 0 ? 0 : depth[p] + 1;
-  if (depth[i] > maxDepthAll) maxDepthAll = depth[i];
-  baseVal[i] = +(NODES.bytes && NODES.bytes[i]) || 0;
-  baseCnt[i] = +(NODES.count && NODES.count[i]) || 0;
+  source.parent[i] = p;
+  source.val[i] = +(NODES.bytes && NODES.bytes[i]) || 0;
+  source.cnt[i] = +(NODES.count && NODES.count[i]) || 0;
 }
-// children as CSR arrays
-var childStart = new Int32Array(n + 1);
-for (i = 1; i < n; i++) childStart[parent[i] + 1]++;
-for (i = 0; i < n; i++) childStart[i + 1] += childStart[i];
-var childList = new Int32Array(Math.max(n - 1, 0));
-var fill = childStart.slice(0, n);
-for (i = 1; i < n; i++) childList[fill[parent[i]]++] = i;
 
-var val = baseVal, cnt = baseCnt;
+// The tree in view (every other file reads these).
+var n, parent, depth, FN, FILE, LINE, baseVal, baseCnt, childStart, childList, val, cnt;
+
+// Shows tree (source, or one shaped like it): depths and children as CSR arrays.
+function useTree(tree) {
+  n = tree.n; parent = tree.parent; FN = tree.fn; FILE = tree.file; LINE = tree.line;
+  baseVal = tree.val; baseCnt = tree.cnt;
+  depth = new Int32Array(n);
+  for (var i = 1; i < n; i++) depth[i] = depth[parent[i]] + 1;
+  childStart = new Int32Array(n + 1);
+  for (i = 1; i < n; i++) childStart[parent[i] + 1]++;
+  for (i = 0; i < n; i++) childStart[i + 1] += childStart[i];
+  childList = new Int32Array(Math.max(n - 1, 0));
+  var fill = childStart.slice(0, n);
+  for (i = 1; i < n; i++) childList[fill[parent[i]]++] = i;
+  val = baseVal; cnt = baseCnt;
+}
+useTree(source);
+// Where each source node is in view (-1: not in view); identity at first.
+var viewOf = new Int32Array(source.n);
+for (i = 0; i < source.n; i++) viewOf[i] = i;
 
 function str(k) { var s = S[k]; return typeof s === "string" ? s : ""; }
 function fname(i) {

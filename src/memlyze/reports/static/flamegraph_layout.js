@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 2 of 7: the flame graph's layout and canvas
+/* memlyze flame graph page, 2 of 8: the flame graph's layout and canvas
  * drawing: x positions and self sizes (layout), colours, which levels are
  * drawn, hit testing, the on-screen rectangle of a frame, and the accessible
  * list of the largest frames in view. */
@@ -12,6 +12,7 @@ var selfVal = new Float64Array(n);
 var maxDepthShown = 0;
 
 function layout() {
+  if (x0.length !== n) { x0 = new Float64Array(n); selfVal = new Float64Array(n); }
   var order = function (a, b) { return (val[b] - val[a]) || (a - b); };
   maxDepthShown = 0;
   if (n) x0[0] = 0;

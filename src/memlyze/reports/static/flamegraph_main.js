@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 7 of 7: page start-up: the header, the
+/* memlyze flame graph page, 8 of 8: page start-up: the header, the
  * memlyzeFlame object (on window) the tests drive, the first draw and the
  * redraw on resize. */
 
@@ -69,6 +69,7 @@ function state() {
     matchedFrames: matchedFrames,
     inverted: inverted,
     range: rangeInfo ? { t0: rangeInfo.t0, t1: rangeInfo.t1 } : null,
+    controls: controlState(),
     canvas: { width: width, height: height, rows: maxDepthShown + 1 }
   };
 }
@@ -94,11 +95,15 @@ window.memlyzeFlame = {
   frame: frame,
   drawn: function () { return drawnBoxes.slice(); },
   selectRange: selectRange,
-  clearRange: clearRange
+  clearRange: clearRange,
+  setThread: setThread,
+  setHideImport: setHideImport,
+  setHideInterpreter: setHideInterpreter
 };
 
 renderHeader();
-byId("selection-label").textContent = meta.selection_label || "";
+setupControls();
+byId("selection-label").textContent = selectionText();
 layout();
 if (!n || !(val[0] > 0)) {
   var empty = byId("empty-note");

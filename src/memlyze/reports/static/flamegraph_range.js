@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 6 of 7: the temporal range selection (drag
+/* memlyze flame graph page, 6 of 8: the temporal range selection (drag
  * across the chart): what was allocated in the range and still alive at its
  * end becomes the flame graph's values. */
 
@@ -31,8 +31,9 @@ function selectRange(t0, t1) {
     if (a < b0 || a > b1) continue;
     var f = fb[k];
     if (f !== -1 && f !== null && f <= b1) continue;
-    var i = node[k] | 0;
-    if (i < 0 || i >= n) continue;
+    var s = node[k] | 0;  // a source node: where it is in view
+    if (s < 0 || s >= source.n || viewOf[s] < 0) continue;
+    var i = viewOf[s];
     v[i] += +by[k] || 0;
     c[i] += +ct[k] || 0;
   }
@@ -40,7 +41,8 @@ function selectRange(t0, t1) {
   val = v; cnt = c;
   rangeInfo = { t0: +edges[b0], t1: +edges[b1 + 1], b0: b0, b1: b1 };
   layout();
-  byId("selection-label").textContent = "allocated between " + duration(rangeInfo.t0) + " and " +
+  var thread = threadLabel();
+  byId("selection-label").textContent = (thread ? thread + ": " : "") + "allocated between " + duration(rangeInfo.t0) + " and " +
     duration(rangeInfo.t1) + " and still alive at " + duration(rangeInfo.t1) + ": " + human(val[0]);
   byId("range-clear").hidden = false;
   showRange(rangeInfo.t0, rangeInfo.t1);
@@ -53,7 +55,7 @@ function selectRange(t0, t1) {
 function clearRange() {
   val = baseVal; cnt = baseCnt; rangeInfo = null;
   layout();
-  byId("selection-label").textContent = meta.selection_label || "";
+  byId("selection-label").textContent = selectionText();
   byId("range-clear").hidden = true;
   showRange(null, null);
   zoomNode = 0;

@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 4 of 7: search (substring or /regex/ over
+/* memlyze flame graph page, 4 of 8: search (substring or /regex/ over
  * function and file names, highlighted on the canvas) and the tooltip and
  * click-to-zoom of the canvas. */
 

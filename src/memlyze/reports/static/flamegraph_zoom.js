@@ -1,4 +1,4 @@
-/* memlyze flame graph page, 3 of 7: zoom and the breadcrumb of the zoom
+/* memlyze flame graph page, 3 of 8: zoom and the breadcrumb of the zoom
  * path (click a frame, Escape to reset, Backspace for the caller). */
 
 var zoomNode = 0;
