@@ -7,7 +7,7 @@ shows what the command line would have. Leaves test-output/flamegraph-*.png."""
 from __future__ import annotations
 
 import pytest
-from conftest import FREE_THREADED, bytearray_bytes, check, memlyze, write_script
+from conftest import bytearray_bytes, check, memlyze, write_script
 from flame_browser import browser_context, open_page, screenshot
 from native_build import build_extension
 
@@ -248,9 +248,8 @@ def test_interpreter_frames_toggle_on_a_native_capture(browser, native_capture):
         assert page.is_checked("#hide-interpreter")  # trimmed, as the command line's default
         assert page.evaluate(PAGE_PATHS) == trimmed
         direct = [path for path in leaf_paths(trimmed) if "direct" in path]
-        if not FREE_THREADED:  # 3.13t keeps _start..., see test_native_stacks.py
-            assert direct == ["<module> > direct > allocate > native_allocation_middle > "
-                              "native_allocation_leaf"], direct
+        assert direct == ["<module> > direct > allocate > native_allocation_middle > "
+                          "native_allocation_leaf"], direct
         page.uncheck("#hide-interpreter")
         shown = page.evaluate(PAGE_PATHS)
         assert shown == everything
