@@ -11,7 +11,7 @@
 #include "core/base/tracker_memory.h"
 
 #define FREE_SLOT_ALLOCATOR 0xFFu /* the 8-bit field's largest value */
-#define NO_FREE_SLOT UINT64_MAX
+#define NO_FREE_SLOT ((UINT64_C(1) << 48) - 1) /* fits the 48-bit size field that links free slots */
 
 enum block_family { FAMILY_MALLOC, FAMILY_PYMALLOC, FAMILY_MAPPING, FAMILY_COUNT };
 
