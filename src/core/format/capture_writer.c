@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "core/format/capture_format.h"
 #include "core/format/crc32.h"
+#include "core/base/temporary_file.h"
 #include "core/base/tracker_memory.h"
 
 /* Level 3 compresses records about as well as level 9 at a fraction of
@@ -173,11 +175,62 @@ int capture_writer_begin(struct capture_writer *writer, int descriptor,
     return 0;
 }
 
+/* Resolved now, while the name surely is the capture's: the program may
+ * change directory before the capture has to be reopened. */
+static void remember_path(struct capture_writer *writer, const char *path)
+{
+    if (!realpath(path, writer->path)) {
+        writer->path[0] = 0;
+    }
+}
+
+/* Replaces an existing regular file by a new capture whose header is
+ * written before it takes the name: truncating first would leave an empty
+ * file to a kill in between, and `memlyze run` creates the capture with a
+ * placeholder header that must stay readable until the real one is there.
+ * Returns 1 when done, 0 when the caller should truncate in place instead
+ * (no such file, not a regular file, or a directory we cannot write in),
+ * -1 on a failure reported in error. */
+static int replace_existing_file(struct capture_writer *writer, const char *path,
+                                 const struct byte_buffer *header_payload, char *error,
+                                 size_t error_size)
+{
+    struct stat status;
+    if (lstat(path, &status) < 0 || !S_ISREG(status.st_mode)) {
+        return 0;
+    }
+    char temporary[PATH_MAX];
+    int descriptor = temporary_file_create(path, temporary, sizeof temporary);
+    if (descriptor < 0) {
+        return 0;
+    }
+    if (capture_writer_begin(writer, descriptor, header_payload) < 0) {
+        snprintf(error, error_size, "cannot write capture file %s: %s", path,
+                 strerror(writer->error_number));
+        unlink(temporary);
+        return -1;
+    }
+    if (rename(temporary, path) < 0) {
+        capture_writer_abandon(writer);
+        unlink(temporary);
+        return 0;
+    }
+    remember_path(writer, path);
+    return 1;
+}
+
 int capture_writer_open(struct capture_writer *writer, const char *path, int overwrite,
                         const struct byte_buffer *header_payload, char *error,
                         size_t error_size)
 {
     memset(writer, 0, sizeof *writer);
+    if (overwrite) {
+        int replaced = replace_existing_file(writer, path, header_payload, error, error_size);
+        if (replaced != 0) {
+            return replaced > 0 ? 0 : -1;
+        }
+        memset(writer, 0, sizeof *writer);
+    }
     int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | (overwrite ? 0 : O_EXCL);
     int descriptor = open(path, flags, 0644);
     if (descriptor < 0) {
@@ -191,11 +244,7 @@ int capture_writer_open(struct capture_writer *writer, const char *path, int ove
         unlink(path);
         return -1;
     }
-    /* Resolved now, while the name surely is the capture's: the program may
-     * change directory before the capture has to be reopened. */
-    if (!realpath(path, writer->path)) {
-        writer->path[0] = 0;
-    }
+    remember_path(writer, path);
     return 0;
 }
 

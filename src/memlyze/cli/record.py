@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import sys
+import tempfile
 
 from ._common import CliError, UsageError, make_parser, os_error_text, positive_int
 
@@ -436,7 +437,9 @@ def placeholder_header(command: list[str], program: str) -> bytes:
 
 def create_output(path: str, force: bool, content: bytes = b"") -> None:
     """Creates the capture file holding content (or replaces one with
-    force), or fails."""
+    force), or fails. The content is written under a temporary name and
+    then given the path, so that a kill at any moment leaves either no
+    file or a whole placeholder, never an empty capture."""
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise CliError(f"cannot write capture file {path}: it is a directory")
@@ -444,14 +447,14 @@ def create_output(path: str, force: bool, content: bytes = b"") -> None:
         if os.path.exists(directory):
             raise CliError(f"cannot write capture file {path}: {directory} is not a directory")
         raise CliError(f"cannot write capture file {path}: directory {directory} does not exist")
+    if content and _publish_whole(path, force, content):
+        return
     flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
     flags |= os.O_TRUNC if force else os.O_EXCL
     try:
         descriptor = os.open(path, flags, 0o644)
     except FileExistsError:
-        from ._common import exists_message
-
-        raise CliError(exists_message(path)) from None
+        raise CliError(_exists_message(path)) from None
     except OSError as error:
         raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
     try:
@@ -462,6 +465,48 @@ def create_output(path: str, force: bool, content: bytes = b"") -> None:
         os.unlink(path)
         raise CliError(f"cannot write capture file {path}: {os_error_text(error)}") from None
     os.close(descriptor)
+
+
+def _exists_message(path: str) -> str:
+    from ._common import exists_message
+
+    return exists_message(path)
+
+
+def _publish_whole(path: str, force: bool, content: bytes) -> bool:
+    """Writes content to a new file beside path and links it there (never
+    over an existing file without force). False when the directory cannot
+    take the temporary file or links: the caller then writes in place."""
+    if force and os.path.lexists(path) and not os.path.isfile(path):
+        return False  # a device or a pipe named on purpose: write into it
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
+                                                 suffix=".tmp",
+                                                 dir=os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(content)
+        os.chmod(temporary, 0o644 & ~_umask())
+        if force:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
+    except FileExistsError:
+        raise CliError(_exists_message(path)) from None
+    except OSError:
+        return False
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
+    return True
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def starts_python(program: str) -> bool:

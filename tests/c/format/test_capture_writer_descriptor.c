@@ -150,6 +150,33 @@ static void test_writer_stops_when_the_capture_is_gone(void)
     unlink(victim_path);
 }
 
+/* Replacing a capture (`memlyze run` creates it with a placeholder header,
+ * then the recorder overwrites it) must never pass through an empty file:
+ * a kill in between would leave nothing readable. The placeholder's inode,
+ * still open here, keeps its bytes; the path names the new capture. */
+static void test_overwriting_never_empties_the_old_file(void)
+{
+    char path[] = "/tmp/memlyze-replace-XXXXXX";
+    temporary_path(path);
+    int placeholder = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    CHECK(placeholder >= 0);
+    CHECK(write(placeholder, program_bytes, strlen(program_bytes)) ==
+          (ssize_t)strlen(program_bytes));
+    struct capture_writer writer;
+    struct byte_buffer header = {0};
+    char error[256];
+    CHECK(capture_writer_open(&writer, path, 1, &header, error, sizeof error) == 0);
+    struct stat old_status;
+    CHECK(fstat(placeholder, &old_status) == 0);
+    CHECK_EQ_U64(old_status.st_size, strlen(program_bytes));
+    struct byte_buffer footer = {0};
+    CHECK(capture_writer_finish(&writer, &footer) == 0);
+    byte_buffer_release(&footer);
+    CHECK(capture_reads_whole(path, 0));
+    close(placeholder);
+    unlink(path);
+}
+
 static void test_rss_reader_reopens_statm(void)
 {
     char victim_path[] = "/tmp/memlyze-victim-XXXXXX";
@@ -173,6 +200,7 @@ int main(void)
     RUN_TEST(test_descriptor_is_kept_high);
     RUN_TEST(test_writer_reopens_a_closed_capture);
     RUN_TEST(test_writer_stops_when_the_capture_is_gone);
+    RUN_TEST(test_overwriting_never_empties_the_old_file);
     RUN_TEST(test_rss_reader_reopens_statm);
     return test_harness_exit_code();
 }
