@@ -37,6 +37,19 @@ class Terminal:
     def pane_pid(self, session: str) -> int:
         return int(self.tmux("display-message", "-p", "-t", session, "#{pane_pid}").stdout)
 
+    def pane_dead(self, session: str) -> bool:
+        """Whether the session's process has ended (remain-on-exit keeps the pane)."""
+        return self.tmux("display-message", "-p", "-t", session,
+                         "#{pane_dead}").stdout.strip() == "1"
+
+    def wait_until_dead(self, session: str, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.pane_dead(session):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the process of {session} did not end in {timeout:g} s; "
+                                     f"the screen:\n{self.screen(session)}")
+            time.sleep(0.1)
+
     def wait_for(self, session: str, condition, timeout: float = 90.0, what: str = "") -> str:
         """Polls the screen until condition(screen) holds; returns that screen."""
         deadline = time.monotonic() + timeout
