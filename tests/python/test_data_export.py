@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow.parquet as parquet
 import pytest
 
+from native_build import build_mapping_library
 from conftest import (BYTEARRAY_ALLOCATIONS, FREE_THREADED, MEMLYZE, assert_one_line_error,
                       bytearray_bytes, check, clean_env, line_of, memlyze, stats_json,
                       write_script)
@@ -270,3 +271,65 @@ def test_dask_local_cluster_computes_the_peak_by_location_of_eight_captures(flee
     [held_bytes] = [value[0] for key, value in got.items()
                     if key[1].endswith("worker.py") and key[2] == held_line]
     assert held <= held_bytes <= held + 8 * 4096
+
+
+MUNMAP_HOLES = """
+import ctypes
+import mmap
+import sys
+
+library = ctypes.CDLL(sys.argv[1])
+library.map_bytes.restype = ctypes.c_void_p
+library.map_bytes.argtypes = [ctypes.c_size_t]
+library.unmap_bytes.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+PAGE = mmap.PAGESIZE
+
+
+def map_pages(pages):
+    address = library.map_bytes(pages * PAGE)  # MAPPED
+    assert address
+    return address
+
+
+def unmap(address, first_page, pages):
+    assert library.unmap_bytes(address + first_page * PAGE, pages * PAGE) == 0
+
+
+kept = map_pages(64)
+unmap(kept, 16, 16)            # a hole: the head (16 pages) and the tail (32) stay
+passing = map_pages(32)
+unmap(passing, 8, 8)           # a hole, then the rest piece by piece
+unmap(passing, 0, 8)
+unmap(passing, 16, 16)
+print(PAGE)
+"""
+
+
+@needs_duckdb
+def test_munmap_holes_give_the_stats_figures_in_parquet_and_duckdb(tmp_path):
+    """munmaps that cut holes in the middle of mappings: the export's pass and
+    the analysis follow the same rules, so the Parquet and DuckDB figures are
+    exactly those of `stats --json`."""
+    script = write_script(tmp_path, "holes.py", MUNMAP_HOLES)
+    library = build_mapping_library(tmp_path)
+    capture = tmp_path / "holes.mlyze"
+    page = int(check(memlyze("run", "-o", capture, script, library, cwd=tmp_path)).stdout)
+    stats = stats_json(capture, tmp_path)
+    mapped = line_of(script, "MAPPED")
+    [held] = [entry for entry in stats["top_leaks"]
+              if entry["file"].endswith("holes.py") and entry["line"] == mapped]
+    assert (held["bytes"], held["count"]) == (48 * page, 2)  # the kept head and tail
+    directory = tmp_path / "out"
+    check(memlyze("export", capture, "--format", "parquet", "-o", directory, cwd=tmp_path))
+    rows = _read(directory, "allocations")
+    leaked = [row for row in rows if row["freed_event"] is None]
+    assert sum(row["size"] for row in leaked) == stats["leaked_bytes"]
+    assert len(leaked) == stats["leaked_allocations"]
+    [(peak,)] = _duckdb_rows(directory, "SELECT peak_bytes FROM peaks")
+    assert peak == stats["peak_bytes"]
+    columns = "function, file, line, bytes, count"
+    for view, key in (("peak_by_location", "top_by_peak"), ("leaks_by_location", "top_leaks"),
+                      ("total_by_location", "top_by_total")):
+        expected = [_location(entry) for entry in stats[key]]
+        got = _duckdb_rows(directory, f"SELECT {columns} FROM {view} LIMIT {len(expected)}")
+        assert got == expected, view

@@ -20,6 +20,7 @@ enum allocation_column {
     COLUMN_PIECE,
     COLUMN_FREED_EVENT,
     COLUMN_FREED_TIME,
+    COLUMN_BLOCK_EVENT,
     COLUMN_COUNT
 };
 
@@ -37,6 +38,7 @@ const struct arrow_field allocation_fields[] = {
     {"piece", ARROW_TYPE_UINT32, 0},
     {"freed_event", ARROW_TYPE_UINT64, 1},
     {"freed_time_ns", ARROW_TYPE_UINT64, 1},
+    {"block_event", ARROW_TYPE_UINT64, 1},
 };
 const size_t allocation_field_count = COLUMN_COUNT;
 
@@ -119,6 +121,11 @@ static int row_append(struct allocation_pass *pass, struct arrow_table *rows,
     } else {
         failed |= arrow_column_append_null(&columns[COLUMN_FREED_EVENT]) |
                   arrow_column_append_null(&columns[COLUMN_FREED_TIME]);
+    }
+    if (block->block_event == NOT_A_BLOCK) {
+        failed |= arrow_column_append_null(&columns[COLUMN_BLOCK_EVENT]);
+    } else {
+        failed |= arrow_column_append_unsigned(&columns[COLUMN_BLOCK_EVENT], block->block_event);
     }
     return failed || arrow_table_end_row(rows) < 0 ? -1 : 0;
 }
@@ -238,6 +245,7 @@ static int mapping_part_freed(struct allocation_pass *pass, struct arrow_table *
     pass_slots(pass)[slot].piece = (uint32_t)piece;
     part.address = start;
     part.size = end - start;
+    part.block_event = NOT_A_BLOCK;
     heap_change(pass, &part, part.size, -1, 0);
     return row_append(pass, rows, &part, 1);
 }
@@ -265,6 +273,7 @@ static int mapping_cut_from_inside(struct allocation_pass *pass, struct arrow_ta
     tail.address = end;
     tail.size = mapping_end - end;
     tail.piece = (uint32_t)piece;
+    tail.block_event = pass->events;
     uint64_t tail_slot = slot_take(pass, &tail);
     if (tail_slot == NO_SLOT || mapping_add(pass, tail_slot) < 0) {
         return -1;
@@ -360,7 +369,7 @@ static int take_allocation(struct allocation_pass *pass, struct arrow_table *row
         pass->allocations, pass->events, pass->last_time_ns, record->thread_id, record->address,
         record->size,
         pass->estimates ? capture_estimates_weight(pass->estimates, record->size) : 1.0,
-        record->allocator, record->stack_id, record->native_stack_id, 0};
+        record->allocator, record->stack_id, record->native_stack_id, 0, pass->events};
     if (is_mapping(record->allocator)) {
         return take_mapping(pass, rows, &block);
     }

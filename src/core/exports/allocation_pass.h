@@ -45,7 +45,13 @@ struct pending_allocation {
     uint32_t stack_id;
     uint32_t native_stack_id;
     uint32_t piece;
+    /* The event from which this row is a block of its own (its allocation,
+     * or the munmap that split it off); NOT_A_BLOCK for a part an munmap
+     * took from a block that lived on. */
+    uint64_t block_event;
 };
+
+#define NOT_A_BLOCK UINT64_MAX
 
 struct snapshot_row {
     uint64_t event;

@@ -13,7 +13,7 @@
 
 /* Column numbers of the allocations table. */
 enum { ALLOCATION, ALLOCATED_EVENT, TIME, THREAD, ADDRESS, SIZE, ALLOCATOR, STACK,
-       NATIVE_STACK, WEIGHT, PIECE, FREED_EVENT, FREED_TIME };
+       NATIVE_STACK, WEIGHT, PIECE, FREED_EVENT, FREED_TIME, BLOCK_EVENT };
 
 static void build_capture(struct capture_builder *builder)
 {
@@ -183,7 +183,14 @@ static void test_munmap_cuts_a_hole_and_spans_gaps(void)
     uint64_t size[] = {0x4000, 0x1000, 0x1000, 0x4000, 0x4000, 0x4000};
     uint32_t piece[] = {0, 0, 0, 2, 1, 3};
     uint64_t freed_event[] = {1, 4, 4, 5, 0, 0};
+    /* Parts taken from a mapping that lived on were no blocks (null); the
+     * tail is a block from the hole on. */
+    uint64_t block_event[] = {UINT64_MAX, 2, 3, UINT64_MAX, 0, 1};
     for (int64_t row = 0; row < rows.length && row < 6; row++) {
+        CHECK(is_null(&rows, BLOCK_EVENT, row) == (block_event[row] == UINT64_MAX));
+        if (block_event[row] != UINT64_MAX) {
+            CHECK_EQ_U64(value(&rows, BLOCK_EVENT, row), block_event[row]);
+        }
         CHECK_EQ_U64(value(&rows, ALLOCATION, row), allocation[row]);
         CHECK_EQ_U64(value(&rows, ADDRESS, row), address[row]);
         CHECK_EQ_U64(value(&rows, SIZE, row), size[row]);
