@@ -10,12 +10,14 @@
  * pymalloc and mapping blocks kept apart, an allocation at a live address
  * replaces the block there, a new mapping first unmaps its range, an munmap
  * releases the mappings that start inside its range and cuts those it
- * overlaps: the part unmapped becomes a row of its own (a new `piece`), and
- * a hole in the middle of a mapping leaves two live pieces, counted as two
- * blocks from then on, as the analysis's region tree does
- * (capture_analysis_heap.c). The pass keeps its own copy of these rules
- * because the analysis does not expose blocks with their addresses; the
- * tests compare the two on captures that cut holes.
+ * overlaps: the part unmapped becomes a row of its own (pieces of one
+ * allocation are numbered apart), and a hole in the middle of a mapping
+ * leaves two live pieces, counted as two blocks from then on, as the
+ * analysis's region tree does (capture_analysis_heap.c). The pass keeps its
+ * own copy of these rules, over an unordered list of live mappings (each
+ * mmap or munmap scans it), because the analysis does not expose blocks
+ * with their addresses; the tests compare the two on captures that cut
+ * holes and span gaps.
  *
  * Times are those of the last OP_TIME at or before the event; event numbers
  * count every event record from 0, as capture_analysis.c does, so a row is
