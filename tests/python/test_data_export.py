@@ -12,10 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as parquet
 import pytest
 
-from native_build import build_mapping_library
 from conftest import (BYTEARRAY_ALLOCATIONS, FREE_THREADED, MEMLYZE, assert_one_line_error,
                       bytearray_bytes, check, clean_env, line_of, memlyze, stats_json,
                       write_script)
+from native_build import build_mapping_library
 
 try:
     import duckdb
