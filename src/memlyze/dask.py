@@ -25,7 +25,7 @@ __all__ = ["CaptureTables"]
 
 _LOCATION = ["function", "file", "line"]
 # The allocation columns the views need: a task holds one process's rows.
-_ROW_COLUMNS = ["allocated_event", "freed_event", "size", "weight", "stack_id"]
+_ROW_COLUMNS = ["allocated_event", "freed_event", "size", "weight", "stack_id", "block_event"]
 
 
 def _files(roots, table):
@@ -79,8 +79,12 @@ def _process_peak_by_location(allocation_path, stack_path, frame_path, process_p
                           | (allocations["freed_event"] > peak_event))]
     located = _located(live, _read_one(stack_path), _read_one(frame_path))
     located["bytes"] = located["size"] * located["weight"]
+    # parts an munmap took from a mapping were no blocks of their own then
+    block_event = located["block_event"]
+    counted = block_event.notna() & (block_event.fillna(0) <= peak_event)
+    located["blocks"] = located["weight"].where(counted, 0.0)
     grouped = located.groupby(["process", *_LOCATION], as_index=False)
-    return grouped.agg(bytes=("bytes", "sum"), count=("weight", "sum"))
+    return grouped.agg(bytes=("bytes", "sum"), count=("blocks", "sum"))
 
 
 class CaptureTables:

@@ -89,7 +89,9 @@ def parquet_glob(root: str, table: str) -> str:
 # memlyze.dask. The peak comes from the pass (processes.peak_event), which
 # follows the heap event by event as the analysis does. A row is live after event e when allocated_event <= e and
 # (freed_event is null or freed_event > e); bytes and counts are estimates
-# of the whole (size * weight, weight), exact in a full capture.
+# of the whole (size * weight, weight), exact in a full capture. A row counts
+# as a block only from its block_event on: the parts munmaps took from a
+# mapping that lived on (null block_event) were never blocks of their own.
 VIEWS_SQL = f"""
 CREATE OR REPLACE VIEW stack_locations AS
   SELECT s.process, s.stack_id, f.function, f.file, f.line
@@ -103,7 +105,8 @@ CREATE OR REPLACE VIEW peaks AS
   SELECT process, peak_bytes, peak_event FROM processes;
 CREATE OR REPLACE VIEW peak_by_location AS
   SELECT a.process, function, file, line,
-         round(sum(size * weight))::UBIGINT AS bytes, round(sum(weight))::UBIGINT AS count
+         round(sum(size * weight))::UBIGINT AS bytes,
+         round(coalesce(sum(weight) FILTER (WHERE block_event <= peak_event), 0))::UBIGINT AS count
   FROM located_allocations a JOIN peaks p ON a.process = p.process
   WHERE allocated_event <= peak_event AND (freed_event IS NULL OR freed_event > peak_event)
   GROUP BY ALL ORDER BY bytes DESC, count DESC, function, file, line;
@@ -122,8 +125,8 @@ CREATE OR REPLACE MACRO growth_between_snapshots(k0, k1) AS TABLE
   SELECT a.process, function, file, line,
          round(sum(CASE WHEN allocated_event <= s1.event AND (freed_event IS NULL OR freed_event > s1.event) THEN size * weight ELSE 0 END)
              - sum(CASE WHEN allocated_event <= s0.event AND (freed_event IS NULL OR freed_event > s0.event) THEN size * weight ELSE 0 END))::BIGINT AS growth_bytes,
-         round(sum(CASE WHEN allocated_event <= s1.event AND (freed_event IS NULL OR freed_event > s1.event) THEN weight ELSE 0 END)
-             - sum(CASE WHEN allocated_event <= s0.event AND (freed_event IS NULL OR freed_event > s0.event) THEN weight ELSE 0 END))::BIGINT AS growth_count
+         round(sum(CASE WHEN block_event <= s1.event AND (freed_event IS NULL OR freed_event > s1.event) THEN weight ELSE 0 END)
+             - sum(CASE WHEN block_event <= s0.event AND (freed_event IS NULL OR freed_event > s0.event) THEN weight ELSE 0 END))::BIGINT AS growth_count
   FROM located_allocations a
     JOIN snapshots s0 ON s0.process = a.process AND s0.snapshot = k0
     JOIN snapshots s1 ON s1.process = a.process AND s1.snapshot = k1
@@ -133,8 +136,8 @@ CREATE OR REPLACE MACRO growth_by_location(t0, t1) AS TABLE
   SELECT a.process, function, file, line,
          round(sum(CASE WHEN time_ns <= t1 * 1e9 AND (freed_event IS NULL OR freed_time_ns > t1 * 1e9) THEN size * weight ELSE 0 END)
              - sum(CASE WHEN time_ns <= t0 * 1e9 AND (freed_event IS NULL OR freed_time_ns > t0 * 1e9) THEN size * weight ELSE 0 END))::BIGINT AS growth_bytes,
-         round(sum(CASE WHEN time_ns <= t1 * 1e9 AND (freed_event IS NULL OR freed_time_ns > t1 * 1e9) THEN weight ELSE 0 END)
-             - sum(CASE WHEN time_ns <= t0 * 1e9 AND (freed_event IS NULL OR freed_time_ns > t0 * 1e9) THEN weight ELSE 0 END))::BIGINT AS growth_count
+         round(sum(CASE WHEN block_event IS NOT NULL AND time_ns <= t1 * 1e9 AND (freed_event IS NULL OR freed_time_ns > t1 * 1e9) THEN weight ELSE 0 END)
+             - sum(CASE WHEN block_event IS NOT NULL AND time_ns <= t0 * 1e9 AND (freed_event IS NULL OR freed_time_ns > t0 * 1e9) THEN weight ELSE 0 END))::BIGINT AS growth_count
   FROM located_allocations a
   GROUP BY ALL HAVING growth_bytes <> 0 OR growth_count <> 0
   ORDER BY growth_bytes DESC, function, file, line;

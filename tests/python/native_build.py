@@ -33,3 +33,12 @@ def build_late_library(directory: Path) -> Path:
     command = [*compiler(), *FLAGS, str(SOURCES / "late_library.c"), "-o", str(output)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     return output
+
+
+def build_mapping_library(directory: Path) -> Path:
+    """Compiles mapping_library.c (mmap and munmap for ctypes) into directory;
+    returns the .so path."""
+    output = Path(directory) / "libmapping_library.so"
+    command = [*compiler(), *FLAGS, str(SOURCES / "mapping_library.c"), "-o", str(output)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    return output

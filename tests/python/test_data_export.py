@@ -15,6 +15,7 @@ import pytest
 from conftest import (BYTEARRAY_ALLOCATIONS, FREE_THREADED, MEMLYZE, assert_one_line_error,
                       bytearray_bytes, check, clean_env, line_of, memlyze, stats_json,
                       write_script)
+from native_build import build_mapping_library
 
 try:
     import duckdb
@@ -270,3 +271,97 @@ def test_dask_local_cluster_computes_the_peak_by_location_of_eight_captures(flee
     [held_bytes] = [value[0] for key, value in got.items()
                     if key[1].endswith("worker.py") and key[2] == held_line]
     assert held <= held_bytes <= held + 8 * 4096
+
+
+MUNMAP_HOLES = """
+import ctypes
+import mmap
+import sys
+
+library = ctypes.CDLL(sys.argv[1])
+library.map_bytes.restype = ctypes.c_void_p
+library.map_bytes.argtypes = [ctypes.c_size_t]
+library.unmap_bytes.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+PAGE = mmap.PAGESIZE
+
+
+def map_pages(pages):
+    address = library.map_bytes(pages * PAGE)  # MAPPED
+    assert address
+    return address
+
+
+def unmap(address, first_page, pages):
+    assert library.unmap_bytes(address + first_page * PAGE, pages * PAGE) == 0
+
+
+kept = map_pages(64)
+unmap(kept, 16, 16)            # a hole: the head (16 pages) and the tail (32) stay
+passing = map_pages(32)
+unmap(passing, 8, 8)           # a hole, then the rest piece by piece
+unmap(passing, 0, 8)
+unmap(passing, 16, 16)
+print(PAGE)
+"""
+
+
+@pytest.fixture(scope="module")
+def munmap_holes(tmp_path_factory):
+    """MUNMAP_HOLES recorded and exported: (directory, stats, page, script)."""
+    directory = tmp_path_factory.mktemp("holes")
+    script = write_script(directory, "holes.py", MUNMAP_HOLES)
+    library = build_mapping_library(directory)
+    capture = directory / "holes.mlyze"
+    page = int(check(memlyze("run", "-o", capture, script, library, cwd=directory)).stdout)
+    exported_to = directory / "out"
+    check(memlyze("export", capture, "--format", "parquet", "-o", exported_to, cwd=directory))
+    return exported_to, stats_json(capture, directory), page, script
+
+
+def test_munmap_holes_give_the_stats_figures_in_parquet(munmap_holes):
+    """munmaps that cut holes in the middle of mappings: the export's pass
+    follows the analysis's rules, so the rows read by pyarrow hold exactly
+    what `stats --json` finds live at the peak and at the end."""
+    directory, stats, page, script = munmap_holes
+    mapped = line_of(script, "MAPPED")
+
+    def at_mapped(key):
+        [entry] = [entry for entry in stats[key]
+                   if entry["file"].endswith("holes.py") and entry["line"] == mapped]
+        return entry["bytes"], entry["count"]
+
+    if not stats["python_allocators"]:  # else the line's int objects count too
+        assert at_mapped("top_leaks") == (48 * page, 2)  # the kept head and tail
+        assert at_mapped("top_by_peak") == (80 * page, 3)  # and the passing mapping, whole
+    rows = _read(directory, "allocations")
+    leaked = [row for row in rows if row["freed_event"] is None]
+    assert sum(row["size"] for row in leaked) == stats["leaked_bytes"]
+    assert len(leaked) == stats["leaked_allocations"]
+    [process] = _read(directory, "processes")
+    assert process["peak_bytes"] == stats["peak_bytes"]
+    peak_event = process["peak_event"]
+    at_peak = [row for row in rows if row["allocated_event"] <= peak_event
+               and (row["freed_event"] is None or row["freed_event"] > peak_event)]
+    assert sum(row["size"] for row in at_peak) == stats["peak_bytes"]
+    frame_of = {row["stack_id"]: row["frame_id"] for row in _read(directory, "stacks")}
+    mapped_frames = {row["frame_id"] for row in _read(directory, "frames")
+                     if row["file"].endswith("holes.py") and row["line"] == mapped}
+    mapped_rows = [row for row in at_peak if frame_of.get(row["stack_id"]) in mapped_frames
+                   and row["allocator"] == "mmap"]
+    blocks = [row for row in mapped_rows
+              if row["block_event"] is not None and row["block_event"] <= peak_event]
+    assert sum(row["size"] for row in mapped_rows) == 80 * page
+    assert len(mapped_rows) == 5 and len(blocks) == 3  # passing's later pieces were one block
+
+
+@needs_duckdb
+def test_munmap_holes_give_the_stats_top_locations_in_duckdb(munmap_holes):
+    directory, stats, _, _ = munmap_holes
+    [(peak,)] = _duckdb_rows(directory, "SELECT peak_bytes FROM peaks")
+    assert peak == stats["peak_bytes"]
+    columns = "function, file, line, bytes, count"
+    for view, key in (("peak_by_location", "top_by_peak"), ("leaks_by_location", "top_leaks"),
+                      ("total_by_location", "top_by_total")):
+        expected = [_location(entry) for entry in stats[key]]
+        got = _duckdb_rows(directory, f"SELECT {columns} FROM {view} LIMIT {len(expected)}")
+        assert got == expected, view

@@ -20,6 +20,7 @@ enum allocation_column {
     COLUMN_PIECE,
     COLUMN_FREED_EVENT,
     COLUMN_FREED_TIME,
+    COLUMN_BLOCK_EVENT,
     COLUMN_COUNT
 };
 
@@ -37,6 +38,7 @@ const struct arrow_field allocation_fields[] = {
     {"piece", ARROW_TYPE_UINT32, 0},
     {"freed_event", ARROW_TYPE_UINT64, 1},
     {"freed_time_ns", ARROW_TYPE_UINT64, 1},
+    {"block_event", ARROW_TYPE_UINT64, 1},
 };
 const size_t allocation_field_count = COLUMN_COUNT;
 
@@ -53,7 +55,7 @@ int allocation_pass_init(struct allocation_pass *pass, struct capture_reader *re
     pass->free_slot = NO_SLOT;
     hash_map_init(&pass->malloc_live);
     hash_map_init(&pass->pymalloc_live);
-    hash_map_init(&pass->mapping_live);
+    hash_map_init(&pass->pieces);
     const struct capture_header *header = capture_reader_header(reader);
     if (header->sample_interval || header->sample_rate < 1.0) {
         pass->estimates = capture_estimates_new(header);
@@ -69,7 +71,8 @@ void allocation_pass_release(struct allocation_pass *pass)
     capture_estimates_free(pass->estimates);
     hash_map_release(&pass->malloc_live);
     hash_map_release(&pass->pymalloc_live);
-    hash_map_release(&pass->mapping_live);
+    hash_map_release(&pass->pieces);
+    byte_buffer_release(&pass->mappings);
     byte_buffer_release(&pass->slots);
     byte_buffer_release(&pass->snapshots);
     byte_buffer_release(&pass->rss);
@@ -118,6 +121,11 @@ static int row_append(struct allocation_pass *pass, struct arrow_table *rows,
     } else {
         failed |= arrow_column_append_null(&columns[COLUMN_FREED_EVENT]) |
                   arrow_column_append_null(&columns[COLUMN_FREED_TIME]);
+    }
+    if (block->block_event == NOT_A_BLOCK) {
+        failed |= arrow_column_append_null(&columns[COLUMN_BLOCK_EVENT]);
+    } else {
+        failed |= arrow_column_append_unsigned(&columns[COLUMN_BLOCK_EVENT], block->block_event);
     }
     return failed || arrow_table_end_row(rows) < 0 ? -1 : 0;
 }
@@ -180,49 +188,177 @@ static int block_release(struct allocation_pass *pass, struct arrow_table *rows,
     return slot_end(pass, rows, slot);
 }
 
-/* Unmaps [start, start + size): whole mappings from start on, and the head
- * of one reaching past the range. */
+/* --- mappings ---------------------------------------------------------------------- */
+
+static uint64_t *mapping_slots(const struct allocation_pass *pass)
+{
+    return (uint64_t *)pass->mappings.data;
+}
+
+static size_t mapping_count(const struct allocation_pass *pass)
+{
+    return pass->mappings.size / sizeof(uint64_t);
+}
+
+/* Takes a live mapping at the end of the list. Returns 0 or -1 (memory). */
+static int mapping_add(struct allocation_pass *pass, uint64_t slot)
+{
+    return byte_buffer_append(&pass->mappings, &slot, sizeof slot);
+}
+
+/* Drops entry index of the list; the last entry takes its place. */
+static void mapping_drop(struct allocation_pass *pass, size_t index)
+{
+    size_t last = mapping_count(pass) - 1;
+    mapping_slots(pass)[index] = mapping_slots(pass)[last];
+    pass->mappings.size -= sizeof(uint64_t);
+}
+
+static uint64_t range_end(uint64_t start, uint64_t size)
+{
+    return size > UINT64_MAX - start ? UINT64_MAX : start + size;
+}
+
+/* The next piece number of an allocation a cut divides (1, 2, ... in the
+ * order its parts are cut off), or -1 when memory ran out. */
+static int64_t piece_next(struct allocation_pass *pass, const struct pending_allocation *block)
+{
+    uint64_t *last = hash_map_find(&pass->pieces, block->allocation);
+    if (last) {
+        return (int64_t)++*last;
+    }
+    uint64_t next = (uint64_t)block->piece + 1;
+    return hash_map_put(&pass->pieces, block->allocation, next) < 0 ? -1 : (int64_t)next;
+}
+
+/* The part [start, end) of the mapping in slot is unmapped: a row of its
+ * own, freed now, with the mapping's piece number; what lives on of the
+ * mapping takes the next one. */
+static int mapping_part_freed(struct allocation_pass *pass, struct arrow_table *rows,
+                              uint64_t slot, uint64_t start, uint64_t end)
+{
+    struct pending_allocation part = pass_slots(pass)[slot];
+    int64_t piece = piece_next(pass, &part);
+    if (piece < 0) {
+        return -1;
+    }
+    pass_slots(pass)[slot].piece = (uint32_t)piece;
+    part.address = start;
+    part.size = end - start;
+    part.block_event = NOT_A_BLOCK;
+    heap_change(pass, &part, part.size, -1, 0);
+    return row_append(pass, rows, &part, 1);
+}
+
+/* A mapping starting before the range: its part inside is freed, its head
+ * lives on, and a part beyond the range becomes a live block of its own. */
+static int mapping_cut_from_inside(struct allocation_pass *pass, struct arrow_table *rows,
+                                   uint64_t slot, uint64_t start, uint64_t end)
+{
+    struct pending_allocation mapping = pass_slots(pass)[slot];
+    uint64_t mapping_end = range_end(mapping.address, mapping.size);
+    uint64_t cut_end = mapping_end < end ? mapping_end : end;
+    if (mapping_part_freed(pass, rows, slot, start, cut_end) < 0) {
+        return -1;
+    }
+    pass_slots(pass)[slot].size = start - mapping.address;
+    if (mapping_end <= end) {
+        return 0;
+    }
+    int64_t piece = piece_next(pass, &mapping);
+    if (piece < 0) {
+        return -1;
+    }
+    struct pending_allocation tail = mapping;
+    tail.address = end;
+    tail.size = mapping_end - end;
+    tail.piece = (uint32_t)piece;
+    tail.block_event = pass->events;
+    uint64_t tail_slot = slot_take(pass, &tail);
+    if (tail_slot == NO_SLOT || mapping_add(pass, tail_slot) < 0) {
+        return -1;
+    }
+    heap_change(pass, &tail, 0, 1, 1); /* its bytes never left the heap */
+    return 0;
+}
+
+/* A mapping starting inside the range: released whole, or its head is
+ * freed and the rest, beyond the range, lives on. Returns 1 when the
+ * mapping was released (its list entry is to go), 0, or -1 (memory). */
+static int mapping_cut_from_start(struct allocation_pass *pass, struct arrow_table *rows,
+                                  uint64_t slot, uint64_t end)
+{
+    struct pending_allocation *mapping = &pass_slots(pass)[slot];
+    uint64_t mapping_end = range_end(mapping->address, mapping->size);
+    if (mapping_end <= end) {
+        return slot_end(pass, rows, slot) < 0 ? -1 : 1;
+    }
+    if (mapping_part_freed(pass, rows, slot, mapping->address, end) < 0) {
+        return -1;
+    }
+    mapping = &pass_slots(pass)[slot];
+    mapping->address = end;
+    mapping->size = mapping_end - end;
+    return 0;
+}
+
+/* Unmaps [start, start + size) from every live mapping it overlaps. */
 static int mappings_unmap(struct allocation_pass *pass, struct arrow_table *rows, uint64_t start,
                           uint64_t size)
 {
-    uint64_t end = size > UINT64_MAX - start ? UINT64_MAX : start + size;
-    uint64_t slot;
-    while (start < end && hash_map_remove(&pass->mapping_live, start, &slot)) {
-        struct pending_allocation *mapping = &pass_slots(pass)[slot];
-        if (mapping->size <= end - start) {
-            start += mapping->size;
-            if (slot_end(pass, rows, slot) < 0) {
-                return -1;
-            }
-            continue;
+    uint64_t end = range_end(start, size);
+    size_t index = 0;
+    while (start < end && index < mapping_count(pass)) {
+        uint64_t slot = mapping_slots(pass)[index];
+        const struct pending_allocation *mapping = &pass_slots(pass)[slot];
+        uint64_t mapping_end = range_end(mapping->address, mapping->size);
+        int status = 0;
+        if (mapping_end <= start || mapping->address >= end) {
+            status = 0;
+        } else if (mapping->address < start) {
+            status = mapping_cut_from_inside(pass, rows, slot, start, end);
+        } else {
+            status = mapping_cut_from_start(pass, rows, slot, end);
         }
-        /* The unmapped head is a row of its own; the rest lives on. */
-        struct pending_allocation head = *mapping;
-        head.size = end - start;
-        mapping->size -= head.size;
-        heap_change(pass, &head, head.size, -1, 0);
-        mapping->address = end;
-        mapping->piece++;
-        if (row_append(pass, rows, &head, 1) < 0 ||
-            hash_map_put(&pass->mapping_live, end, slot) < 0) {
+        if (status < 0) {
             return -1;
         }
-        start = end;
+        if (status == 1) {
+            mapping_drop(pass, index);
+        } else {
+            index++;
+        }
     }
     return 0;
 }
 
+static int is_mapping(uint32_t allocator)
+{
+    return allocator == ALLOCATOR_MMAP || allocator == ALLOCATOR_MREMAP;
+}
+
 static struct hash_map *live_map(struct allocation_pass *pass, uint32_t allocator)
 {
-    switch (allocator) {
-    case ALLOCATOR_MMAP:
-    case ALLOCATOR_MREMAP:
-        return &pass->mapping_live;
-    case ALLOCATOR_PYMALLOC:
-        return &pass->pymalloc_live;
-    default:
-        return &pass->malloc_live;
+    return allocator == ALLOCATOR_PYMALLOC ? &pass->pymalloc_live : &pass->malloc_live;
+}
+
+/* A new mapping first unmaps its range; one that maps nothing is never live. */
+static int take_mapping(struct allocation_pass *pass, struct arrow_table *rows,
+                        struct pending_allocation *block)
+{
+    uint64_t size = range_end(block->address, block->size) - block->address;
+    if (size == 0) {
+        return row_append(pass, rows, block, 1);
     }
+    if (mappings_unmap(pass, rows, block->address, size) < 0) {
+        return -1;
+    }
+    uint64_t slot = slot_take(pass, block);
+    if (slot == NO_SLOT || mapping_add(pass, slot) < 0) {
+        return -1;
+    }
+    heap_change(pass, block, block->size, 1, 1);
+    return 0;
 }
 
 static int take_allocation(struct allocation_pass *pass, struct arrow_table *rows,
@@ -233,16 +369,12 @@ static int take_allocation(struct allocation_pass *pass, struct arrow_table *row
         pass->allocations, pass->events, pass->last_time_ns, record->thread_id, record->address,
         record->size,
         pass->estimates ? capture_estimates_weight(pass->estimates, record->size) : 1.0,
-        record->allocator, record->stack_id, record->native_stack_id, 0};
+        record->allocator, record->stack_id, record->native_stack_id, 0, pass->events};
+    if (is_mapping(record->allocator)) {
+        return take_mapping(pass, rows, &block);
+    }
     struct hash_map *map = live_map(pass, record->allocator);
-    if (map == &pass->mapping_live) {
-        if (record->size == 0) {
-            return row_append(pass, rows, &block, 1); /* maps nothing: never live */
-        }
-        if (mappings_unmap(pass, rows, record->address, record->size) < 0) {
-            return -1;
-        }
-    } else if (block_release(pass, rows, map, record->address) < 0) {
+    if (block_release(pass, rows, map, record->address) < 0) {
         return -1;
     }
     if (record->address == HASH_MAP_EMPTY_KEY) {

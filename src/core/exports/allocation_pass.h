@@ -9,10 +9,15 @@
  * The heap model is the analysis's (capture_analysis.h): malloc-family,
  * pymalloc and mapping blocks kept apart, an allocation at a live address
  * replaces the block there, a new mapping first unmaps its range, an munmap
- * releases the mappings it covers and trims one it cuts at its start (the
- * part unmapped becomes a row of its own, a later `piece`). One difference,
- * documented in docs/data.md: an munmap whose range starts inside a mapping
- * (not at its start) releases nothing here.
+ * releases the mappings that start inside its range and cuts those it
+ * overlaps: the part unmapped becomes a row of its own (pieces of one
+ * allocation are numbered apart), and a hole in the middle of a mapping
+ * leaves two live pieces, counted as two blocks from then on, as the
+ * analysis's region tree does (capture_analysis_heap.c). The pass keeps its
+ * own copy of these rules, over an unordered list of live mappings (each
+ * mmap or munmap scans it), because the analysis does not expose blocks
+ * with their addresses; the tests compare the two on captures that cut
+ * holes and span gaps.
  *
  * Times are those of the last OP_TIME at or before the event; event numbers
  * count every event record from 0, as capture_analysis.c does, so a row is
@@ -42,7 +47,13 @@ struct pending_allocation {
     uint32_t stack_id;
     uint32_t native_stack_id;
     uint32_t piece;
+    /* The event from which this row is a block of its own (its allocation,
+     * or the munmap that split it off); NOT_A_BLOCK for a part an munmap
+     * took from a block that lived on. */
+    uint64_t block_event;
 };
+
+#define NOT_A_BLOCK UINT64_MAX
 
 struct snapshot_row {
     uint64_t event;
@@ -69,7 +80,8 @@ struct allocation_pass {
     struct capture_estimates *estimates; /* sampled captures only */
     struct hash_map malloc_live;   /* address -> slot */
     struct hash_map pymalloc_live; /* address -> slot */
-    struct hash_map mapping_live;  /* start -> slot */
+    struct byte_buffer mappings;   /* uint64_t slots of live mappings, unordered */
+    struct hash_map pieces;        /* allocation -> last piece number, once cut */
     struct byte_buffer slots;      /* struct pending_allocation */
     uint64_t free_slot;            /* UINT64_MAX: none */
     uint64_t allocations;

@@ -13,7 +13,7 @@
 
 /* Column numbers of the allocations table. */
 enum { ALLOCATION, ALLOCATED_EVENT, TIME, THREAD, ADDRESS, SIZE, ALLOCATOR, STACK,
-       NATIVE_STACK, WEIGHT, PIECE, FREED_EVENT, FREED_TIME };
+       NATIVE_STACK, WEIGHT, PIECE, FREED_EVENT, FREED_TIME, BLOCK_EVENT };
 
 static void build_capture(struct capture_builder *builder)
 {
@@ -141,6 +141,69 @@ static void test_allocation_rows(void)
     builder_release(&builder);
 }
 
+/* The allocations rows of a capture, read whole into *batch (one batch). */
+static void read_allocation_rows(struct capture_builder *builder, struct ArrowArray *batch)
+{
+    struct capture_error error;
+    struct capture_tables *tables =
+        capture_tables_open_memory(builder->file.data, builder->file.size, &error);
+    CHECK(tables != NULL);
+    struct ArrowArrayStream stream;
+    CHECK(capture_tables_stream(tables, CAPTURE_TABLE_ALLOCATIONS, &stream, &error) == 0);
+    capture_tables_release(tables);
+    int count;
+    CHECK(read_stream(&stream, batch, 1, &count) == 0);
+    CHECK(count == 1);
+    stream.release(&stream);
+}
+
+/* An munmap in the middle of a mapping frees the hole and leaves the head
+ * and the tail live (the analysis's rule); one spanning a gap between two
+ * mappings releases both. */
+static void test_munmap_cuts_a_hole_and_spans_gaps(void)
+{
+    struct capture_builder builder;
+    builder_init(&builder);
+    builder_default_header(&builder, 0);
+    builder_alloc(&builder, ALLOCATOR_MMAP, 0x200000, 0x10000, 0); /* 1: event 0 */
+    builder_munmap(&builder, 0x204000, 0x4000);                     /* event 1: the hole */
+    builder_alloc(&builder, ALLOCATOR_MMAP, 0x300000, 0x1000, 0);  /* 2: event 2 */
+    builder_alloc(&builder, ALLOCATOR_MMAP, 0x302000, 0x1000, 0);  /* 3: event 3 */
+    builder_munmap(&builder, 0x300000, 0x3000);                     /* event 4: both */
+    builder_munmap(&builder, 0x20c000, 0x8000);                     /* event 5: tail's end */
+    builder_flush_chunk(&builder);
+    builder_finish(&builder, 300, 0);
+    struct ArrowArray rows;
+    read_allocation_rows(&builder, &rows);
+    /* Died: the hole, 2, 3, the tail's last 16 KiB; live: the head (slot of
+     * 1) and the tail's first 16 KiB (slot taken at the cut). */
+    CHECK_EQ_U64(rows.length, 6);
+    uint64_t allocation[] = {1, 2, 3, 1, 1, 1};
+    uint64_t address[] = {0x204000, 0x300000, 0x302000, 0x20c000, 0x200000, 0x208000};
+    uint64_t size[] = {0x4000, 0x1000, 0x1000, 0x4000, 0x4000, 0x4000};
+    uint32_t piece[] = {0, 0, 0, 2, 1, 3};
+    uint64_t freed_event[] = {1, 4, 4, 5, 0, 0};
+    /* Parts taken from a mapping that lived on were no blocks (null); the
+     * tail is a block from the hole on. */
+    uint64_t block_event[] = {UINT64_MAX, 2, 3, UINT64_MAX, 0, 1};
+    for (int64_t row = 0; row < rows.length && row < 6; row++) {
+        CHECK(is_null(&rows, BLOCK_EVENT, row) == (block_event[row] == UINT64_MAX));
+        if (block_event[row] != UINT64_MAX) {
+            CHECK_EQ_U64(value(&rows, BLOCK_EVENT, row), block_event[row]);
+        }
+        CHECK_EQ_U64(value(&rows, ALLOCATION, row), allocation[row]);
+        CHECK_EQ_U64(value(&rows, ADDRESS, row), address[row]);
+        CHECK_EQ_U64(value(&rows, SIZE, row), size[row]);
+        CHECK_EQ_U64(value32(&rows, PIECE, row), piece[row]);
+        CHECK(is_null(&rows, FREED_EVENT, row) == (freed_event[row] == 0));
+        if (freed_event[row]) {
+            CHECK_EQ_U64(value(&rows, FREED_EVENT, row), freed_event[row]);
+        }
+    }
+    rows.release(&rows);
+    builder_release(&builder);
+}
+
 static void test_small_tables(void)
 {
     struct capture_builder builder;
@@ -249,6 +312,7 @@ static void test_damage_fails_through_get_last_error(void)
 int main(void)
 {
     RUN_TEST(test_allocation_rows);
+    RUN_TEST(test_munmap_cuts_a_hole_and_spans_gaps);
     RUN_TEST(test_small_tables);
     RUN_TEST(test_damage_fails_through_get_last_error);
     return test_harness_exit_code();
