@@ -11,7 +11,8 @@ import sys
 
 from ._common import CliError, UsageError, check_capture_path, describe_capture_error, warn_truncated
 
-SELECTOR_HELP = """\
+# The selectors' lines of every report's help (stats adds its own ending).
+SELECTION_LINES = """\
 selection (one of; default: memory held at the peak):
   --leaks            what was still allocated when tracking stopped
   --temporary        allocations freed before N other allocations happened
@@ -20,6 +21,9 @@ filters:
   --thread T         only allocations of thread T (id or name)
   --include PATTERN  only stacks with a frame matching PATTERN
   --exclude PATTERN  no stack with a frame matching PATTERN
+"""
+
+SELECTOR_HELP = SELECTION_LINES + """\
   --native-frames all|trimmed
                      --native captures: every native frame, or (default) only
                      the program's: no frame outside its first Python frame and

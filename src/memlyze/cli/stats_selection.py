@@ -4,16 +4,9 @@
 from __future__ import annotations
 
 from .. import formatting as fmt
+from ._selectors import SELECTION_LINES
 
-SELECTION_HELP = """\
-selection (one of; default: memory held at the peak):
-  --leaks            what was still allocated when tracking stopped
-  --temporary        allocations freed before N other allocations happened
-  --snapshot K       memory held at the K-th tracker.snapshot() (from 1)
-filters:
-  --thread T         only allocations of thread T (id or name)
-  --include PATTERN  only stacks with a frame matching PATTERN
-  --exclude PATTERN  no stack with a frame matching PATTERN
+SELECTION_HELP = SELECTION_LINES + """\
 With any of these, stats first shows the selection's figures (the "selection"
 key of --json), then the whole run's, which a selection does not change:
 allocators, sizes, GC, RSS, the peak, tracker memory. PATTERN is fnmatch

@@ -52,27 +52,13 @@ by their file names.
 from __future__ import annotations
 
 from .report_data import AGGREGATE_NOTE, node_names, open_report
+from .string_table import StringTable
 
 MAX_NODES = 50_000           # tens of thousands of frames draw smoothly on a canvas
 MAX_FOLDED_FRACTION = 0.01   # the budget never folds more of the selection than this
 
 
-class _Strings:
-    """A string table: index 0 is ""."""
-
-    def __init__(self):
-        self.table = [""]
-        self.index = {"": 0}
-
-    def __call__(self, text: str) -> int:
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.table)
-            self.table.append(text)
-        return found
-
-
-def _nodes(tree: dict, report, strings: _Strings) -> dict:
+def _nodes(tree: dict, report, strings: StringTable) -> dict:
     nodes = tree["nodes"]
     names = node_names(tree, report)
     return {
@@ -197,7 +183,7 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
                        temporal=bool(temporal), other_fraction=float(min_share),
                        max_nodes=int(max_nodes), max_folded_fraction=MAX_FOLDED_FRACTION,
                        **controls)
-    strings = _Strings()
+    strings = StringTable()
     nodes = _nodes(tree, report, strings)
     return {
         "meta": _meta(report, tree, inverted, split_threads, float(min_share)),

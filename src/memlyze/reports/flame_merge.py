@@ -6,7 +6,8 @@ sums the processes' heaps (and RSS) on one clock, the earliest start at 0."""
 from __future__ import annotations
 
 from . import process_tree
-from .flame_data import MAX_FOLDED_FRACTION, MAX_NODES, _meta, _Strings
+from .flame_data import MAX_FOLDED_FRACTION, MAX_NODES, _meta
+from .string_table import StringTable
 from .report_data import node_names, open_report
 
 
@@ -51,7 +52,7 @@ def build_merged_flame_data(paths, *, selection="peak", snapshot=None, thread=No
         trees.append(tree)
         parts.append((process.label, tree, node_names(tree, report)))
     merged, names = process_tree.merge_trees(parts)
-    strings = _Strings()
+    strings = StringTable()
     nodes = {
         "parent": merged["nodes"]["parent"],
         "function": [strings(function) for function, _, _ in names],

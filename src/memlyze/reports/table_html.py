@@ -26,6 +26,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from .string_table import StringTable
+
 STATIC = Path(__file__).resolve().parent / "static"
 LOCATION_COLUMNS = ("bytes", "count", "leaked_bytes", "total_bytes", "total_count")
 _PLACEHOLDER = re.compile(r"@@(CSP|CSS|JS|DATA|TITLE|NOTES)@@")
@@ -89,21 +91,6 @@ def page(title: str, notes: list[str], headers: list[str], rows: list[list[str]]
 @lru_cache(maxsize=None)
 def _asset(name: str) -> str:
     return (STATIC / name).read_text(encoding="utf-8")
-
-
-class StringTable:
-    """Strings stored once and referred to by index; index 0 is ""."""
-
-    def __init__(self):
-        self.table = [""]
-        self.index = {"": 0}
-
-    def __call__(self, text: str) -> int:
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.table)
-            self.table.append(text)
-        return found
 
 
 def location_columns(rows: list[dict], strings: StringTable, thread: int | None = None,
