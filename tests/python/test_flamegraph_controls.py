@@ -6,6 +6,8 @@ shows what the command line would have. Leaves test-output/flamegraph-*.png."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import bytearray_bytes, check, memlyze, write_script
 from flame_browser import browser_context, open_page, screenshot
@@ -152,7 +154,8 @@ def test_thread_selector_keeps_a_time_range(browser, threads_capture):
 
 
 def is_import_frame(function, file):
-    return file.startswith("<frozen importlib._bootstrap")
+    """The page's rule: importlib's bootstrap modules and zipimport."""
+    return re.fullmatch(r"<frozen (importlib\._bootstrap(_external)?|zipimport)>", file) is not None
 
 
 def test_hide_import_frames(browser, threads_capture):

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from .. import formatting as fmt
 
-# The files of importlib's bootstrap: code run while importing a module.
-IMPORT_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>")
+# The files of importlib's bootstrap and of zipimport: code run while
+# importing a module (the flame page's IMPORT_FILE names the same).
+IMPORT_FILES = ("<frozen importlib._bootstrap>", "<frozen importlib._bootstrap_external>",
+                "<frozen zipimport>")
 
 
 def is_import_file(file: str) -> bool:
     return file in IMPORT_FILES or file.endswith(("importlib/_bootstrap.py",
-                                                  "importlib/_bootstrap_external.py"))
+                                                  "importlib/_bootstrap_external.py",
+                                                  "/zipimport.py"))
 
 
 class TreeView:
