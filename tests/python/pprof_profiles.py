@@ -1,5 +1,5 @@
-"""Reads a gzipped pprof profile (profile.proto) with a small protobuf
-decoder of its own, so tests can check every value memlyze wrote, per
+"""Reads a gzipped pprof profile (profile.proto) through the tests' protobuf
+decoder (report_readers), so tests can check every value memlyze wrote, per
 location, without a protobuf library."""
 
 from __future__ import annotations
@@ -7,43 +7,16 @@ from __future__ import annotations
 import gzip
 from dataclasses import dataclass, field
 
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[position]
-        position += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, position
+from report_readers import protobuf_fields, protobuf_packed
 
 
 def _fields(data: bytes):
-    """(field number, value) pairs: ints for varints, bytes for the rest."""
-    position = 0
-    while position < len(data):
-        key, position = _varint(data, position)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, position = _varint(data, position)
-        elif wire == 2:
-            size, position = _varint(data, position)
-            value = data[position:position + size]
-            position += size
-        else:
-            raise ValueError(f"unexpected wire type {wire}")
-        yield number, value
+    """(field number, value) pairs of one message."""
+    return ((number, value) for number, _wire, value in protobuf_fields(data))
 
 
 def _packed(value) -> list[int]:
-    if isinstance(value, int):
-        return [value]
-    out, position = [], 0
-    while position < len(value):
-        number, position = _varint(value, position)
-        out.append(number)
-    return out
+    return protobuf_packed(0 if isinstance(value, int) else 2, value)
 
 
 @dataclass

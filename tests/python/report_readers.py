@@ -239,7 +239,7 @@ def export_speedscope(capture, selection, directory: Path) -> Figures:
 
 # --- pprof: profile.proto decoded by hand ---
 
-def _varint(data: bytes, position: int) -> tuple[int, int]:
+def protobuf_varint(data: bytes, position: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         byte = data[position]
@@ -255,12 +255,12 @@ def protobuf_fields(data: bytes):
     length-delimited fields (the only two wire types profile.proto uses here)."""
     position = 0
     while position < len(data):
-        key, position = _varint(data, position)
+        key, position = protobuf_varint(data, position)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            value, position = _varint(data, position)
+            value, position = protobuf_varint(data, position)
         elif wire == 2:
-            size, position = _varint(data, position)
+            size, position = protobuf_varint(data, position)
             value = data[position:position + size]
             position += size
         elif wire == 1:
@@ -272,12 +272,12 @@ def protobuf_fields(data: bytes):
         yield number, wire, value
 
 
-def _packed(wire: int, value) -> list[int]:
+def protobuf_packed(wire: int, value) -> list[int]:
     if wire == 0:
         return [value]
     numbers, position = [], 0
     while position < len(value):
-        number, position = _varint(value, position)
+        number, position = protobuf_varint(value, position)
         numbers.append(number)
     return numbers
 
@@ -296,9 +296,9 @@ def decode_pprof(path) -> dict:
             ids, values = [], []
             for n, w, v in protobuf_fields(value):
                 if n == 1:
-                    ids += _packed(w, v)
+                    ids += protobuf_packed(w, v)
                 elif n == 2:
-                    values += _packed(w, v)
+                    values += protobuf_packed(w, v)
             samples.append((ids, values))
         elif number == 4:  # location
             location_id, lines = 0, []
