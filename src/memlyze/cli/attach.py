@@ -15,7 +15,7 @@ import shlex
 import sys
 
 from ._common import CliError, add_force_option, check_output_file, make_parser, warn
-from .record import add_tracking_options, aggregate_interval
+from .record import add_tracking_options, aggregate_interval, tracker_options
 
 DESCRIPTION = "start recording inside a running Python process (through gdb)"
 
@@ -98,15 +98,9 @@ def capture_path(output: str, pid: int) -> str:
     return path
 
 
-def tracker_options(options: argparse.Namespace) -> dict:
+def attach_tracker_options(options: argparse.Namespace) -> dict:
     return {
-        "max_stack_depth": options.max_stack_depth,
-        "python_allocators": options.python_allocators,
-        "track_gc": options.track_gc,
-        "rss_interval": options.rss_interval,
-        "sample_rate": options.sample_rate,
-        "sample_interval": options.sample_interval,
-        "native": options.native,
+        **tracker_options(options),
         "aggregate": options.aggregate,
         "aggregate_interval": options.aggregate_interval,
         "include_patterns": options.include,
@@ -128,7 +122,7 @@ def main(argv: list[str]) -> int:
         check_output_file(path, options.force)
         fields = requests.request_fields("start", path=path, force=options.force,
                                          duration=options.duration, live_port=live_port,
-                                         **tracker_options(options))
+                                         **attach_tracker_options(options))
         channel, state, message = requests.send(prepared, fields, options.wait)
     except AttachError as error:
         raise CliError(str(error)) from None

@@ -167,6 +167,19 @@ def stack_depth(text: str) -> int:
     return positive_int(text, MAX_STACK_DEPTH_LIMIT)
 
 
+def tracker_options(options: argparse.Namespace) -> dict:
+    """The memlyze.Tracker keyword arguments of add_tracking_options' options."""
+    return {
+        "max_stack_depth": options.max_stack_depth,
+        "python_allocators": options.python_allocators,
+        "track_gc": options.track_gc,
+        "rss_interval": options.rss_interval,
+        "sample_rate": options.sample_rate,
+        "sample_interval": options.sample_interval,
+        "native": options.native,
+    }
+
+
 def add_tracking_options(parser: argparse.ArgumentParser) -> None:
     """What is recorded and how: the options `record`, `run` and the IPython
     magics share (one definition, so their names, checks and help cannot drift)."""

@@ -71,16 +71,3 @@ def parse(parser: ArgumentParser, line: str):
     if options.temporary_threshold != 1 and not options.temporary:
         raise UsageError(f"{parser.prog}: --temporary-threshold needs --temporary")
     return options
-
-
-def tracker_options(options) -> dict:
-    """The memlyze.Tracker keyword arguments the options ask for."""
-    return {
-        "max_stack_depth": options.max_stack_depth,
-        "python_allocators": options.python_allocators,
-        "track_gc": options.track_gc,
-        "rss_interval": options.rss_interval,
-        "sample_rate": options.sample_rate,
-        "sample_interval": options.sample_interval,
-        "native": options.native,
-    }

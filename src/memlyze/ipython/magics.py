@@ -13,6 +13,7 @@ from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, cell_magic, magics_class
 
 from ..cli._common import CliError, os_error_text
+from ..cli.record import tracker_options
 from ..formatting import terminal_text
 from . import magic_options
 from .cell_recording import CellCapture, run_cell_tracked
@@ -49,7 +50,7 @@ class MemlyzeMagics(Magics):
             capture = CellCapture(options.output, options.force)
             command = f"In [{self._cell_number()}]: {prog} {line}".rstrip()
             run_cell_tracked(self.shell, cell, capture, command,
-                             magic_options.tracker_options(options))
+                             tracker_options(options))
             report(capture)
         except CliError as error:
             raise _usage_error(error, capture) from None
