@@ -626,8 +626,38 @@ static void python_domains_wrap(void)
 /* Nonzero when address is a non-PIE executable's canonical PLT entry for a
  * function it does not define: calling it would come back to our hook
  * through the executable's (patched) GOT. */
+struct address_search {
+    uintptr_t address;
+    int found;
+};
+
+/* dl_iterate_phdr callback for the first object only, the executable:
+ * whether the address is in one of its loaded segments. */
+static int executable_holds(struct dl_phdr_info *info, size_t size, void *opaque)
+{
+    (void)size;
+    struct address_search *search = opaque;
+    for (ElfW(Half) index = 0; index < info->dlpi_phnum; index++) {
+        const ElfW(Phdr) *segment = &info->dlpi_phdr[index];
+        uintptr_t start = (uintptr_t)info->dlpi_addr + segment->p_vaddr;
+        if (segment->p_type == PT_LOAD && search->address >= start &&
+            search->address - start < segment->p_memsz) {
+            search->found = 1;
+        }
+    }
+    return 1;
+}
+
 static int is_executable_plt_stub(void *address)
 {
+    /* dladdr1 looks through every symbol of the object for the nearest one
+     * (~90,000 instructions in libc, for each hooked function at every
+     * start): ask only about addresses in the executable. */
+    struct address_search search = {(uintptr_t)address, 0};
+    dl_iterate_phdr(executable_holds, &search);
+    if (!search.found) {
+        return 0;
+    }
     Dl_info info;
     const ElfW(Sym) *symbol = NULL;
     if (!dladdr1(address, &info, (void **)&symbol, RTLD_DL_SYMENT) || !symbol) {

@@ -49,11 +49,36 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog.removeprefix(PROG + ' ')}: {message} (see '{self.prog} --help')")
 
 
+def terminal_columns() -> int:
+    """shutil.get_terminal_size().columns, without importing shutil."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's, told the width: left to itself it imports shutil (and
+    bz2, lzma, fnmatch with it) at every add_argument, a few ms more before
+    `memlyze run` can start the program."""
+
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        if width is None:
+            width = terminal_columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
 def make_parser(command: str, description: str, **kwargs) -> ArgumentParser:
     return ArgumentParser(
         prog=f"{PROG} {command}",
         description=description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
         **kwargs,
     )
 

@@ -10,15 +10,13 @@ so a bad output path is reported before the program runs.
 from __future__ import annotations
 
 # This module runs before the exec of every profiled program: it imports at
-# the top only what every run needs (argparse brings re and shutil along),
+# the top only what every run needs (argparse brings re along),
 # the rest where used.
 import argparse
 import os
 import re
 import shlex
-import shutil
 import sys
-import tempfile
 
 from ._common import CliError, UsageError, make_parser, os_error_text, positive_int
 
@@ -486,6 +484,22 @@ def _exists_message(path: str) -> str:
     return exists_message(path)
 
 
+def _create_beside(path: str) -> tuple[int, str]:
+    """A new file of our own beside path (a fresh random name, created
+    exclusively, links not followed): its descriptor and name. Not tempfile,
+    whose imports (random, shutil) cost more than the rest of the command
+    line does before the program starts."""
+    directory = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        name = os.path.join(directory, f"{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(name, flags, 0o600), name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
+
+
 def _publish_whole(path: str, force: bool, content: bytes) -> bool:
     """Writes content to a new file beside path and links it there (never
     over an existing file without force). False when the directory cannot
@@ -493,9 +507,7 @@ def _publish_whole(path: str, force: bool, content: bytes) -> bool:
     if force and os.path.lexists(path) and not os.path.isfile(path):
         return False  # a device or a pipe named on purpose: write into it
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=os.path.basename(path) + ".",
-                                                 suffix=".tmp",
-                                                 dir=os.path.dirname(os.path.abspath(path)))
+        descriptor, temporary = _create_beside(path)
     except OSError:
         return False
     try:
@@ -557,6 +569,8 @@ def find_program(program: str, env: dict) -> str:
         if os.path.isdir(program) or not os.access(program, os.X_OK):
             raise CliError(f"{program}: not an executable program", status=126)
         return program
+    import shutil  # here: `memlyze run` names its interpreter by path
+
     found = shutil.which(program, path=env.get("PATH", os.defpath))
     if found is None:
         raise CliError(f"{program}: command not found", status=127)
