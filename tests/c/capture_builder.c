@@ -112,6 +112,13 @@ void builder_stack(struct capture_builder *builder, uint64_t parent_stack_id, ui
     put_varint(builder, frame_id);
 }
 
+void builder_frame_module(struct capture_builder *builder, uint64_t frame_id, uint64_t module_sid)
+{
+    put_opcode(builder, OP_FRAME_MODULE);
+    put_varint(builder, frame_id);
+    put_varint(builder, module_sid);
+}
+
 void builder_thread(struct capture_builder *builder, uint64_t thread_id, uint64_t native_tid,
                     uint64_t name_sid)
 {

@@ -34,6 +34,7 @@ void builder_string(struct capture_builder *builder, const char *text);
 void builder_frame(struct capture_builder *builder, uint64_t function_sid, uint64_t file_sid,
                    uint64_t line, uint64_t flags);
 void builder_stack(struct capture_builder *builder, uint64_t parent_stack_id, uint64_t frame_id);
+void builder_frame_module(struct capture_builder *builder, uint64_t frame_id, uint64_t module_sid);
 void builder_thread(struct capture_builder *builder, uint64_t thread_id, uint64_t native_tid,
                     uint64_t name_sid);
 void builder_switch_thread(struct capture_builder *builder, uint64_t thread_id);

@@ -1,4 +1,5 @@
 #include "binding/stacks/module_filter.h"
+#include "binding/stacks/module_name.h"
 
 #include <fnmatch.h>
 #include <string.h>
@@ -15,7 +16,6 @@ static char *include_patterns[MAX_PATTERNS];
 static size_t include_count;
 static char *exclude_patterns[MAX_PATTERNS];
 static size_t exclude_count;
-static PyObject *name_key; /* the interned "__name__" */
 
 static void patterns_clear(char **patterns, size_t *count)
 {
@@ -62,7 +62,7 @@ static int patterns_take(PyObject *sequence, char **patterns, size_t *count, con
 
 int module_filter_configure(PyObject *include, PyObject *exclude)
 {
-    if (!name_key && !(name_key = PyUnicode_InternFromString("__name__"))) {
+    if (module_name_prepare() < 0) {
         return -1;
     }
     module_filter_active = 0;
@@ -91,54 +91,13 @@ static int matches_any(char *const *patterns, size_t count, const char *name)
     return 0;
 }
 
-/* Copies the module name (ASCII or UTF-8 already cached) without
- * allocating; returns 0 when it cannot be read that way. */
-static int module_name_text(PyObject *name, char *buffer, size_t size)
-{
-    if (!name || !PyUnicode_Check(name) || !PyUnicode_IS_COMPACT_ASCII(name)) {
-        return 0;
-    }
-    Py_ssize_t length = PyUnicode_GET_LENGTH(name);
-    if ((size_t)length >= size) {
-        return 0;
-    }
-    memcpy(buffer, PyUnicode_DATA(name), (size_t)length);
-    buffer[length] = '\0';
-    return 1;
-}
-
-/* The globals' __name__ into buffer; 0 when it cannot be read. */
-static int module_name_of(PyObject *globals, char *buffer, size_t size)
-{
-    if (!PyDict_Check(globals)) {
-        return 0;
-    }
-#if PY_VERSION_HEX >= 0x030D0000
-    /* A strong reference: without a GIL another thread may replace the
-     * value (and free it) while it is copied. A str key raises nothing, so
-     * the program's pending exception, if any, is left alone. */
-    PyObject *value = NULL;
-    if (PyDict_GetItemRef(globals, name_key, &value) <= 0) {
-        return 0;
-    }
-    int copied = module_name_text(value, buffer, size);
-    Py_DECREF(value);
-    return copied;
-#else
-    return module_name_text(PyDict_GetItem(globals, name_key), buffer, size);
-#endif
-}
-
 uint32_t module_filter_frame_bits(PyObject *globals)
 {
-    /* A dict may change under a reader that is not attached to the
-     * interpreter (holds no GIL, or on a free-threaded build, no thread
-     * state): only read it when attached. */
-    if (!globals || !PyGILState_Check()) {
+    if (!globals || !module_name_readable()) {
         return MODULE_FILTER_UNKNOWN;
     }
     char name[MODULE_NAME_SIZE];
-    if (!module_name_of(globals, name, sizeof name)) {
+    if (module_name_read(globals, name, sizeof name) < 0) {
         name[0] = '\0';
     }
     uint32_t bits = 0;

@@ -16,6 +16,7 @@
 #include "binding/interpreter/interpreter_frames.h"
 #include "binding/interpreter/line_numbers.h"
 #include "binding/stacks/module_filter.h"
+#include "binding/stacks/module_name.h"
 #include "binding/stacks/python_stack.h"
 #include "core/recording/recorder.h"
 #include "core/base/tracker_memory.h"
@@ -45,6 +46,7 @@ struct frame_cache_slot {
     uint32_t frame_id;
     uint32_t filter_bits; /* module_filter_frame_bits of the frame */
     uint32_t own;         /* the frame is memlyze's own code: left out */
+    uint32_t module_pending; /* the frame's module is still to be recorded */
 };
 
 struct node_cache_slot {
@@ -243,6 +245,21 @@ static int code_is_own(PyCodeObject *code)
            memcmp(file, own_directory, own_directory_length) == 0;
 }
 
+/* Records the module of slot's frame once this thread can read it (see
+ * module_name_readable): until then the slot stays pending. */
+static void frame_module_record(struct frame_cache_slot *slot, const struct interpreter_frame *frame)
+{
+    if (!module_name_readable()) {
+        return;
+    }
+    char name[NAME_BUFFER_SIZE];
+    Py_ssize_t length = module_name_read(frame->globals, name, sizeof name);
+    if (length >= 0) {
+        recorder_set_frame_module(slot->frame_id, recorder_intern_string(name, (size_t)length));
+    }
+    slot->module_pending = 0;
+}
+
 /* The frame id of frame with the entry flag given; *filter_bits gets the
  * frame's module filter bits, *own whether it is memlyze's (its id is then
  * 0: it is left out). */
@@ -258,6 +275,9 @@ static uint32_t frame_id_for(struct thread_stack_state *state, const struct inte
         !(slot->filter_bits & MODULE_FILTER_UNKNOWN)) {
         *filter_bits = slot->filter_bits;
         *own = slot->own;
+        if (slot->module_pending) {
+            frame_module_record(slot, frame);
+        }
         return slot->frame_id;
     }
     slot->own = (uint32_t)code_is_own(code);
@@ -272,6 +292,10 @@ static uint32_t frame_id_for(struct thread_stack_state *state, const struct inte
     slot->instruction = frame->instruction;
     slot->flags = flags;
     slot->frame_id = frame_id;
+    slot->module_pending = frame_id != 0;
+    if (slot->module_pending) {
+        frame_module_record(slot, frame);
+    }
     return frame_id;
 }
 

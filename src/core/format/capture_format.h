@@ -53,6 +53,10 @@
  *   OP_FRAME         function_sid, file_sid, line, flags
  *                                                  defines frame id
  *   OP_STACK         parent_stack_id, frame_id     defines stack id
+ *   OP_FRAME_MODULE  frame_id, module_sid          the module (globals'
+ *                                                  __name__) of a defined
+ *                                                  frame; the first one
+ *                                                  given for a frame holds
  *   OP_THREAD        thread_id, native_tid, name_sid
  *                                                  declares or renames a thread
  *   OP_SWITCH_THREAD thread_id                     following events are its
@@ -208,7 +212,8 @@ enum capture_opcode {
     /* 0x0B: reserved for sampling records. */
     OP_NATIVE_STACK = 0x0C, /* parent_native_stack_id, ip: defines native stack id */
     OP_MAPPING = 0x0D,      /* start, end, load_bias, path_sid, build_id_size, bytes */
-    /* 0x0E-0x0F: reserved for native stacks. */
+    OP_FRAME_MODULE = 0x0E, /* frame_id, module_sid: a defined frame's module */
+    /* 0x0F: reserved for native stacks. */
     OP_ALLOC = 0x10, /* OP_ALLOC + allocator, allocator < ALLOCATOR_COUNT */
     OP_FREE = 0x30,
     OP_FREE_PYMALLOC = 0x31,

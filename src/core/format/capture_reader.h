@@ -84,6 +84,7 @@ struct capture_frame {
     uint32_t file_sid;
     uint32_t line;
     uint32_t flags;
+    uint32_t module_sid; /* 0 = unknown (no OP_FRAME_MODULE for it) */
 };
 
 /* A stack is its innermost frame plus the stack of its callers. */

@@ -123,10 +123,28 @@ static int decode_frame(struct capture_reader *reader)
         take_u32(reader, "frame flags", &frame.flags) < 0) {
         return -1;
     }
+    frame.module_sid = 0;
     if (byte_buffer_append(&reader->frames, &frame, sizeof frame) < 0) {
         return reader_out_of_memory(reader);
     }
     reader->frame_count++;
+    return 0;
+}
+
+static int decode_frame_module(struct capture_reader *reader)
+{
+    uint32_t frame_id, module_sid;
+    if (take_id(reader, reader->frame_count, "frame", &frame_id) < 0 ||
+        take_id(reader, reader->string_count, "module string", &module_sid) < 0) {
+        return -1;
+    }
+    if (frame_id == 0) {
+        return record_fail(reader, "a module for no frame (frame id 0)");
+    }
+    struct capture_frame *frame = (struct capture_frame *)reader->frames.data + (frame_id - 1);
+    if (!frame->module_sid) {
+        frame->module_sid = module_sid;
+    }
     return 0;
 }
 
@@ -427,6 +445,7 @@ static int decode_definition(struct capture_reader *reader, uint8_t opcode)
     case OP_THREAD: decoded = decode_thread(reader); break;
     case OP_NATIVE_STACK: decoded = decode_native_stack(reader); break;
     case OP_MAPPING: decoded = decode_mapping(reader); break;
+    case OP_FRAME_MODULE: decoded = decode_frame_module(reader); break;
     default: decoded = decode_switch_thread(reader); break;
     }
     return decoded < 0 ? -1 : check_table_budget(reader);
@@ -481,7 +500,7 @@ int record_decoder_decode(struct capture_reader *reader, struct capture_record *
     if (opcode >= OP_STRING && opcode <= OP_SWITCH_THREAD) {
         return decode_definition(reader, opcode);
     }
-    if (opcode == OP_NATIVE_STACK || opcode == OP_MAPPING) {
+    if (opcode == OP_NATIVE_STACK || opcode == OP_MAPPING || opcode == OP_FRAME_MODULE) {
         return decode_definition(reader, opcode);
     }
     int known = (opcode >= OP_TIME && opcode <= OP_SAMPLING) ||

@@ -24,6 +24,12 @@ struct interned_stack {
     uint32_t frame;
 };
 
+/* A frame's module, learnt after the frame was defined (OP_FRAME_MODULE). */
+struct module_assignment {
+    uint32_t frame;
+    uint32_t module_sid;
+};
+
 /* A growable array of fixed-size items; index 0 is the unused "none" id. */
 struct item_array {
     void *items;
@@ -37,6 +43,10 @@ static struct byte_buffer string_bytes;
 static struct item_array strings;
 static struct item_array frames;
 static struct item_array stacks;
+static struct item_array module_assignments;
+/* uint32_t module string id by frame id, 0 = not known yet; as long as the
+ * highest frame id given a module. */
+static struct item_array frame_modules;
 /* Content hash (retried with a salt on collision) -> id, for strings and
  * frames; stacks key exactly on (parent << 32 | frame). */
 static struct hash_map string_index;
@@ -71,6 +81,8 @@ void intern_tables_release(void)
     item_array_release(&strings, sizeof(struct interned_string));
     item_array_release(&frames, sizeof(struct interned_frame));
     item_array_release(&stacks, sizeof(struct interned_stack));
+    item_array_release(&module_assignments, sizeof(struct module_assignment));
+    item_array_release(&frame_modules, sizeof(uint32_t));
     hash_map_release(&string_index);
     hash_map_release(&frame_index);
     hash_map_release(&stack_index);
@@ -84,11 +96,13 @@ int intern_tables_reset(void)
     /* Reserve id 0 in every table. */
     int failed = !item_array_add_unlocked(&strings, sizeof(struct interned_string)) ||
                  !item_array_add_unlocked(&frames, sizeof(struct interned_frame)) ||
-                 !item_array_add_unlocked(&stacks, sizeof(struct interned_stack));
+                 !item_array_add_unlocked(&stacks, sizeof(struct interned_stack)) ||
+                 !item_array_add_unlocked(&module_assignments, sizeof(struct module_assignment));
     if (!failed) {
         memset(strings.items, 0, sizeof(struct interned_string));
         memset(frames.items, 0, sizeof(struct interned_frame));
         memset(stacks.items, 0, sizeof(struct interned_stack));
+        memset(module_assignments.items, 0, sizeof(struct module_assignment));
     }
     pthread_mutex_unlock(&intern_mutex);
     return failed ? -1 : 0;
@@ -215,6 +229,38 @@ uint32_t intern_stack(uint32_t parent_stack_id, uint32_t frame_id)
     return id;
 }
 
+/* The module slot of frame_id, growing frame_modules to it; NULL when
+ * memory ran out. */
+static uint32_t *frame_module_slot_unlocked(uint32_t frame_id)
+{
+    while (frame_modules.count <= frame_id) {
+        uint32_t *added = item_array_add_unlocked(&frame_modules, sizeof(uint32_t));
+        if (!added) {
+            return NULL;
+        }
+        *added = 0;
+    }
+    return (uint32_t *)frame_modules.items + frame_id;
+}
+
+void intern_frame_set_module(uint32_t frame_id, uint32_t module_sid)
+{
+    pthread_mutex_lock(&intern_mutex);
+    if (frame_id > 0 && frame_id < frames.count && module_sid > 0 && module_sid < strings.count) {
+        uint32_t *slot = frame_module_slot_unlocked(frame_id);
+        struct module_assignment *assignment =
+            slot && !*slot ? item_array_add_unlocked(&module_assignments,
+                                                     sizeof(struct module_assignment))
+                           : NULL;
+        if (assignment) {
+            *slot = module_sid;
+            assignment->frame = frame_id;
+            assignment->module_sid = module_sid;
+        }
+    }
+    pthread_mutex_unlock(&intern_mutex);
+}
+
 uint32_t intern_stack_count(void)
 {
     pthread_mutex_lock(&intern_mutex);
@@ -326,6 +372,20 @@ static int encode_stacks_unlocked(struct byte_buffer *out, uint32_t from)
     return 0;
 }
 
+static int encode_modules_unlocked(struct byte_buffer *out, uint32_t from)
+{
+    for (uint32_t index = from; index < module_assignments.count; index++) {
+        const struct module_assignment *entry =
+            (const struct module_assignment *)module_assignments.items + index;
+        if (byte_buffer_append_byte(out, OP_FRAME_MODULE) < 0 ||
+            byte_buffer_append_varint(out, entry->frame) < 0 ||
+            byte_buffer_append_varint(out, entry->module_sid) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int intern_tables_encode_new(struct byte_buffer *out, struct intern_cursor *cursor)
 {
     pthread_mutex_lock(&intern_mutex);
@@ -333,13 +393,15 @@ int intern_tables_encode_new(struct byte_buffer *out, struct intern_cursor *curs
     int result = 0;
     if (encode_strings_unlocked(out, cursor->strings_written + 1) < 0 ||
         encode_frames_unlocked(out, cursor->frames_written + 1) < 0 ||
-        encode_stacks_unlocked(out, cursor->stacks_written + 1) < 0) {
+        encode_stacks_unlocked(out, cursor->stacks_written + 1) < 0 ||
+        encode_modules_unlocked(out, cursor->modules_written + 1) < 0) {
         out->size = rollback;
         result = -1;
     } else {
         cursor->strings_written = strings.count ? strings.count - 1 : 0;
         cursor->frames_written = frames.count ? frames.count - 1 : 0;
         cursor->stacks_written = stacks.count ? stacks.count - 1 : 0;
+        cursor->modules_written = module_assignments.count ? module_assignments.count - 1 : 0;
     }
     pthread_mutex_unlock(&intern_mutex);
     return result;
@@ -352,7 +414,9 @@ size_t intern_tables_memory(void)
                    hash_map_memory(&frame_index) + hash_map_memory(&stack_index) +
                    (size_t)strings.capacity * sizeof(struct interned_string) +
                    (size_t)frames.capacity * sizeof(struct interned_frame) +
-                   (size_t)stacks.capacity * sizeof(struct interned_stack);
+                   (size_t)stacks.capacity * sizeof(struct interned_stack) +
+                   (size_t)module_assignments.capacity * sizeof(struct module_assignment) +
+                   (size_t)frame_modules.capacity * sizeof(uint32_t);
     pthread_mutex_unlock(&intern_mutex);
     return total;
 }

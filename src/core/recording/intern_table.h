@@ -17,6 +17,7 @@ struct intern_cursor {
     uint32_t strings_written;
     uint32_t frames_written;
     uint32_t stacks_written;
+    uint32_t modules_written; /* frame module assignments */
 };
 
 /* Empties all tables (ids start again at 1). Returns 0 or -1. */
@@ -28,6 +29,12 @@ void intern_tables_release(void);
 uint32_t intern_string(const char *text, size_t size);
 uint32_t intern_frame(uint32_t function_sid, uint32_t file_sid, uint32_t line, uint32_t flags);
 uint32_t intern_stack(uint32_t parent_stack_id, uint32_t frame_id);
+
+/* Gives frame_id its module (a string id: the frame's globals' __name__),
+ * unless it has one: a frame is defined before its module can be read (the
+ * thread may not hold the GIL then), so the module comes as its own record,
+ * and the first one given stays. */
+void intern_frame_set_module(uint32_t frame_id, uint32_t module_sid);
 
 /* Number of stacks defined so far (the largest valid stack id). */
 uint32_t intern_stack_count(void);
@@ -45,8 +52,8 @@ int intern_frame_lookup(uint32_t frame_id, uint32_t *function_sid, uint32_t *fil
 size_t intern_string_copy(uint32_t string_id, char *out, size_t out_size);
 
 /*
- * Appends OP_STRING, OP_FRAME and OP_STACK records for every value defined
- * since cursor, in an order where each record only refers to earlier ones,
+ * Appends OP_STRING, OP_FRAME, OP_STACK and OP_FRAME_MODULE records for
+ * every value defined since cursor, in an order where each record only refers to earlier ones,
  * and advances cursor. Returns 0 or -1 (out of memory; cursor unchanged).
  */
 int intern_tables_encode_new(struct byte_buffer *out, struct intern_cursor *cursor);

@@ -311,6 +311,11 @@ uint32_t recorder_intern_frame(uint32_t function_sid, uint32_t file_sid, uint32_
     return intern_frame(function_sid, file_sid, line, flags);
 }
 
+void recorder_set_frame_module(uint32_t frame_id, uint32_t module_sid)
+{
+    intern_frame_set_module(frame_id, module_sid);
+}
+
 uint32_t recorder_intern_stack(uint32_t parent_stack_id, uint32_t frame_id)
 {
     return intern_stack(parent_stack_id, frame_id);

@@ -102,6 +102,8 @@ extern THREAD_LOCAL int recorder_thread_busy;
 uint32_t recorder_intern_string(const char *text, size_t size);
 uint32_t recorder_intern_frame(uint32_t function_sid, uint32_t file_sid, uint32_t line,
                                uint32_t flags);
+/* Gives a defined frame its module (a string id), unless it has one. */
+void recorder_set_frame_module(uint32_t frame_id, uint32_t module_sid);
 uint32_t recorder_intern_stack(uint32_t parent_stack_id, uint32_t frame_id);
 /* Changes each time a recording starts: ids from another generation are void. */
 uint64_t recorder_generation(void);

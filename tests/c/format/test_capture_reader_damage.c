@@ -114,6 +114,15 @@ static void test_out_of_range_ids(void)
     builder_frame(&builder, 1, 1, (uint64_t)UINT32_MAX + 1, 0);
     CLOSE_AND_CHECK(&builder, "line 4294967296 is out of range");
     build_prefix(&builder);
+    builder_frame_module(&builder, 2, 1);
+    CLOSE_AND_CHECK(&builder, "frame id 2 is not defined (1 are)");
+    build_prefix(&builder);
+    builder_frame_module(&builder, 1, 2);
+    CLOSE_AND_CHECK(&builder, "module string id 2 is not defined");
+    build_prefix(&builder);
+    builder_frame_module(&builder, 0, 1);
+    CLOSE_AND_CHECK(&builder, "a module for no frame");
+    build_prefix(&builder);
     builder_gc(&builder, 3, 0, 0, 0);
     CLOSE_AND_CHECK(&builder, "gc generation 3 is out of range");
     build_prefix(&builder);

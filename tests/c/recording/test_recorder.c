@@ -139,6 +139,45 @@ static void test_second_recording_starts_clean(void)
     capture_reader_close(reader);
 }
 
+static const char *string_text(struct capture_reader *reader, uint32_t string_id)
+{
+    size_t size = 0;
+    const char *text = capture_reader_string(reader, string_id, &size);
+    return text ? text : "";
+}
+
+/* A frame's first module holds; one given none reads as unknown (0), and a
+ * module learnt after the frame was written (a later chunk) still arrives. */
+static void test_frame_modules_round_trip(void)
+{
+    CHECK(start_recording(capture_path) == 0);
+    uint32_t file = recorder_intern_string("app.py", 6);
+    uint32_t named = recorder_intern_frame(recorder_intern_string("named", 5), file, 1, 0);
+    uint32_t unnamed = recorder_intern_frame(recorder_intern_string("unnamed", 7), file, 2, 0);
+    recorder_record_allocation(ALLOCATOR_MALLOC, 0x5000, 10, recorder_intern_stack(0, named));
+    recorder_record_allocation(ALLOCATOR_MALLOC, 0x6000, 10, recorder_intern_stack(0, unnamed));
+    usleep(30000); /* the writer takes the frames into a chunk of their own */
+    recorder_set_frame_module(named, recorder_intern_string("package.module", 14));
+    recorder_set_frame_module(named, recorder_intern_string("other", 5));
+    recorder_set_frame_module(0, recorder_intern_string("none", 4));
+    char error[256];
+    CHECK(recorder_stop(error, sizeof error) == 0);
+    struct capture_error open_error;
+    struct capture_reader *reader = capture_reader_open(capture_path, &open_error);
+    CHECK(reader != NULL);
+    size_t count = 0;
+    struct capture_record record;
+    while (reader && capture_reader_next(reader, &record) == 1) {
+        count++;
+    }
+    CHECK(reader && capture_reader_error(reader)->message[0] == '\0');
+    const struct capture_frame *first = reader ? capture_reader_frame(reader, named) : NULL;
+    const struct capture_frame *second = reader ? capture_reader_frame(reader, unnamed) : NULL;
+    CHECK(first && strcmp(string_text(reader, first->module_sid), "package.module") == 0);
+    CHECK(second && second->module_sid == 0);
+    capture_reader_close(reader);
+}
+
 static void test_refuses_existing_file_without_overwrite(void)
 {
     struct recorder_options options = {.path = capture_path, .overwrite = 0, .sample_rate = 1.0,
@@ -202,6 +241,7 @@ int main(void)
     snprintf(capture_path, sizeof capture_path, "test_recorder.%d.mlyze", (int)getpid());
     RUN_TEST(test_threads_round_trip);
     RUN_TEST(test_second_recording_starts_clean);
+    RUN_TEST(test_frame_modules_round_trip);
     RUN_TEST(test_refuses_existing_file_without_overwrite);
 #ifndef __SANITIZE_THREAD__
     /* Forks while the writer thread runs: ThreadSanitizer cannot follow a
