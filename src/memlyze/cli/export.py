@@ -27,8 +27,8 @@ formats:
   collapsed   'outer;...;inner BYTES' lines for flamegraph.pl and inferno
   csv, json   one row per location: bytes and count of the selection, leaked,
               total allocated, held at the peak
-  parquet     the capture's tables (allocations, stacks, frames, snapshots, rss,
-              gc, processes) as OUT/<table>/process=<pid>/part-0.parquet, for
+  parquet     the capture's tables (allocations, stacks, native_stacks, frames,
+              snapshots, rss, gc, processes) as OUT/<table>/process=<pid>/part-0.parquet, for
               DuckDB, Dask, Spark (docs/data.md); -o OUT is required, and
               the selectors do not apply (the tables hold everything)
 
