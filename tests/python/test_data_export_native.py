@@ -211,7 +211,8 @@ def test_duckdb_native_chain_walks_the_same_frames(native_export, native_tables)
 
 
 def test_capture_without_native_has_no_native_rows(tmp_path):
-    script = write_script(tmp_path, "plain.py", "blocks = [bytearray(1_000_000) for _ in range(3)]\n")
+    script = write_script(tmp_path, "plain.py",
+                          "blocks = [bytearray(1_000_000) for _ in range(3)]\n")
     capture = tmp_path / "plain.mlyze"
     check(memlyze("run", "-o", capture, script, cwd=tmp_path))
     directory = _export(tmp_path, capture)

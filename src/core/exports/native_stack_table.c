@@ -204,7 +204,8 @@ static int stack_row(const struct native_stack_table *table, const struct captur
                      uint32_t first_frame_id, uint32_t id, uint32_t position,
                      struct arrow_column *columns)
 {
-    const struct native_stack_span *span = (const struct native_stack_span *)table->stacks.data + (id - 1);
+    const struct native_stack_span *span =
+        (const struct native_stack_span *)table->stacks.data + (id - 1);
     const struct capture_native_stack *stack = capture_reader_native_stack(reader, id);
     uint32_t frame_count = span->count ? span->count : 1;
     uint32_t row_id = position == 0 ? id : span->outer_id + position - 1;
