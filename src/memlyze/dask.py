@@ -63,6 +63,14 @@ def _located(allocations, stacks, frames):
     return merged
 
 
+def _process_native_locations(native_stack_path, frame_path):
+    """One process's native_stacks rows with each frame's location."""
+    native = _read_one(native_stack_path)
+    frames = _read_one(frame_path, ["frame_id", *_LOCATION, "module"])
+    return native.merge(frames.drop(columns="process"), on="frame_id")[
+        ["process", "native_stack_id", "parent_id", "ip", *_LOCATION, "module"]]
+
+
 def _peak_event(process_path: str) -> int:
     """The event of one process's peak, as the export's pass found it."""
     import pyarrow.parquet as parquet
@@ -94,7 +102,8 @@ class CaptureTables:
         self.roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
         self._files = {table: _files(self.roots, table) for table in TABLES}
         by_process = {table: {_process_of(path): path for path in self._files[table]}
-                      for table in ("allocations", "stacks", "frames", "processes")}
+                      for table in ("allocations", "stacks", "native_stacks", "frames",
+                                    "processes")}
         self._processes = sorted(by_process["allocations"])
         self._by_process = by_process
 
@@ -109,6 +118,15 @@ class CaptureTables:
     def peaks(self):
         """Each process's peak: process, peak_bytes, peak_event."""
         return self.table("processes")[["process", "peak_bytes", "peak_event"]]
+
+    def native_locations(self):
+        """native_stacks with each frame's function, file, line and module
+        (walk parent_id from an allocation's native_stack_id for its chain)."""
+        import dask.dataframe as dd
+
+        paths = [(self._by_process["native_stacks"][process], self._by_process["frames"][process])
+                 for process in self._processes]
+        return dd.from_map(lambda pair: _process_native_locations(*pair), paths)
 
     def _per_process_peaks(self):
         import dask.dataframe as dd

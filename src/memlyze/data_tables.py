@@ -14,7 +14,8 @@ from pathlib import Path
 
 # In the order a capture gives them: the allocations pass comes first, the
 # other tables are ready once it has ended.
-TABLES = ("allocations", "stacks", "frames", "snapshots", "rss", "gc", "processes")
+TABLES = ("allocations", "stacks", "native_stacks", "frames", "snapshots", "rss", "gc",
+          "processes")
 NO_PYTHON_FRAME = "<no Python frame>"
 
 
@@ -86,13 +87,26 @@ def parquet_glob(root: str, table: str) -> str:
 
 
 # Views over the base tables, the same in DuckDB and (as dataframe code) in
-# memlyze.dask. The peak comes from the pass (processes.peak_event), which
+# memlyze.dask. native_chain(pid, id) walks parent_id from a native stack:
+# its native frames innermost first (depth 0), as the reports show them with
+# every native frame kept. The peak comes from the pass (processes.peak_event), which
 # follows the heap event by event as the analysis does. A row is live after event e when allocated_event <= e and
 # (freed_event is null or freed_event > e); bytes and counts are estimates
 # of the whole (size * weight, weight), exact in a full capture. A row counts
 # as a block only from its block_event on: the parts munmaps took from a
 # mapping that lived on (null block_event) were never blocks of their own.
 VIEWS_SQL = f"""
+CREATE OR REPLACE VIEW native_locations AS
+  SELECT n.process, n.native_stack_id, n.parent_id, n.ip, f.function, f.file, f.line, f.module
+  FROM native_stacks n JOIN frames f ON n.process = f.process AND n.frame_id = f.frame_id;
+CREATE OR REPLACE MACRO native_chain(pid, id) AS TABLE
+  WITH RECURSIVE chain(depth, native_stack_id, parent_id, ip, function, file, line, module) AS (
+    SELECT 0, native_stack_id, parent_id, ip, function, file, line, module
+    FROM native_locations WHERE process = pid AND native_stack_id = id
+    UNION ALL
+    SELECT c.depth + 1, l.native_stack_id, l.parent_id, l.ip, l.function, l.file, l.line, l.module
+    FROM chain c JOIN native_locations l ON l.process = pid AND l.native_stack_id = c.parent_id)
+  SELECT depth, function, file, line, module, ip FROM chain ORDER BY depth;
 CREATE OR REPLACE VIEW stack_locations AS
   SELECT s.process, s.stack_id, f.function, f.file, f.line
   FROM stacks s JOIN frames f ON s.process = f.process AND s.frame_id = f.frame_id;

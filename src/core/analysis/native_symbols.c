@@ -294,6 +294,8 @@ size_t native_symbolizer_resolve(struct native_symbolizer *symbolizer, uint64_t 
         file = source ? source : "";
     }
     uint32_t line_value = line_number > 0 ? (uint32_t)line_number : 0;
+    /* The inlined frames are copies of base, named from DWARF: resolved. */
+    base.status = NATIVE_SYMBOL_RESOLVED;
     size_t count = add_inlined_frames(state->module, address, &base, out, capacity, &file,
                                       &line_value);
     base.function = name;

@@ -8,7 +8,7 @@
 #include "core/base/tracker_memory.h"
 
 static const char *const table_names[CAPTURE_TABLE_COUNT] = {
-    "allocations", "stacks", "frames", "snapshots", "rss", "gc", "processes",
+    "allocations", "stacks", "native_stacks", "frames", "snapshots", "rss", "gc", "processes",
 };
 
 const char *capture_table_name(enum capture_table_kind kind)
@@ -48,6 +48,7 @@ static struct capture_tables *tables_new(struct capture_reader *reader,
         error_set(error, ENOMEM, "out of memory");
         return NULL;
     }
+    native_stack_table_init(&tables->native);
     pthread_mutex_init(&tables->lock, NULL);
     tables->references = 1;
     tables->reader = reader;
@@ -77,6 +78,7 @@ void capture_tables_release(struct capture_tables *tables)
         return;
     }
     allocation_pass_release(&tables->pass);
+    native_stack_table_release(&tables->native);
     capture_reader_close(tables->reader);
     pthread_mutex_destroy(&tables->lock);
     tracker_free(tables, sizeof *tables);
@@ -122,6 +124,23 @@ static int pass_finish_locked(struct table_stream *stream)
     return 0;
 }
 
+/* Symbolises the native stacks for frames and native_stacks, once, after
+ * the pass: only then has the reader read every mapping the symbolizer
+ * needs. The lock is held. */
+static int native_table_ready_locked(struct table_stream *stream)
+{
+    struct capture_tables *tables = stream->tables;
+    if (stream->kind != CAPTURE_TABLE_FRAMES && stream->kind != CAPTURE_TABLE_NATIVE_STACKS) {
+        return 0;
+    }
+    if (native_stack_table_build(&tables->native, tables->reader) < 0) {
+        struct capture_error memory;
+        error_set(&memory, ENOMEM, "out of memory symbolising the native stacks");
+        return stream_fail(stream, &memory);
+    }
+    return 0;
+}
+
 /* Fills the stream's rows with its next batch; the lock is held. */
 static int stream_fill_locked(struct table_stream *stream)
 {
@@ -138,6 +157,9 @@ static int stream_fill_locked(struct table_stream *stream)
         return 0;
     }
     int status = pass_finish_locked(stream);
+    if (!status) {
+        status = native_table_ready_locked(stream);
+    }
     if (status) {
         return status;
     }

@@ -1,7 +1,7 @@
 /*
  * A capture's tables as Arrow streams (the C stream interface): allocations,
- * stacks, frames, snapshots, rss, gc and processes, columns as docs/data.md
- * lists them. Each stream hands out record batches of at most
+ * stacks, native_stacks, frames, snapshots, rss, gc and processes, columns
+ * as docs/data.md lists them. Each stream hands out record batches of at most
  * ARROW_BATCH_ROWS rows; the whole capture never sits in memory (the
  * allocations pass holds the live heap; the small tables hold their rows).
  *
@@ -26,6 +26,7 @@
 enum capture_table_kind {
     CAPTURE_TABLE_ALLOCATIONS,
     CAPTURE_TABLE_STACKS,
+    CAPTURE_TABLE_NATIVE_STACKS,
     CAPTURE_TABLE_FRAMES,
     CAPTURE_TABLE_SNAPSHOTS,
     CAPTURE_TABLE_RSS,

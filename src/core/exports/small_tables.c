@@ -1,6 +1,7 @@
 /* The tables other than allocations: definitions (stacks, frames) from the
- * reader's tables, events collected by the pass (snapshots, rss, gc), and
- * the capture's one process row. */
+ * reader's tables, native_stacks and the native frames from the native
+ * stack table (native_stack_table.h), events collected by the pass
+ * (snapshots, rss, gc), and the capture's one process row. */
 #include <string.h>
 
 #include "core/exports/capture_tables_internal.h"
@@ -10,11 +11,19 @@ static const struct arrow_field stack_fields[] = {
     {"parent_id", ARROW_TYPE_UINT32, 0},
     {"frame_id", ARROW_TYPE_UINT32, 0},
 };
+static const struct arrow_field native_stack_fields[] = {
+    {"native_stack_id", ARROW_TYPE_UINT32, 0},
+    {"parent_id", ARROW_TYPE_UINT32, 0},
+    {"frame_id", ARROW_TYPE_UINT32, 0},
+    {"ip", ARROW_TYPE_UINT64, 0},
+};
 static const struct arrow_field frame_fields[] = {
     {"frame_id", ARROW_TYPE_UINT32, 0},
     {"function", ARROW_TYPE_UTF8, 0},
     {"file", ARROW_TYPE_UTF8, 0},
     {"line", ARROW_TYPE_UINT32, 0},
+    {"module", ARROW_TYPE_UTF8, 0},
+    {"kind", ARROW_TYPE_UTF8, 0},
 };
 static const struct arrow_field snapshot_fields[] = {
     {"snapshot", ARROW_TYPE_UINT64, 0},
@@ -59,6 +68,7 @@ const struct arrow_field *small_table_fields(enum capture_table_kind kind, size_
         size_t count;
     } tables[CAPTURE_TABLE_COUNT] = {
         [CAPTURE_TABLE_STACKS] = {FIELDS(stack_fields)},
+        [CAPTURE_TABLE_NATIVE_STACKS] = {FIELDS(native_stack_fields)},
         [CAPTURE_TABLE_FRAMES] = {FIELDS(frame_fields)},
         [CAPTURE_TABLE_SNAPSHOTS] = {FIELDS(snapshot_fields)},
         [CAPTURE_TABLE_RSS] = {FIELDS(rss_fields)},
@@ -88,14 +98,54 @@ static int text_append(const struct capture_tables *tables, struct arrow_column 
     return arrow_column_append_text(column, text ? text : "", text ? size : 0);
 }
 
+/* The module name of a Python frame: captures do not record one yet, so
+ * "" (*size 0). The one place that will read it from the capture. */
+static const char *python_frame_module(const struct capture_reader *reader,
+                                       const struct capture_frame *frame, size_t *size)
+{
+    (void)reader;
+    (void)frame;
+    *size = 0;
+    return "";
+}
+
+static int text_append_all(struct arrow_column *column, const char *text)
+{
+    return arrow_column_append_text(column, text, strlen(text));
+}
+
+/* A native frame's row: the text the reports show for it. */
+static int native_frame_row(const struct capture_tables *tables, uint32_t id, uint32_t number,
+                            struct arrow_column *c)
+{
+    char text[NATIVE_FRAME_TEXT_SIZE];
+    const char *function, *file, *object;
+    uint32_t line;
+    native_stack_table_frame(&tables->native, number, text, sizeof text, &function, &file, &line,
+                             &object);
+    return arrow_column_append_unsigned(&c[0], id) | text_append_all(&c[1], function) |
+           text_append_all(&c[2], file) | arrow_column_append_unsigned(&c[3], line) |
+           text_append_all(&c[4], object) | text_append_all(&c[5], "native");
+}
+
+/* Rows 0..N-1 are the capture's N Python frames (ids 1..N), the native
+ * frames follow (ids N+1...). */
 static int frame_row(const struct capture_tables *tables, uint64_t row, struct arrow_column *c)
 {
     uint32_t id = (uint32_t)row + 1;
+    uint32_t python_count = capture_reader_frame_count(tables->reader);
+    if (id > python_count) {
+        return native_frame_row(tables, id, id - python_count - 1, c);
+    }
     const struct capture_frame *frame = capture_reader_frame(tables->reader, id);
+    size_t module_size = 0;
+    const char *module = frame ? python_frame_module(tables->reader, frame, &module_size) : "";
     return arrow_column_append_unsigned(&c[0], id) |
            text_append(tables, &c[1], frame ? frame->function_sid : 0) |
            text_append(tables, &c[2], frame ? frame->file_sid : 0) |
-           arrow_column_append_unsigned(&c[3], frame ? frame->line : 0);
+           arrow_column_append_unsigned(&c[3], frame ? frame->line : 0) |
+           arrow_column_append_text(&c[4], module, module_size) |
+           text_append_all(&c[5], "python");
 }
 
 static int snapshot_row(const struct capture_tables *tables, uint64_t row, struct arrow_column *c)
@@ -158,8 +208,11 @@ static uint64_t small_table_rows(const struct capture_tables *tables, enum captu
     switch (kind) {
     case CAPTURE_TABLE_STACKS:
         return capture_reader_stack_count(tables->reader);
+    case CAPTURE_TABLE_NATIVE_STACKS:
+        return tables->native.row_count;
     case CAPTURE_TABLE_FRAMES:
-        return capture_reader_frame_count(tables->reader);
+        return (uint64_t)capture_reader_frame_count(tables->reader) +
+               native_stack_table_frame_count(&tables->native);
     case CAPTURE_TABLE_SNAPSHOTS:
         return tables->pass.snapshots.size / sizeof(struct snapshot_row);
     case CAPTURE_TABLE_RSS:
@@ -182,6 +235,11 @@ int small_table_fill(const struct capture_tables *tables, enum capture_table_kin
         [CAPTURE_TABLE_SNAPSHOTS] = snapshot_row, [CAPTURE_TABLE_RSS] = rss_row,
         [CAPTURE_TABLE_GC] = gc_row,              [CAPTURE_TABLE_PROCESSES] = process_row,
     };
+    if (kind == CAPTURE_TABLE_NATIVE_STACKS) {
+        return native_stack_table_fill(&tables->native, tables->reader,
+                                       capture_reader_frame_count(tables->reader) + 1, cursor,
+                                       rows, done);
+    }
     uint64_t count = small_table_rows(tables, kind);
     while (*cursor < count && !arrow_table_full(rows)) {
         if (row_functions[kind](tables, *cursor, rows->columns) < 0 ||

@@ -27,9 +27,9 @@ formats:
   collapsed   'outer;...;inner BYTES' lines for flamegraph.pl and inferno
   csv, json   one row per location: bytes and count of the selection, leaked,
               total allocated, held at the peak
-  parquet     the capture's tables (allocations, stacks, frames, snapshots, rss,
-              gc, processes) as OUT/<table>/process=<pid>/part-0.parquet, for
-              DuckDB, Dask, Spark (docs/data.md); -o OUT is required, and
+  parquet     the capture's tables (allocations, stacks, native_stacks, frames,
+              snapshots, rss, gc, processes) as OUT/<table>/process=<pid>/part-0.parquet,
+              for DuckDB, Dask, Spark (docs/data.md); -o OUT is required, and
               the selectors do not apply (the tables hold everything)
 
 Output: -o OUT; without it pprof goes to memlyze-<capture>.pb.gz and the text

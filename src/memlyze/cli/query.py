@@ -20,11 +20,13 @@ from ._common import CliError, UsageError, check_capture_path, describe_capture_
 DESCRIPTION = "SQL over captures' tables with DuckDB (peak_by_location, leaks_by_location, ...)"
 
 EPILOG = """
-tables:  allocations, stacks, frames, snapshots, rss, gc, processes
+tables:  allocations, stacks, native_stacks, frames, snapshots, rss, gc, processes
 views:   peak_by_location, leaks_by_location, total_by_location, peaks,
-         located_allocations (allocations with function, file, line)
+         located_allocations (allocations with function, file, line),
+         native_locations (native_stacks with each frame's function, file, line, module)
 macros:  growth_by_location(t0, t1)         seconds since the capture started
          growth_between_snapshots(k0, k1)   snapshot numbers (1-based)
+         native_chain(pid, native_stack_id) a native stack's frames, innermost first
 
 examples:
   memlyze query app.mlyze "SELECT * FROM peak_by_location LIMIT 10"

@@ -52,6 +52,36 @@ static PyObject *allocate(PyObject *self, PyObject *argument)
     Py_RETURN_NONE;
 }
 
+/* Always inlined, at every optimisation level: its frame exists only in the
+ * debug information (an inlined subroutine), so tests can check inlined
+ * frames. */
+static inline __attribute__((always_inline)) void *native_inlined_step(size_t size)
+{
+    void *block = native_allocation_leaf(size);
+    __asm__ volatile("" ::"r"(block) : "memory");
+    return block;
+}
+
+__attribute__((noinline)) void *native_inlining_caller(size_t size)
+{
+    void *block = native_inlined_step(size);
+    __asm__ volatile("" ::"r"(block) : "memory");
+    return block;
+}
+
+/* allocate_inlined(size): one malloc(size) in native_allocation_leaf, called
+ * from native_inlined_step inlined into native_inlining_caller, held. */
+static PyObject *allocate_inlined(PyObject *self, PyObject *argument)
+{
+    (void)self;
+    Py_ssize_t size = PyLong_AsSsize_t(argument);
+    if (size < 0) {
+        return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_ValueError, "negative size");
+    }
+    hold(native_inlining_caller((size_t)size));
+    Py_RETURN_NONE;
+}
+
 struct thread_request {
     size_t size;
     char name[16];
@@ -143,6 +173,8 @@ static PyObject *release_all(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"allocate", allocate, METH_O, "allocate(size): malloc from native_allocation_leaf"},
+    {"allocate_inlined", allocate_inlined, METH_O,
+     "allocate_inlined(size): malloc from native_allocation_leaf, under an inlined function"},
     {"allocate_in_thread", allocate_in_thread, METH_VARARGS,
      "allocate_in_thread(size, name, rename_late=False)"},
     {"call_back", call_back, METH_VARARGS, "call_back(callable, size)"},
