@@ -221,7 +221,8 @@ def test_capture_without_native_has_no_native_rows(tmp_path):
     assert native_stacks.schema.names == ["native_stack_id", "parent_id", "frame_id", "ip"]
     frames = _read(directory, "frames").to_pylist()
     assert frames and {row["kind"] for row in frames} == {"python"}
-    assert {row["module"] for row in frames} == {""}
+    assert {row["module"] for row in frames
+            if row["function"] == "<module>" and row["file"] == str(script)} == {"__main__"}
     assert [row["frame_id"] for row in frames] == list(range(1, len(frames) + 1))
     assert "<module>" in {row["function"] for row in frames}
     assert {row["native_stack_id"] for row in _read(directory, "allocations").to_pylist()} == {0}

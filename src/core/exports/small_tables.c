@@ -98,17 +98,6 @@ static int text_append(const struct capture_tables *tables, struct arrow_column 
     return arrow_column_append_text(column, text ? text : "", text ? size : 0);
 }
 
-/* The module name of a Python frame: captures do not record one yet, so
- * "" (*size 0). The one place that will read it from the capture. */
-static const char *python_frame_module(const struct capture_reader *reader,
-                                       const struct capture_frame *frame, size_t *size)
-{
-    (void)reader;
-    (void)frame;
-    *size = 0;
-    return "";
-}
-
 static int text_append_all(struct arrow_column *column, const char *text)
 {
     return arrow_column_append_text(column, text, strlen(text));
@@ -138,13 +127,11 @@ static int frame_row(const struct capture_tables *tables, uint64_t row, struct a
         return native_frame_row(tables, id, id - python_count - 1, c);
     }
     const struct capture_frame *frame = capture_reader_frame(tables->reader, id);
-    size_t module_size = 0;
-    const char *module = frame ? python_frame_module(tables->reader, frame, &module_size) : "";
     return arrow_column_append_unsigned(&c[0], id) |
            text_append(tables, &c[1], frame ? frame->function_sid : 0) |
            text_append(tables, &c[2], frame ? frame->file_sid : 0) |
            arrow_column_append_unsigned(&c[3], frame ? frame->line : 0) |
-           arrow_column_append_text(&c[4], module, module_size) |
+           text_append(tables, &c[4], frame ? frame->module_sid : 0) |
            text_append_all(&c[5], "python");
 }
 
