@@ -1,15 +1,17 @@
 """Each Python frame's module (its globals' __name__, recorded by the tracker)
 in the data export's frames table: a package module, the script, code run in
-a namespace of its own, a thread, and an --aggregate capture."""
+a namespace of its own, a thread, and an --aggregate capture; and the report
+selectors matching modules."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as parquet
 import pytest
 
-from conftest import check, memlyze, write_script
+from conftest import bytearray_bytes, check, memlyze, write_script
 
 MAKER = """
 import threading
@@ -61,12 +63,16 @@ def _tables(directory: Path) -> dict:
     return tables
 
 
-def _record(tmp_path: Path, *options: str) -> Path:
+def _write_program(tmp_path: Path) -> Path:
     package = tmp_path / "shapes"
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "maker.py").write_text(MAKER)
-    script = write_script(tmp_path, "program.py", SCRIPT)
+    return write_script(tmp_path, "program.py", SCRIPT)
+
+
+def _record(tmp_path: Path, *options: str) -> Path:
+    script = _write_program(tmp_path)
     capture = tmp_path / "program.mlyze"
     check(memlyze("run", *options, "-o", capture, script, cwd=tmp_path))
     directory = tmp_path / "tables"
@@ -108,3 +114,22 @@ def test_an_aggregate_capture_names_modules_too(tmp_path, options):
     tables = _tables(_record(tmp_path, *options))
     modules = {(row["function"], row["module"]) for row in tables["frames"]}
     assert set(EXPECTED.values()) <= modules
+
+
+def _big_locations(capture: Path, directory: Path, *selectors: str) -> dict:
+    """The selection's leaked locations of over 4 MB: function -> bytes."""
+    result = check(memlyze("stats", "--json", "--leaks", *selectors, capture, cwd=directory))
+    top = json.loads(result.stdout)["selection"]["top"]
+    return {entry["function"]: entry["bytes"] for entry in top if entry["bytes"] > 4_000_000}
+
+
+def test_report_selectors_match_modules(tmp_path):
+    script = _write_program(tmp_path)
+    capture = tmp_path / "program.mlyze"
+    check(memlyze("run", "-o", capture, script, cwd=tmp_path))
+    assert _big_locations(capture, tmp_path, "--include", "shapes.*") == \
+        {"make": bytearray_bytes(4_111_111) + bytearray_bytes(4_222_222)}
+    assert _big_locations(capture, tmp_path, "--include", "generated") == \
+        {"build": bytearray_bytes(4_333_333)}
+    assert _big_locations(capture, tmp_path, "--exclude", "shapes.maker",
+                          "--exclude", "generated") == {"<module>": bytearray_bytes(4_444_444)}

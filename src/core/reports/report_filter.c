@@ -11,24 +11,37 @@
 #define CACHE_INCLUDED 2
 #define CACHE_EXCLUDED 4
 
-/* Returns 1 when pattern matches the frame's function, file or base name. */
-static int pattern_matches(const char *pattern, const char *function, const char *file)
+/* A frame's names a pattern can match. */
+struct frame_names {
+    const char *function;
+    const char *file;
+    const char *base; /* the file's base name */
+    const char *module; /* "" when the capture did not record it */
+};
+
+/* Returns 1 when pattern matches the frame's function, file, base name or
+ * module. */
+static int pattern_matches(const char *pattern, const struct frame_names *names)
 {
-    const char *slash = strrchr(file, '/');
-    const char *base = slash ? slash + 1 : file;
-    return fnmatch(pattern, function, 0) == 0 || fnmatch(pattern, file, 0) == 0 ||
-           fnmatch(pattern, base, 0) == 0;
+    return fnmatch(pattern, names->function, 0) == 0 || fnmatch(pattern, names->file, 0) == 0 ||
+           fnmatch(pattern, names->base, 0) == 0 ||
+           (names->module[0] && fnmatch(pattern, names->module, 0) == 0);
 }
 
-static int any_matches(const char *const *patterns, size_t count, const char *function,
-                       const char *file)
+static int any_matches(const char *const *patterns, size_t count, const struct frame_names *names)
 {
     for (size_t i = 0; i < count; i++) {
-        if (pattern_matches(patterns[i], function, file)) {
+        if (pattern_matches(patterns[i], names)) {
             return 1;
         }
     }
     return 0;
+}
+
+static const char *frame_string(struct capture_reader *reader, uint32_t string_id)
+{
+    const char *text = capture_reader_string(reader, string_id, NULL);
+    return text ? text : "";
 }
 
 /* Returns the frame's CACHE_* bits, computing them once. */
@@ -39,15 +52,19 @@ static uint8_t frame_bits(const struct report_filter *filter, struct capture_rea
         return cache[frame_id];
     }
     const struct capture_frame *frame = capture_reader_frame(reader, frame_id);
-    const char *function = frame ? capture_reader_string(reader, frame->function_sid, NULL) : "";
-    const char *file = frame ? capture_reader_string(reader, frame->file_sid, NULL) : "";
-    function = function ? function : "";
-    file = file ? file : "";
+    struct frame_names names = {"", "", "", ""};
+    if (frame) {
+        names.function = frame_string(reader, frame->function_sid);
+        names.file = frame_string(reader, frame->file_sid);
+        names.module = frame_string(reader, frame->module_sid);
+    }
+    const char *slash = strrchr(names.file, '/');
+    names.base = slash ? slash + 1 : names.file;
     uint8_t bits = CACHE_KNOWN;
-    if (any_matches(filter->include, filter->include_count, function, file)) {
+    if (any_matches(filter->include, filter->include_count, &names)) {
         bits |= CACHE_INCLUDED;
     }
-    if (any_matches(filter->exclude, filter->exclude_count, function, file)) {
+    if (any_matches(filter->exclude, filter->exclude_count, &names)) {
         bits |= CACHE_EXCLUDED;
     }
     cache[frame_id] = bits;

@@ -29,7 +29,8 @@ SELECTOR_HELP = SELECTION_LINES + """\
                      the program's: no frame outside its first Python frame and
                      none of the interpreter's between Python frames
 PATTERN is fnmatch syntax, tested against each frame's function name, its file
-path and the file's base name: --include 'mypkg/*' --exclude '*/site-packages/*'."""
+path, the file's base name and its module: --include 'mypkg.*' --exclude
+'*/site-packages/*'."""
 
 
 def _count(text: str) -> int:

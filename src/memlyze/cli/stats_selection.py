@@ -10,7 +10,8 @@ SELECTION_HELP = SELECTION_LINES + """\
 With any of these, stats first shows the selection's figures (the "selection"
 key of --json), then the whole run's, which a selection does not change:
 allocators, sizes, GC, RSS, the peak, tracker memory. PATTERN is fnmatch
-syntax, tested against each frame's function name, file path and base name."""
+syntax, tested against each frame's function name, file path, base name and
+module."""
 
 
 def _allocations(nbytes, count) -> str:

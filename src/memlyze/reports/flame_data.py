@@ -155,8 +155,8 @@ def build_flame_data(path, *, selection="peak", snapshot=None, thread=None, spli
 
     selection: "peak" (default), "leaks", "temporary", "snapshot" (with
     snapshot=K, 1-based) or "total"; thread: a thread id or name; include /
-    exclude: fnmatch patterns tested against each frame's function, file path
-    and file base name. progress: "auto" shows a bar on stderr when it is a
+    exclude: fnmatch patterns tested against each frame's function, file path,
+    file base name and module. progress: "auto" shows a bar on stderr when it is a
     terminal; None for none; or a callable(bytes_read, file_bytes).
     min_share: frames holding less than this fraction of the selection are
     folded into "other" (0: only the node budget folds, never more than
