@@ -19,7 +19,7 @@ from __future__ import annotations
 import glob
 import os
 
-from memlyze.data_tables import NO_PYTHON_FRAME, TABLES, DataError
+from memlyze.data_tables import NO_PYTHON_FRAME, OPTIONAL_TABLES, TABLES, DataError
 
 __all__ = ["CaptureTables"]
 
@@ -32,7 +32,7 @@ def _files(roots, table):
     files = []
     for root in roots:
         files += sorted(glob.glob(os.path.join(root, table, "process=*", "*.parquet")))
-    if not files:
+    if not files and table not in OPTIONAL_TABLES:
         raise DataError(f"no {table} Parquet files under {', '.join(map(str, roots))}")
     return files
 
@@ -46,11 +46,36 @@ def _read_one(path: str, columns=None):
     import pandas
     import pyarrow.parquet as parquet
 
-    # Dask pushes a projection down as columns; process is not in the file.
-    stored = None if columns is None else [name for name in columns if name != "process"]
+    # Dask pushes a projection down as columns; process is not in the file,
+    # nor, in an export of an earlier layout, the columns added since.
+    in_file = set(parquet.read_schema(path).names)
+    stored = None if columns is None else [name for name in columns if name in in_file]
     frame = parquet.read_table(path, columns=stored).to_pandas()
+    _add_missing_columns(frame, os.path.basename(os.path.dirname(os.path.dirname(path))))
     frame["process"] = pandas.Series(_process_of(path), index=frame.index, dtype="int64")
     return frame
+
+
+def _empty_frame(columns):
+    """A dask dataframe of no rows with these columns."""
+    import dask.dataframe as dd
+    import pandas
+
+    texts = {"function", "file", "module"}
+    return dd.from_pandas(pandas.DataFrame({
+        column: pandas.Series(dtype="object" if column in texts else "int64")
+        for column in columns}), npartitions=1)
+
+
+def _add_missing_columns(frame, table: str) -> None:
+    """The columns of data_tables.ADDED_COLUMNS an earlier export lacks, filled
+    as its SQL fills them."""
+    if table == "allocations" and "block_event" not in frame and "allocated_event" in frame:
+        frame["block_event"] = frame["allocated_event"]
+    if table == "frames":
+        for name, value in (("module", ""), ("kind", "python")):
+            if name not in frame:
+                frame[name] = value
 
 
 def _located(allocations, stacks, frames):
@@ -113,6 +138,9 @@ class CaptureTables:
 
         if name not in TABLES:
             raise DataError(f"no table named {name!r}")
+        if not self._files[name]:  # an optional table an earlier export lacks
+            columns = [column for column, _ in OPTIONAL_TABLES[name]]
+            return _empty_frame([*columns, "process"])
         return dd.from_map(_read_one, self._files[name])
 
     def peaks(self):
@@ -124,8 +152,12 @@ class CaptureTables:
         (walk parent_id from an allocation's native_stack_id for its chain)."""
         import dask.dataframe as dd
 
-        paths = [(self._by_process["native_stacks"][process], self._by_process["frames"][process])
-                 for process in self._processes]
+        native = self._by_process["native_stacks"]
+        paths = [(native[process], self._by_process["frames"][process])
+                 for process in self._processes if process in native]
+        if not paths:  # exports of an earlier layout have no native_stacks
+            return _empty_frame(["process", "native_stack_id", "parent_id", "ip", *_LOCATION,
+                                 "module"])
         return dd.from_map(lambda pair: _process_native_locations(*pair), paths)
 
     def _per_process_peaks(self):

@@ -18,6 +18,19 @@ TABLES = ("allocations", "stacks", "native_stacks", "frames", "snapshots", "rss"
           "processes")
 NO_PYTHON_FRAME = "<no Python frame>"
 
+# What exports of an earlier layout stand for the columns added since, as
+# SQL: every row counted as a block from its allocation, Python frames of
+# unknown module. memlyze.dask fills the same.
+ADDED_COLUMNS = {
+    "allocations": (("block_event", "allocated_event"),),
+    "frames": (("module", "''"), ("kind", "'python'")),
+}
+# Tables an earlier export may lack, as the empty table it stands for.
+OPTIONAL_TABLES = {
+    "native_stacks": (("native_stack_id", "UINTEGER"), ("parent_id", "UINTEGER"),
+                      ("frame_id", "UINTEGER"), ("ip", "UBIGINT")),
+}
+
 
 class DataError(Exception):
     """A capture or Parquet directory that cannot be read; one line."""
@@ -168,10 +181,25 @@ def connect(roots: list[str], scratch: str | None = None):
         spill = os.path.join(scratch, "duckdb-spill")
         connection.execute("SET temp_directory = '" + spill.replace("'", "''") + "'")
     for table in TABLES:
-        files = [parquet_glob(root, table) for root in roots]
-        listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
-        connection.execute(
-            f"CREATE VIEW {table} AS SELECT * FROM read_parquet([{listed}], "
-            "hive_partitioning = true, union_by_name = true)")
+        connection.execute(f"CREATE VIEW {table} AS {_table_sql(connection, roots, table)}")
     connection.execute(VIEWS_SQL)
     return connection
+
+
+def _table_sql(connection, roots: list[str], table: str) -> str:
+    """The query a base table's view runs: its Parquet files, with the
+    columns an earlier export lacks (ADDED_COLUMNS, OPTIONAL_TABLES)."""
+    import glob
+
+    files = [parquet_glob(root, table) for root in roots]
+    if table in OPTIONAL_TABLES and not any(glob.glob(path) for path in files):
+        columns = [f"NULL::{kind} AS {name}" for name, kind in OPTIONAL_TABLES[table]]
+        return f"SELECT {', '.join(columns)}, NULL::BIGINT AS process WHERE false"
+    listed = ", ".join("'" + path.replace("'", "''") + "'" for path in files)
+    source = f"read_parquet([{listed}], hive_partitioning = true, union_by_name = true)"
+    added = ADDED_COLUMNS.get(table, ())
+    present = set()
+    if added:
+        present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    extra = "".join(f", {default} AS {name}" for name, default in added if name not in present)
+    return f"SELECT *{extra} FROM {source}"
