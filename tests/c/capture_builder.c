@@ -197,6 +197,15 @@ void builder_raw(struct capture_builder *builder, const void *bytes, size_t size
     must(byte_buffer_append(&builder->records, bytes, size));
 }
 
+void builder_record(struct capture_builder *builder, int opcode, const uint64_t *values,
+                    size_t count)
+{
+    put_opcode(builder, opcode);
+    for (size_t index = 0; index < count; index++) {
+        put_varint(builder, values[index]);
+    }
+}
+
 uint64_t builder_chunk(struct capture_builder *builder, int kind, const void *payload,
                        size_t size)
 {

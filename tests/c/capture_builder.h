@@ -51,6 +51,9 @@ void builder_pymalloc_free(struct capture_builder *builder, uint64_t address);
 void builder_munmap(struct capture_builder *builder, uint64_t address, uint64_t size);
 /* Appends bytes as they are, for malformed records. */
 void builder_raw(struct capture_builder *builder, const void *bytes, size_t size);
+/* A record of opcode with count varint fields. */
+void builder_record(struct capture_builder *builder, int opcode, const uint64_t *values,
+                    size_t count);
 
 /* Compresses the records so far into an events chunk; returns its offset.
  * The address delta restarts at 0 for the next chunk. */

@@ -40,18 +40,6 @@ static uint64_t inside(int (*function)(int))
     return (uint64_t)(uintptr_t)function + 4;
 }
 
-static void append_varints(struct capture_builder *builder, uint8_t opcode,
-                           const uint64_t *values, size_t count)
-{
-    struct byte_buffer record = {0};
-    byte_buffer_append_byte(&record, opcode);
-    for (size_t index = 0; index < count; index++) {
-        byte_buffer_append_varint(&record, values[index]);
-    }
-    builder_raw(builder, record.data, record.size);
-    byte_buffer_release(&record);
-}
-
 /* This program mapped at its load bias, without a build-id (string 1). */
 static void add_self_mapping(struct capture_builder *builder)
 {
@@ -64,7 +52,7 @@ static void add_self_mapping(struct capture_builder *builder)
     builder_string(builder, path);
     uint64_t base = (uint64_t)(uintptr_t)info.dli_fbase;
     const uint64_t mapping[] = {base, base + (64u << 20), base, 1, 0};
-    append_varints(builder, OP_MAPPING, mapping, 5);
+    builder_record(builder, OP_MAPPING, mapping, 5);
 }
 
 /*
@@ -91,7 +79,7 @@ static void add_tables(struct capture_builder *builder)
                                     {2, inside(native_leaf_function)},
                                     {2, UNMAPPED_IP}};
     for (size_t index = 0; index < 4; index++) {
-        append_varints(builder, OP_NATIVE_STACK, natives[index], 2);
+        builder_record(builder, OP_NATIVE_STACK, natives[index], 2);
     }
 }
 
@@ -100,7 +88,7 @@ static void add_native_allocation(struct capture_builder *builder, uint64_t addr
                                   uint64_t size, uint64_t stack_id, uint64_t native_stack_id)
 {
     const uint64_t fields[] = {address_delta << 1, size, stack_id, native_stack_id};
-    append_varints(builder, OP_ALLOC_NATIVE + ALLOCATOR_MALLOC, fields, 4);
+    builder_record(builder, OP_ALLOC_NATIVE + ALLOCATOR_MALLOC, fields, 4);
 }
 
 static struct capture_reader *open_built(struct capture_builder *builder)

@@ -36,18 +36,6 @@ static uint64_t inside(int (*function)(int))
     return (uint64_t)(uintptr_t)function + 4;
 }
 
-static void append_varints(struct capture_builder *builder, uint8_t opcode,
-                           const uint64_t *values, size_t count)
-{
-    struct byte_buffer record = {0};
-    byte_buffer_append_byte(&record, opcode);
-    for (size_t index = 0; index < count; index++) {
-        byte_buffer_append_varint(&record, values[index]);
-    }
-    builder_raw(builder, record.data, record.size);
-    byte_buffer_release(&record);
-}
-
 /* This program mapped at its load bias, without a build-id (string 1). */
 static void add_self_mapping(struct capture_builder *builder)
 {
@@ -59,7 +47,7 @@ static void add_self_mapping(struct capture_builder *builder)
     builder_string(builder, self_path);
     uint64_t base = (uint64_t)(uintptr_t)info.dli_fbase;
     const uint64_t mapping[] = {base, base + (64u << 20), base, 1, 0};
-    append_varints(builder, OP_MAPPING, mapping, 5);
+    builder_record(builder, OP_MAPPING, mapping, 5);
 }
 
 /* One Python frame (frame 1, stack 1); native stacks 1 = [caller],
@@ -83,7 +71,7 @@ static void build_capture(struct capture_builder *builder, int native)
         if (!stack[1]) {
             stack[1] = index == 0 ? inside(table_caller_function) : inside(table_leaf_function);
         }
-        append_varints(builder, OP_NATIVE_STACK, stack, 2);
+        builder_record(builder, OP_NATIVE_STACK, stack, 2);
     }
     builder_alloc(builder, ALLOCATOR_MALLOC, 0x1000, 64, 1);
     builder_flush_chunk(builder);
