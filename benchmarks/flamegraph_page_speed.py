@@ -5,7 +5,8 @@ Chromium (from navigation to the page's first complete draw: the
 html[data-ready] attribute its script sets after drawing), repeated.
 
 One capture of benchmarks/workloads/spread_functions.py (2,000 functions of
-71 KiB each) is recorded with the candidate; each memlyze makes its page of
+71 KiB each) is recorded with the baseline (an older memlyze need not read a newer
+capture); each memlyze makes its page of
 it; the two pages are then loaded alternately in one browser.
 
     python benchmarks/flamegraph_page_speed.py --baseline-python /path/to/main/venv/bin/python \\
@@ -46,7 +47,8 @@ def run(command, cwd):
 
 def make_pages(directory, candidate, baseline, functions):
     capture = directory / "spread.mlyze"
-    run([candidate, "-m", "memlyze", "run", "-o", capture, WORKLOAD, functions], directory)
+    # The baseline records: a newer format may hold records it cannot read.
+    run([baseline, "-m", "memlyze", "run", "-o", capture, WORKLOAD, functions], directory)
     pages = {}
     for name, python in (("baseline", baseline), ("candidate", candidate)):
         pages[name] = directory / f"{name}.html"

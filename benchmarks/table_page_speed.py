@@ -3,7 +3,8 @@ baseline and candidate memlyze side by side: page size, time to the first
 render, time to sort by a column, time to filter, in headless Chromium.
 
 One capture of benchmarks/workloads/spread_locations.py per row count is
-recorded with the candidate; each memlyze makes its page of it; the pages
+recorded with the baseline (an older memlyze need not read a newer
+capture); each memlyze makes its page of it; the pages
 are then loaded alternately in one browser. Every time is measured the same
 way on both pages: first render is navigation to the load event and two
 animation frames after it (the page laid out and painted); sort and filter
@@ -59,7 +60,8 @@ def run(command, cwd):
 
 def make_pages(directory, candidate, baseline, locations):
     capture = directory / f"spread-{locations}.mlyze"
-    run([candidate, "-m", "memlyze", "run", "-o", capture, WORKLOAD, locations], directory)
+    # The baseline records: a newer format may hold records it cannot read.
+    run([baseline, "-m", "memlyze", "run", "-o", capture, WORKLOAD, locations], directory)
     pages = {}
     for name, python in (("baseline", baseline), ("candidate", candidate)):
         pages[name] = directory / f"{name}-{locations}.html"
