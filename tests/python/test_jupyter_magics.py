@@ -332,12 +332,16 @@ def test_cell_exception_fails_the_cell_once_and_still_reports(notebook):
         ("ValueError", "boom in the cell")]
     text = notebook.streams("raising", "stdout")
     # tracking stopped where the cell raised: the traceback's formatting is
-    # not the cell's, the bytearray before the raise is its top location
+    # not the cell's, the bytearray before the raise is among its top
+    # locations (IPython's own parsing of the cell, which the kernel runs
+    # too, may hold a tokenizer buffer as large at that moment on 3.13)
     lines = text.splitlines()
-    first_row = lines[next(index for index, line in enumerate(lines) if "-----" in line) + 1]
-    assert first_row.endswith(f" <module> Cell In[{notebook.counts['raising']}]:1"), text
-    assert first_row.split()[0:2] == fmt.human_bytes(bytearray_bytes(1_000_000)).split()
-    assert "importlib" not in text and "pygments" not in text, text
+    table = lines[next(index for index, line in enumerate(lines) if "-----" in line) + 1:]
+    [row] = [line for line in table
+             if line.endswith(f" <module> Cell In[{notebook.counts['raising']}]:1")]
+    assert row.split()[0:2] == fmt.human_bytes(bytearray_bytes(1_000_000)).split(), text
+    for formatting in ("importlib", "pygments", "ultratb", "stack_data", "traceback.py"):
+        assert formatting not in text, text
     assert notebook.streams("after_raising", "stdout") == "after 1000000\n"
 
 

@@ -47,12 +47,13 @@ def run_cell_tracked(shell, cell: str, capture: CellCapture, command: str, track
     ExecutionResult of the cell. CliError when tracking cannot start."""
     from .. import tracker as tracking
 
+    # Before the start: naming the cell tokenizes it, memlyze's work, not the cell's.
+    capture.cell_file = _cell_file_name(shell, cell)
     try:
         recorder = tracking.Tracker(capture.path, force=True, command=command, **tracker_options)
         recorder.start()
     except (tracking.TrackerError, OSError, ValueError, TypeError) as error:
         raise CliError(f"cannot start tracking the cell: {error}") from None
-    capture.cell_file = _cell_file_name(shell, cell)
     outer = shell.displayhook.exec_result
     shown_before = shell.__dict__.get("showtraceback")
     show_traceback = shell.showtraceback
