@@ -1,8 +1,10 @@
 #include "tests/c/capture_builder.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "core/format/capture_format.h"
@@ -195,6 +197,22 @@ void builder_munmap(struct capture_builder *builder, uint64_t address, uint64_t 
 void builder_raw(struct capture_builder *builder, const void *bytes, size_t size)
 {
     must(byte_buffer_append(&builder->records, bytes, size));
+}
+
+void builder_self_mapping(struct capture_builder *builder, const void *code, char *path,
+                          size_t path_size)
+{
+    Dl_info info;
+    ssize_t length = readlink("/proc/self/exe", path, path_size - 1);
+    if (!dladdr(code, &info) || length <= 0) {
+        fprintf(stderr, "capture_builder: cannot find this program's file or load bias\n");
+        abort();
+    }
+    path[length] = '\0';
+    builder_string(builder, path);
+    uint64_t base = (uint64_t)(uintptr_t)info.dli_fbase;
+    const uint64_t mapping[] = {base, base + (64u << 20), base, 1, 0};
+    builder_record(builder, OP_MAPPING, mapping, 5);
 }
 
 void builder_record(struct capture_builder *builder, int opcode, const uint64_t *values,

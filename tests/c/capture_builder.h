@@ -51,6 +51,11 @@ void builder_pymalloc_free(struct capture_builder *builder, uint64_t address);
 void builder_munmap(struct capture_builder *builder, uint64_t address, uint64_t size);
 /* Appends bytes as they are, for malformed records. */
 void builder_raw(struct capture_builder *builder, const void *bytes, size_t size);
+/* This program's file as the next string (its path into path) and an
+ * OP_MAPPING of it at its load bias, without a build-id (code: an address in
+ * it); the mapping names the string as the first one, so add it first. */
+void builder_self_mapping(struct capture_builder *builder, const void *code, char *path,
+                          size_t path_size);
 /* A record of opcode with count varint fields. */
 void builder_record(struct capture_builder *builder, int opcode, const uint64_t *values,
                     size_t count);

@@ -43,16 +43,8 @@ static uint64_t inside(int (*function)(int))
 /* This program mapped at its load bias, without a build-id (string 1). */
 static void add_self_mapping(struct capture_builder *builder)
 {
-    Dl_info info;
-    CHECK(dladdr((void *)native_leaf_function, &info) != 0);
     char path[4096];
-    ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
-    CHECK(length > 0);
-    path[length > 0 ? length : 0] = '\0';
-    builder_string(builder, path);
-    uint64_t base = (uint64_t)(uintptr_t)info.dli_fbase;
-    const uint64_t mapping[] = {base, base + (64u << 20), base, 1, 0};
-    builder_record(builder, OP_MAPPING, mapping, 5);
+    builder_self_mapping(builder, (const void *)native_leaf_function, path, sizeof path);
 }
 
 /*
