@@ -19,7 +19,8 @@ from __future__ import annotations
 import glob
 import os
 
-from memlyze.data_tables import NO_PYTHON_FRAME, OPTIONAL_TABLES, TABLES, DataError
+from memlyze.data_tables import (ADDED_COLUMNS, NO_PYTHON_FRAME, OPTIONAL_TABLES, TABLES,
+                                  DataError)
 
 __all__ = ["CaptureTables"]
 
@@ -68,14 +69,15 @@ def _empty_frame(columns):
 
 
 def _add_missing_columns(frame, table: str) -> None:
-    """The columns of data_tables.ADDED_COLUMNS an earlier export lacks, filled
-    as its SQL fills them."""
-    if table == "allocations" and "block_event" not in frame and "allocated_event" in frame:
-        frame["block_event"] = frame["allocated_event"]
-    if table == "frames":
-        for name, value in (("module", ""), ("kind", "python")):
-            if name not in frame:
-                frame[name] = value
+    """The columns of ADDED_COLUMNS an earlier export lacks, filled as the
+    DuckDB views fill them (a copy only when its source column was read)."""
+    for name, (kind, text) in ADDED_COLUMNS.get(table, ()):
+        if name in frame:
+            continue
+        if kind == "value":
+            frame[name] = text
+        elif text in frame:
+            frame[name] = frame[text]
 
 
 def _located(allocations, stacks, frames):

@@ -18,12 +18,13 @@ TABLES = ("allocations", "stacks", "native_stacks", "frames", "snapshots", "rss"
           "processes")
 NO_PYTHON_FRAME = "<no Python frame>"
 
-# What exports of an earlier layout stand for the columns added since, as
-# SQL: every row counted as a block from its allocation, Python frames of
-# unknown module. memlyze.dask fills the same.
+# What exports of an earlier layout stand for the columns added since:
+# (column, another column of the row to copy) or (column, a text value).
+# Every row counts as a block from its allocation; Python frames are of
+# unknown module. The DuckDB views and memlyze.dask both fill from here.
 ADDED_COLUMNS = {
-    "allocations": (("block_event", "allocated_event"),),
-    "frames": (("module", "''"), ("kind", "'python'")),
+    "allocations": (("block_event", ("column", "allocated_event")),),
+    "frames": (("module", ("value", "")), ("kind", ("value", "python"))),
 }
 # Tables an earlier export may lack, as the empty table it stands for.
 OPTIONAL_TABLES = {
@@ -201,5 +202,11 @@ def _table_sql(connection, roots: list[str], table: str) -> str:
     present = set()
     if added:
         present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    extra = "".join(f", {default} AS {name}" for name, default in added if name not in present)
+    extra = "".join(f", {_default_sql(default)} AS {name}" for name, default in added
+                    if name not in present)
     return f"SELECT *{extra} FROM {source}"
+
+
+def _default_sql(default: tuple[str, str]) -> str:
+    kind, text = default
+    return text if kind == "column" else "'" + text.replace("'", "''") + "'"
