@@ -623,9 +623,6 @@ static void python_domains_wrap(void)
 
 /* --- install and uninstall -------------------------------------------------- */
 
-/* Nonzero when address is a non-PIE executable's canonical PLT entry for a
- * function it does not define: calling it would come back to our hook
- * through the executable's (patched) GOT. */
 struct address_search {
     uintptr_t address;
     int found;
@@ -648,6 +645,9 @@ static int executable_holds(struct dl_phdr_info *info, size_t size, void *opaque
     return 1;
 }
 
+/* Nonzero when address is a non-PIE executable's canonical PLT entry for a
+ * function it does not define: calling it would come back to our hook
+ * through the executable's (patched) GOT. */
 static int is_executable_plt_stub(void *address)
 {
     /* dladdr1 looks through every symbol of the object for the nearest one
