@@ -126,12 +126,17 @@ def available_configurations(names, python):
     return runnable, skipped
 
 
+def missing_modules(python, modules):
+    """The modules python cannot import."""
+    return [module for module in modules
+            if subprocess.run([str(python), "-c", f"import {module}"],
+                              capture_output=True).returncode != 0]
+
+
 def available_benchmarks(names, python):
     runnable, skipped = [], {}
     for name in names:
-        missing = [module for module in BENCHMARK_SET[name].requires
-                   if subprocess.run([str(python), "-c", f"import {module}"],
-                                     capture_output=True).returncode != 0]
+        missing = missing_modules(python, BENCHMARK_SET[name].requires)
         if missing:
             skipped[name] = f"needs {', '.join(missing)}, not importable in {python}"
         else:

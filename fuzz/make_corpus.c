@@ -1,6 +1,7 @@
 /*
  * Writes the seed corpus: tiny valid captures (closed, unclosed, empty,
- * with mappings, threads, GC and RSS), the same records as "R" inputs
+ * with mappings, threads, GC and RSS, events chunks as parts of zstd
+ * frames, a version 1 capture), the same records as "R" inputs
  * (see fuzz_inputs.h), and the hostile captures (tests/c/hostile_captures.h:
  * overflowing sizes and sums, sampling out of range, decompression bombs,
  * huge counts, deep and cyclic stacks), into the directory given as argv[1]. Built
@@ -95,6 +96,49 @@ static int write_hostile_seeds(const char *directory)
     return failed;
 }
 
+/* Two threads' records in stream chunks: a frame of two parts, then a
+ * frame of one; closed, and cut inside the second part. */
+static int write_stream_seeds(const char *directory)
+{
+    struct capture_builder builder;
+    builder_init(&builder);
+    builder_default_header(&builder, HEADER_FLAG_TRACK_GC);
+    add_typical_records(&builder);
+    builder_flush_stream_chunk(&builder, 1, 0);
+    builder_switch_thread(&builder, 2);
+    builder_alloc(&builder, ALLOCATOR_MALLOC, 0x7f1000000000ULL, 48, 2);
+    builder_switch_thread(&builder, 1);
+    builder_alloc(&builder, ALLOCATOR_MALLOC, 0x5200, 16, 1);
+    builder_switch_thread(&builder, 2);
+    builder_free(&builder, 0x7f1000000000ULL);
+    size_t first_part = builder.file.size;
+    builder_flush_stream_chunk(&builder, 0, 0);
+    builder_switch_thread(&builder, 1);
+    builder_free(&builder, 0x5200);
+    builder_flush_stream_chunk(&builder, 1, 0);
+    builder_finish(&builder, 3000, 65536);
+    int failed = write_seed(directory, "stream-closed.bin", &builder.file, builder.file.size);
+    failed |= write_seed(directory, "stream-cut.bin", &builder.file, first_part + 20);
+    builder_release(&builder);
+    return failed;
+}
+
+/* The typical records in a version 1 capture (one address state, parents
+ * by id), which readers still read. */
+static int write_version_1_seed(const char *directory)
+{
+    struct capture_builder builder;
+    builder_init(&builder);
+    struct byte_buffer fields = {0};
+    builder_header(&builder, 1, &fields);
+    add_typical_records(&builder);
+    builder_switch_thread(&builder, 2);
+    builder_alloc(&builder, ALLOCATOR_MALLOC, 0x7f1000000000ULL, 48, 2);
+    builder_flush_chunk(&builder);
+    builder_finish(&builder, 3000, 65536);
+    return write_and_release(directory, "version-1.bin", &builder);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -141,5 +185,6 @@ int main(int argc, char **argv)
     builder_finish(&builder, 0, 0);
     failed |= write_seed(argv[1], "empty.bin", &builder.file, builder.file.size);
     builder_release(&builder);
+    failed |= write_stream_seeds(argv[1]) | write_version_1_seed(argv[1]);
     return failed || write_hostile_seeds(argv[1]) ? 1 : 0;
 }

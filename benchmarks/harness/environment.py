@@ -11,8 +11,10 @@ REPOSITORY = BENCHMARKS.parent
 ENVIRONMENT = BENCHMARKS / ".venv-bench"
 PEERS = ["memray", "mprofile"]
 # The benchmark set (pyperformance's benchmarks run in-process with a stub
-# pyperf, tornado for tornado_http, numpy for numpy_heavy) and the chart.
-BENCHMARK_PACKAGES = ["pyperformance", "pyperf", "tornado", "numpy", "matplotlib"]
+# pyperf, tornado for tornado_http, numpy for numpy_heavy), the chart, and
+# the real programs capture_size.py records (harness/real_programs.py).
+BENCHMARK_PACKAGES = ["pyperformance", "pyperf", "tornado", "numpy", "matplotlib",
+                      "black", "pandas", "pytest"]
 # Werror flags pymemtrace 0.6.3's build trips over with GCC 12 on 3.11.
 PYMEMTRACE_CFLAGS = ("-Wno-error=unused-variable -Wno-error=use-after-free "
                      "-Wno-error=unused-function -Wno-error=unused-parameter "

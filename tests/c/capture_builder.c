@@ -33,9 +33,19 @@ static void put_u64(uint8_t *out, uint64_t value)
     }
 }
 
+void builder_clear_records(struct capture_builder *builder)
+{
+    byte_buffer_clear(&builder->records);
+    builder->state_threads[0] = 0;
+    builder->state_previous_addresses[0] = 0;
+    builder->state_count = 1;
+    builder->state = 0;
+}
+
 void builder_init(struct capture_builder *builder)
 {
     memset(builder, 0, sizeof *builder);
+    builder_clear_records(builder);
 }
 
 void builder_release(struct capture_builder *builder)
@@ -43,6 +53,8 @@ void builder_release(struct capture_builder *builder)
     byte_buffer_release(&builder->file);
     byte_buffer_release(&builder->records);
     byte_buffer_release(&builder->chunk_offsets);
+    ZSTD_freeCCtx(builder->stream);
+    builder->stream = NULL;
 }
 
 void builder_header(struct capture_builder *builder, uint16_t version,
@@ -50,6 +62,7 @@ void builder_header(struct capture_builder *builder, uint16_t version,
 {
     uint8_t fixed[CAPTURE_FILE_HEADER_FIXED_SIZE];
     memcpy(fixed, CAPTURE_MAGIC, CAPTURE_MAGIC_SIZE);
+    builder->shared_addresses = version < 2;
     fixed[4] = (uint8_t)version;
     fixed[5] = (uint8_t)(version >> 8);
     fixed[6] = fixed[7] = 0;
@@ -87,8 +100,9 @@ static void put_varint(struct capture_builder *builder, uint64_t value)
 
 static void put_address(struct capture_builder *builder, uint64_t address)
 {
-    put_varint(builder, zigzag_encode((int64_t)(address - builder->previous_address)));
-    builder->previous_address = address;
+    uint64_t *previous = &builder->state_previous_addresses[builder->state];
+    put_varint(builder, zigzag_encode((int64_t)(address - *previous)));
+    *previous = address;
 }
 
 void builder_string(struct capture_builder *builder, const char *text)
@@ -110,7 +124,8 @@ void builder_frame(struct capture_builder *builder, uint64_t function_sid, uint6
 void builder_stack(struct capture_builder *builder, uint64_t parent_stack_id, uint64_t frame_id)
 {
     put_opcode(builder, OP_STACK);
-    put_varint(builder, parent_stack_id);
+    uint64_t own_id = ++builder->stack_count;
+    put_varint(builder, builder->shared_addresses ? parent_stack_id : own_id - parent_stack_id);
     put_varint(builder, frame_id);
 }
 
@@ -134,6 +149,19 @@ void builder_switch_thread(struct capture_builder *builder, uint64_t thread_id)
 {
     put_opcode(builder, OP_SWITCH_THREAD);
     put_varint(builder, thread_id);
+    if (builder->shared_addresses) {
+        return;
+    }
+    uint32_t state = 0;
+    while (state < builder->state_count && builder->state_threads[state] != thread_id) {
+        state++;
+    }
+    if (state == builder->state_count && state < 64) {
+        builder->state_threads[state] = thread_id;
+        builder->state_previous_addresses[state] = 0;
+        builder->state_count++;
+    }
+    builder->state = state < 64 ? state : 63;
 }
 
 void builder_time(struct capture_builder *builder, uint64_t time_ns)
@@ -224,6 +252,64 @@ void builder_record(struct capture_builder *builder, int opcode, const uint64_t 
     }
 }
 
+static uint64_t append_chunk(struct capture_builder *builder, int kind, size_t size,
+                             const void *compressed, size_t compressed_size)
+{
+    uint8_t header[CAPTURE_CHUNK_HEADER_SIZE];
+    header[0] = (uint8_t)kind;
+    builder_put_u32(header + 1, (uint32_t)compressed_size);
+    builder_put_u32(header + 5, (uint32_t)size);
+    builder_put_u32(header + 9, crc32_compute(compressed, compressed_size));
+    uint64_t offset = builder->file.size;
+    must(byte_buffer_append(&builder->file, header, sizeof header));
+    must(byte_buffer_append(&builder->file, compressed, compressed_size));
+    return offset;
+}
+
+/* Compresses the records as the stream's next part, into out (bound bytes). */
+static size_t compress_stream_part(struct capture_builder *builder, int start, int end_frame,
+                                   uint8_t *out, size_t bound)
+{
+    if (!builder->stream) {
+        builder->stream = ZSTD_createCCtx();
+        if (!builder->stream) {
+            must(-1);
+        }
+    }
+    if (start) {
+        ZSTD_CCtx_reset(builder->stream, ZSTD_reset_session_only);
+    }
+    ZSTD_inBuffer input = {builder->records.data, builder->records.size, 0};
+    ZSTD_outBuffer output = {out, bound, 0};
+    size_t left;
+    do {
+        left = ZSTD_compressStream2(builder->stream, &output, &input,
+                                    end_frame ? ZSTD_e_end : ZSTD_e_flush);
+        if (ZSTD_isError(left) || (left && output.pos == bound)) {
+            fprintf(stderr, "capture_builder: cannot compress a stream part\n");
+            abort();
+        }
+    } while (left);
+    return output.pos;
+}
+
+uint64_t builder_flush_stream_chunk(struct capture_builder *builder, int start, int end_frame)
+{
+    size_t bound = ZSTD_compressBound(builder->records.size) + 64;
+    uint8_t *compressed = malloc(bound);
+    if (!compressed) {
+        must(-1);
+    }
+    size_t compressed_size = compress_stream_part(builder, start, end_frame, compressed, bound);
+    uint64_t offset =
+        append_chunk(builder, start ? CHUNK_KIND_STREAM_START : CHUNK_KIND_STREAM_NEXT,
+                     builder->records.size, compressed, compressed_size);
+    free(compressed);
+    must(byte_buffer_append(&builder->chunk_offsets, &offset, sizeof offset));
+    builder_clear_records(builder);
+    return offset;
+}
+
 uint64_t builder_chunk(struct capture_builder *builder, int kind, const void *payload,
                        size_t size)
 {
@@ -237,14 +323,7 @@ uint64_t builder_chunk(struct capture_builder *builder, int kind, const void *pa
         fprintf(stderr, "capture_builder: %s\n", ZSTD_getErrorName(compressed_size));
         abort();
     }
-    uint8_t header[CAPTURE_CHUNK_HEADER_SIZE];
-    header[0] = (uint8_t)kind;
-    builder_put_u32(header + 1, (uint32_t)compressed_size);
-    builder_put_u32(header + 5, (uint32_t)size);
-    builder_put_u32(header + 9, crc32_compute(compressed, compressed_size));
-    uint64_t offset = builder->file.size;
-    must(byte_buffer_append(&builder->file, header, sizeof header));
-    must(byte_buffer_append(&builder->file, compressed, compressed_size));
+    uint64_t offset = append_chunk(builder, kind, size, compressed, compressed_size);
     free(compressed);
     return offset;
 }
@@ -254,8 +333,7 @@ uint64_t builder_flush_chunk(struct capture_builder *builder)
     uint64_t offset = builder_chunk(builder, CHUNK_KIND_EVENTS, builder->records.data,
                                     builder->records.size);
     must(byte_buffer_append(&builder->chunk_offsets, &offset, sizeof offset));
-    byte_buffer_clear(&builder->records);
-    builder->previous_address = 0;
+    builder_clear_records(builder);
     return offset;
 }
 

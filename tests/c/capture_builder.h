@@ -16,7 +16,16 @@ struct capture_builder {
     struct byte_buffer file;          /* the capture so far */
     struct byte_buffer records;       /* records of the chunk being built */
     struct byte_buffer chunk_offsets; /* uint64_t offsets of the events chunks */
-    uint64_t previous_address;
+    /* The previous address of each thread of the chunk (by first switch,
+     * thread 0 first, the 64th and later sharing the last), or of all of
+     * them in a version 1 capture. */
+    int shared_addresses;
+    uint64_t state_threads[64];
+    uint64_t state_previous_addresses[64];
+    uint32_t state_count;
+    uint32_t state;
+    uint64_t stack_count; /* stacks defined so far */
+    void *stream; /* ZSTD_CCtx of the builder's CHUNK_KIND_STREAM_* frame */
 };
 
 void builder_init(struct capture_builder *builder);
@@ -60,9 +69,16 @@ void builder_self_mapping(struct capture_builder *builder, const void *code, cha
 void builder_record(struct capture_builder *builder, int opcode, const uint64_t *values,
                     size_t count);
 
+/* Drops the records so far; address deltas restart at 0 as in a new chunk. */
+void builder_clear_records(struct capture_builder *builder);
 /* Compresses the records so far into an events chunk; returns its offset.
  * The address delta restarts at 0 for the next chunk. */
 uint64_t builder_flush_chunk(struct capture_builder *builder);
+/* The same as a part of a zstd frame: a CHUNK_KIND_STREAM_START chunk that
+ * begins a new frame when start, else a CHUNK_KIND_STREAM_NEXT chunk that
+ * continues the frame; ends the frame too when end_frame (which a reader
+ * refuses). */
+uint64_t builder_flush_stream_chunk(struct capture_builder *builder, int start, int end_frame);
 /* Appends a chunk whose payload is compressed as given; returns its offset. */
 uint64_t builder_chunk(struct capture_builder *builder, int kind, const void *payload,
                        size_t size);

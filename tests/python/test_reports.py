@@ -31,7 +31,7 @@ def test_stats_json_has_every_spec_key(ground_truth):
         if kind is float:
             kind = (int, float)
         assert isinstance(stats[key], kind), (key, stats[key])
-    assert stats["format_version"] == 1
+    assert stats["format_version"] == 2
     assert stats["sampled"] is False and stats["sample_rate"] == 1.0
     assert stats["total_bytes_ci95"] is None and stats["peak_bytes_ci95"] is None
     assert stats["python_version"] == ".".join(map(str, sys.version_info[:3]))

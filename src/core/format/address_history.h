@@ -1,68 +1,91 @@
 /*
  * What writer and reader both remember of a chunk's addresses, so that an
  * address can be written as a small reference instead of a delta:
- * - a free of a block allocated d allocations ago in the chunk is written
- *   as OP_FREE_RECENT d (1 <= d <= RECENT_ALLOCATIONS);
+ * - a free of a block allocated d allocations ago is written as
+ *   OP_FREE_RECENT d;
  * - an allocation at one of the last FREED_HISTORY freed addresses (malloc
  *   hands recently freed blocks out first) is written as OP_ALLOC_REUSED
- *   with the address's place in that history (0 = the latest free).
- * Both sides update the history identically, and reset it with each chunk.
+ *   with the address's place in that history (0 = the latest free);
+ * - any other address as a delta to the previous address.
+ *
+ * From format version 2 on, each thread of a chunk has its own address
+ * state (previous address, allocations counted, freed history): threads
+ * allocate from arenas of their own, so one thread's records refer back
+ * to its own, and interleaved threads no longer break each other's
+ * locality. A chunk's threads get states in the order it first switches
+ * to them (thread 0, before any switch, has the first); from the
+ * ADDRESS_STATES-th on they share the last one. In version 1 every thread
+ * shares one state. Both sides update the states identically and reset
+ * them with each chunk.
  */
 #ifndef MEMLYZE_ADDRESS_HISTORY_H
 #define MEMLYZE_ADDRESS_HISTORY_H
 
 #include <stdint.h>
 
-#define RECENT_ALLOCATIONS 65536u /* power of two */
-#define FREED_HISTORY 64u         /* power of two */
-#define FREED_LOOKUP_SLOTS 16384u /* power of two */
+#define ADDRESS_STATES 64u
+/* How far back OP_FREE_RECENT may reach, in the state's own allocations. */
+#define RECENT_ALLOCATIONS 4096u           /* power of two */
+#define SHARED_STATE_RECENT_ALLOCATIONS 65536u /* version 1; power of two */
+#define FREED_HISTORY 64u                  /* power of two */
 
 struct freed_history {
     uint64_t addresses[FREED_HISTORY];
     uint32_t count; /* frees seen in the chunk */
-    /* By a hash of the address: count + 1 when it was last pushed, or 0.
-     * Finding an address then takes one look instead of a scan of the
-     * history (most allocations are at fresh addresses, which the scan
-     * missed only after FREED_HISTORY compares). Never trusted without
-     * checking the history itself, so stale or colliding slots only cost
-     * a reference the writer could have used. */
-    uint32_t pushed_at[FREED_LOOKUP_SLOTS];
 };
 
-static inline uint32_t freed_history_slot(uint64_t address)
+struct address_state {
+    uint64_t previous_address;
+    uint64_t allocations; /* made in this state in the chunk */
+    struct freed_history freed;
+};
+
+/* The threads of a chunk, by state index. */
+struct address_state_threads {
+    uint64_t thread_ids[ADDRESS_STATES];
+    uint32_t count;
+};
+
+static inline void address_state_reset(struct address_state *state)
 {
-    return (uint32_t)((address * 0x9E3779B97F4A7C15ULL) >> 50) & (FREED_LOOKUP_SLOTS - 1);
+    state->previous_address = 0;
+    state->allocations = 0;
+    state->freed.count = 0;
 }
 
-static inline void freed_history_reset(struct freed_history *history)
+/* Forgets every thread but thread 0, which gets state 0. */
+static inline void address_state_threads_reset(struct address_state_threads *threads)
 {
-    history->count = 0;
+    threads->thread_ids[0] = 0;
+    threads->count = 1;
+}
+
+/* The state index of thread_id, given one if it has none; *fresh is set
+ * when the index is new to the chunk (its state must be reset). */
+static inline uint32_t address_state_index(struct address_state_threads *threads,
+                                           uint64_t thread_id, int *fresh)
+{
+    *fresh = 0;
+    for (uint32_t index = 0; index < threads->count; index++) {
+        if (threads->thread_ids[index] == thread_id) {
+            return index;
+        }
+    }
+    if (threads->count == ADDRESS_STATES) {
+        return ADDRESS_STATES - 1;
+    }
+    threads->thread_ids[threads->count] = thread_id;
+    *fresh = 1;
+    return threads->count++;
 }
 
 static inline void freed_history_push(struct freed_history *history, uint64_t address)
 {
-    history->pushed_at[freed_history_slot(address)] = history->count + 1;
     history->addresses[history->count++ & (FREED_HISTORY - 1)] = address;
 }
 
-/* The place of address in the history (0 = latest), or -1 when it is not
- * there or its lookup slot was taken by a later address. */
-static inline int freed_history_find(const struct freed_history *history, uint64_t address)
-{
-    uint32_t pushed_at = history->pushed_at[freed_history_slot(address)];
-    if (pushed_at == 0) {
-        return -1;
-    }
-    uint32_t index = pushed_at - 1;
-    if (index >= history->count || history->count - index > FREED_HISTORY
-        || history->addresses[index & (FREED_HISTORY - 1)] != address) {
-        return -1;
-    }
-    return (int)(history->count - 1 - index);
-}
-
-/* Stores the address at place in *address; returns 0, or -1 when the
- * history does not reach that far. */
+/* The address at place (0 = latest); 0, or -1 when the history does not
+ * reach that far. */
 static inline int freed_history_get(const struct freed_history *history, uint64_t place,
                                     uint64_t *address)
 {

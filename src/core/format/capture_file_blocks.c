@@ -101,21 +101,29 @@ int tlv_double(const struct tlv_field *field, double *value, char *reason, size_
 
 /* --- chunks ------------------------------------------------------------------ */
 
-/* Decompresses compressed_size bytes into reader->payload, which must come
- * out exactly chunk->size bytes long. Returns CHUNK_OK, CHUNK_DAMAGED with a
- * reason, or CHUNK_FAILED. */
-static enum chunk_status chunk_decompress(struct capture_reader *reader, const uint8_t *compressed,
+static int reserve_payload(struct capture_reader *reader, const struct chunk_info *chunk)
+{
+    byte_buffer_clear(&reader->payload);
+    if (byte_buffer_reserve(&reader->payload, chunk->size ? chunk->size : 1) < 0) {
+        reader_out_of_memory(reader);
+        return -1;
+    }
+    return 0;
+}
+
+/* A chunk that is one zstd frame (and none a stream part may continue). */
+static enum chunk_status decompress_frame(struct capture_reader *reader,
+                                          const uint8_t *compressed,
                                           const struct chunk_info *chunk, char *reason,
                                           size_t reason_size)
 {
+    reader->stream_open = 0;
     size_t frame_size = ZSTD_findFrameCompressedSize(compressed, chunk->compressed_size);
     if (ZSTD_isError(frame_size) || frame_size != chunk->compressed_size) {
         snprintf(reason, reason_size, "the compressed bytes are not one zstd frame");
         return CHUNK_DAMAGED;
     }
-    byte_buffer_clear(&reader->payload);
-    if (byte_buffer_reserve(&reader->payload, chunk->size ? chunk->size : 1) < 0) {
-        reader_out_of_memory(reader);
+    if (reserve_payload(reader, chunk) < 0) {
         return CHUNK_FAILED;
     }
     size_t produced = ZSTD_decompressDCtx(reader->decompressor, reader->payload.data,
@@ -131,6 +139,82 @@ static enum chunk_status chunk_decompress(struct capture_reader *reader, const u
     }
     reader->payload.size = produced;
     return CHUNK_OK;
+}
+
+/* A part of the stream frame: it must use all its bytes and give exactly
+ * the chunk's size, which a part that ends at a flush does. */
+static enum chunk_status decompress_stream_part(struct capture_reader *reader,
+                                                const uint8_t *compressed,
+                                                const struct chunk_info *chunk, char *reason,
+                                                size_t reason_size)
+{
+    if (chunk->kind == CHUNK_KIND_STREAM_START) {
+        ZSTD_DCtx_reset(reader->stream_decompressor, ZSTD_reset_session_only);
+    } else if (!reader->stream_open) {
+        snprintf(reason, reason_size, "the chunk continues a zstd frame that no chunk began");
+        return CHUNK_DAMAGED;
+    }
+    reader->stream_open = 0;
+    if (reserve_payload(reader, chunk) < 0) {
+        return CHUNK_FAILED;
+    }
+    ZSTD_inBuffer input = {compressed, chunk->compressed_size, 0};
+    ZSTD_outBuffer output = {reader->payload.data, chunk->size, 0};
+    uint8_t beyond;
+    ZSTD_outBuffer past_end = {&beyond, 1, 0};
+    for (;;) {
+        size_t input_before = input.pos;
+        size_t output_before = output.pos;
+        /* Once the payload is full, one byte more would be too many. */
+        ZSTD_outBuffer *target = output.pos < output.size ? &output : &past_end;
+        size_t result = ZSTD_decompressStream(reader->stream_decompressor, target, &input);
+        if (ZSTD_isError(result)) {
+            snprintf(reason, reason_size, "zstd: %s", ZSTD_getErrorName(result));
+            return CHUNK_DAMAGED;
+        }
+        if (past_end.pos) {
+            snprintf(reason, reason_size, "decompresses to more than the %u bytes of its header",
+                     chunk->size);
+            return CHUNK_DAMAGED;
+        }
+        if (result == 0) {
+            snprintf(reason, reason_size, "the chunk ends its zstd frame");
+            return CHUNK_DAMAGED;
+        }
+        if (input.pos == input_before && output.pos == output_before) {
+            break;
+        }
+    }
+    if (input.pos != input.size || output.pos != chunk->size) {
+        snprintf(reason, reason_size, "decompressed to %zu bytes, the chunk header says %u",
+                 output.pos, chunk->size);
+        return CHUNK_DAMAGED;
+    }
+    reader->payload.size = output.pos;
+    reader->stream_open = 1;
+    return CHUNK_OK;
+}
+
+/* Decompresses the chunk into reader->payload, which must come out exactly
+ * chunk->size bytes long. Returns CHUNK_OK, CHUNK_DAMAGED with a reason, or
+ * CHUNK_FAILED. */
+static enum chunk_status chunk_decompress(struct capture_reader *reader, const uint8_t *compressed,
+                                          const struct chunk_info *chunk, char *reason,
+                                          size_t reason_size)
+{
+    if (chunk->kind == CHUNK_KIND_STREAM_START || chunk->kind == CHUNK_KIND_STREAM_NEXT) {
+        return decompress_stream_part(reader, compressed, chunk, reason, reason_size);
+    }
+    return decompress_frame(reader, compressed, chunk, reason, reason_size);
+}
+
+static int chunk_kind_is_known(const struct capture_reader *reader, unsigned kind)
+{
+    if (kind == CHUNK_KIND_STREAM_START || kind == CHUNK_KIND_STREAM_NEXT) {
+        return reader->header.format_version >= CAPTURE_STREAM_FORMAT_VERSION;
+    }
+    return kind == CHUNK_KIND_EVENTS || kind == CHUNK_KIND_FOOTER ||
+           kind == CHUNK_KIND_AGGREGATE;
 }
 
 enum chunk_status chunk_load(struct capture_reader *reader, uint64_t offset, uint64_t limit,
@@ -151,9 +235,9 @@ enum chunk_status chunk_load(struct capture_reader *reader, uint64_t offset, uin
     chunk->size = read_u32(view + 5);
     uint32_t checksum = read_u32(view + 9);
     chunk->end = offset + CAPTURE_CHUNK_HEADER_SIZE + chunk->compressed_size;
-    if (chunk->kind != CHUNK_KIND_EVENTS && chunk->kind != CHUNK_KIND_FOOTER &&
-        chunk->kind != CHUNK_KIND_AGGREGATE) {
-        snprintf(reason, reason_size, "unknown chunk kind %u", chunk->kind);
+    if (!chunk_kind_is_known(reader, chunk->kind)) {
+        snprintf(reason, reason_size, "unknown chunk kind %u (capture format version %u)",
+                 chunk->kind, reader->header.format_version);
         return CHUNK_DAMAGED;
     }
     if (chunk->compressed_size > CAPTURE_MAX_CHUNK_SIZE || chunk->size > CAPTURE_MAX_CHUNK_SIZE) {

@@ -159,8 +159,8 @@ int file_reader_load_next_chunk(struct capture_reader *reader)
     reader->cursor = reader->payload.data;
     reader->payload_end = reader->payload.data + reader->payload.size;
     reader->current_thread = 0;
-    reader->previous_address = 0;
-    reader->chunk_allocations = 0;
-    freed_history_reset(&reader->freed);
+    reader->state_index = 0;
+    address_state_threads_reset(&reader->address_threads);
+    address_state_reset(&reader->address_states[0]);
     return 0;
 }

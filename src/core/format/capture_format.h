@@ -23,7 +23,8 @@
  *    | kind | C (u32)      | U (u32)      | crc32 (u32)  | C bytes |
  *    +------+--------------+--------------+--------------+---------+
  *    kind: CHUNK_KIND_*; C: compressed size; U: size after decompression;
- *    crc32 covers the C compressed bytes, which are one zstd frame.
+ *    crc32 covers the C compressed bytes: one zstd frame, or a part of
+ *    one for the stream kinds (enum capture_chunk_kind).
  *
  * Trailer (last 16 bytes of a completely written file):
  *
@@ -46,13 +47,15 @@
  * of definition, starting at 1 (id 0 is "none": the empty string, no frame,
  * the empty stack). Native stack ids are a
  * separate sequence from 1 (OP_NATIVE_STACK). Definitions persist across chunks, so chunks are read in
- * order. Each chunk starts with: no current thread, previous address 0,
- * previous time unset.
+ * order. Each chunk starts with: no current thread, every thread's
+ * address state empty (address_history.h), previous time unset.
  *
  *   OP_STRING        len, bytes                    defines string id
  *   OP_FRAME         function_sid, file_sid, line, flags
  *                                                  defines frame id
- *   OP_STACK         parent_stack_id, frame_id     defines stack id
+ *   OP_STACK         parent, frame_id              defines stack id; parent:
+ *                                                  own id - parent_stack_id
+ *                                                  (version 1: the parent id)
  *   OP_FRAME_MODULE  frame_id, module_sid          the module (globals'
  *                                                  __name__) of a defined
  *                                                  frame; the first one
@@ -75,12 +78,14 @@
  *   OP_ALLOC_NATIVE+k  as OP_ALLOC+k, then native_stack_id
  *   OP_SAMPLING      mode, mean                    sampling scheme from here on
  *   OP_FREE_RECENT d / OP_FREE_PYMALLOC_RECENT d   free of the block allocated
- *                    d allocations ago in this chunk (1 <= d <= 65536)
+ *                    d allocations of the thread's state ago in this chunk
+ *                    (1 <= d <= 4096; version 1: of the chunk, d <= 65536)
  *   OP_ALLOC_REUSED+k place, size, stack_id        allocation at the place-th
- *                    latest freed address of this chunk (place < 64)
- * (address_history.h: what writer and reader remember for these; both reset
- * it with every chunk, and every address-bearing record updates the
- * previous address.)
+ *                    latest address the thread's state freed in this chunk
+ *                    (place < 64)
+ * (address_history.h: what writer and reader remember for these, per
+ * thread; both reset it with every chunk, and every address-bearing record
+ * updates the thread's previous address.)
  *
  * Every event that changes the previous address (allocs and frees) updates
  * it. realloc is written as a free of the old block (if any) followed by an
@@ -96,12 +101,22 @@
 #define CAPTURE_MAGIC_SIZE 4
 #define CAPTURE_TRAILER_MAGIC "MLYZEND"
 #define CAPTURE_TRAILER_MAGIC_SIZE 8 /* includes the terminating zero */
-#define CAPTURE_FORMAT_VERSION 1
+/* 2: events chunks may be parts of one zstd frame (CHUNK_KIND_STREAM_*),
+ * each thread of a chunk has its own address state (address_history.h),
+ * and OP_STACK names its parent by distance; files of version 1 read as
+ * before. */
+#define CAPTURE_FORMAT_VERSION 2
+#define CAPTURE_STREAM_FORMAT_VERSION 2
+#define CAPTURE_THREAD_STATES_FORMAT_VERSION 2
+#define CAPTURE_STACK_DELTA_FORMAT_VERSION 2
 #define CAPTURE_FILE_HEADER_FIXED_SIZE 12
 #define CAPTURE_CHUNK_HEADER_SIZE 13
 #define CAPTURE_TRAILER_SIZE 16
 /* A reader refuses chunks larger than this: a writer never makes them. */
 #define CAPTURE_MAX_CHUNK_SIZE (64u * 1024u * 1024u)
+/* The zstd window of a CHUNK_KIND_STREAM_* frame is at most 2^this bytes
+ * (8 MiB): a reader's memory for the history a part refers back to. */
+#define CAPTURE_STREAM_WINDOW_LOG 23
 /* An allocation above this is damage: x86-64 user space spans 2^47 bytes (4-level
  * paging, what Linux gives a program unless it asks mmap for addresses
  * above it), so no block or mapping reaches 2^48 bytes. (A munmap may name
@@ -126,11 +141,26 @@
 #define CAPTURE_MAX_SAMPLE_INTERVAL (UINT64_C(1) << 40)
 
 enum capture_chunk_kind {
-    CHUNK_KIND_EVENTS = 1,
+    CHUNK_KIND_EVENTS = 1, /* C bytes: one whole zstd frame */
     CHUNK_KIND_FOOTER = 2,
     /* An aggregated snapshot (--aggregate mode), payload below. */
     CHUNK_KIND_AGGREGATE = 3,
+    /* Events chunks whose C bytes are a part of one zstd frame: a
+     * STREAM_START chunk begins a frame, each STREAM_NEXT chunk continues
+     * the frame of the events chunk right before it. Each part ends at a
+     * zstd flush, so it decodes completely once the earlier parts have; a
+     * frame is never ended (the next STREAM_START abandons it). The shared
+     * history compresses a program's events a quarter smaller than frames
+     * of their own. */
+    CHUNK_KIND_STREAM_START = 4,
+    CHUNK_KIND_STREAM_NEXT = 5,
 };
+
+static inline int capture_chunk_kind_is_events(int kind)
+{
+    return kind == CHUNK_KIND_EVENTS || kind == CHUNK_KIND_STREAM_START ||
+           kind == CHUNK_KIND_STREAM_NEXT;
+}
 
 /*
  * Aggregate chunk payload (CHUNK_KIND_AGGREGATE): the state of the live

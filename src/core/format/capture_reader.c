@@ -115,7 +115,13 @@ static struct capture_reader *reader_new(void)
     hash_map_init(&reader->thread_positions);
     reader->state = READER_READING;
     reader->decompressor = ZSTD_createDCtx();
-    if (!reader->decompressor) {
+    reader->stream_decompressor = ZSTD_createDCtx();
+    /* A frame's window is bounded by what the writer keeps of it. */
+    if (!reader->decompressor || !reader->stream_decompressor ||
+        ZSTD_isError(ZSTD_DCtx_setParameter(reader->stream_decompressor,
+                                            ZSTD_d_windowLogMax, CAPTURE_STREAM_WINDOW_LOG))) {
+        ZSTD_freeDCtx(reader->decompressor);
+        ZSTD_freeDCtx(reader->stream_decompressor);
         tracker_free(reader, sizeof *reader);
         return NULL;
     }
@@ -192,7 +198,11 @@ void capture_reader_close(struct capture_reader *reader)
         close(reader->fd);
     }
     ZSTD_freeDCtx(reader->decompressor);
-    tracker_free(reader->recent_allocations, RECENT_ALLOCATIONS * sizeof(uint64_t));
+    ZSTD_freeDCtx(reader->stream_decompressor);
+    for (uint32_t state = 0; state < ADDRESS_STATES; state++) {
+        tracker_free(reader->recent_allocations[state],
+                     reader->recent_capacity * sizeof(uint64_t));
+    }
     if (reader->python_version) {
         tracker_free(reader->python_version, reader->header.python_version_size + 1);
     }

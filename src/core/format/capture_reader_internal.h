@@ -58,18 +58,24 @@ struct capture_reader {
     uint64_t chunk_offset;      /* of the chunk being decoded */
     uint64_t chunks_read;
 
-    ZSTD_DCtx *decompressor;
+    ZSTD_DCtx *decompressor;        /* chunks that are one zstd frame */
+    ZSTD_DCtx *stream_decompressor; /* the zstd frame of CHUNK_KIND_STREAM_* */
+    int stream_open;                /* the previous chunk left that frame readable */
     struct byte_buffer payload; /* the current chunk, decompressed */
     const uint8_t *cursor;      /* next record in payload */
     const uint8_t *payload_end;
     const uint8_t *record_start;
     uint64_t current_thread;
-    uint64_t previous_address;
-    /* Per chunk (address_history.h): every allocation's address by its
-     * place in the chunk, and the latest freed addresses. */
-    uint64_t *recent_allocations; /* RECENT_ALLOCATIONS entries, tracker heap */
-    uint64_t chunk_allocations;
-    struct freed_history freed;
+    /* Per chunk (address_history.h): each thread's address state, and per
+     * state every allocation's address by its place among the state's
+     * allocations (recent_capacity entries each, tracker heap, made when a
+     * state first allocates). A version 1 capture has one shared state. */
+    int shared_address_state;
+    uint32_t recent_capacity;
+    uint32_t state_index; /* current_thread's */
+    struct address_state_threads address_threads;
+    struct address_state address_states[ADDRESS_STATES];
+    uint64_t *recent_allocations[ADDRESS_STATES];
     uint64_t allocated_bytes; /* sum of every allocation's size read so far */
 
     struct byte_buffer string_bytes; /* each string followed by a NUL */

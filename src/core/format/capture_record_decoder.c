@@ -70,6 +70,11 @@ static int take_u32(struct capture_reader *reader, const char *what, uint32_t *r
     return 0;
 }
 
+static struct address_state *current_state(struct capture_reader *reader)
+{
+    return &reader->address_states[reader->state_index];
+}
+
 /* Reads zigzag(address - previous) and returns the address in *address. */
 static int take_address(struct capture_reader *reader, uint64_t *address)
 {
@@ -77,8 +82,9 @@ static int take_address(struct capture_reader *reader, uint64_t *address)
     if (take_varint(reader, &delta) < 0) {
         return -1;
     }
-    reader->previous_address += (uint64_t)zigzag_decode(delta);
-    *address = reader->previous_address;
+    struct address_state *state = current_state(reader);
+    state->previous_address += (uint64_t)zigzag_decode(delta);
+    *address = state->previous_address;
     return 0;
 }
 
@@ -148,11 +154,31 @@ static int decode_frame_module(struct capture_reader *reader)
     return 0;
 }
 
+/* A stack's parent: its id, or from version 2 on the distance back to it
+ * from the stack's own id (so a root's distance is the whole id). */
+static int take_parent_stack(struct capture_reader *reader, uint32_t *parent)
+{
+    if (reader->header.format_version < CAPTURE_STACK_DELTA_FORMAT_VERSION) {
+        return take_id(reader, reader->stack_count, "parent stack", parent);
+    }
+    uint64_t distance;
+    uint64_t own_id = (uint64_t)reader->stack_count + 1;
+    if (take_varint(reader, &distance) < 0) {
+        return -1;
+    }
+    if (distance == 0 || distance > own_id) {
+        return record_fail(reader, "parent stack %llu back from stack %llu is not defined",
+                           (unsigned long long)distance, (unsigned long long)own_id);
+    }
+    *parent = (uint32_t)(own_id - distance);
+    return 0;
+}
+
 static int decode_stack(struct capture_reader *reader)
 {
     struct capture_stack stack;
     if (check_room(reader, reader->stack_count, "stacks") < 0 ||
-        take_id(reader, reader->stack_count, "parent stack", &stack.parent_stack_id) < 0 ||
+        take_parent_stack(reader, &stack.parent_stack_id) < 0 ||
         take_id(reader, reader->frame_count, "frame", &stack.frame_id) < 0) {
         return -1;
     }
@@ -216,6 +242,13 @@ static int decode_switch_thread(struct capture_reader *reader)
         return -1;
     }
     reader->current_thread = thread_id;
+    if (!reader->shared_address_state) {
+        int fresh;
+        reader->state_index = address_state_index(&reader->address_threads, thread_id, &fresh);
+        if (fresh) {
+            address_state_reset(current_state(reader));
+        }
+    }
     return 0;
 }
 
@@ -266,11 +299,11 @@ static int take_reused_address(struct capture_reader *reader, uint64_t *address)
     if (take_varint(reader, &place) < 0) {
         return -1;
     }
-    if (freed_history_get(&reader->freed, place, address) < 0) {
+    if (freed_history_get(&current_state(reader)->freed, place, address) < 0) {
         return record_fail(reader, "reused address %llu frees back is not in this chunk",
                            (unsigned long long)place);
     }
-    reader->previous_address = *address;
+    current_state(reader)->previous_address = *address;
     return 0;
 }
 
@@ -281,26 +314,30 @@ static int take_recent_address(struct capture_reader *reader, uint64_t *address)
     if (take_varint(reader, &distance) < 0) {
         return -1;
     }
-    if (distance == 0 || distance > reader->chunk_allocations || distance > RECENT_ALLOCATIONS) {
+    struct address_state *state = current_state(reader);
+    if (distance == 0 || distance > state->allocations || distance > reader->recent_capacity) {
         return record_fail(reader, "free of the allocation %llu back is not in this chunk",
                            (unsigned long long)distance);
     }
-    uint64_t place = reader->chunk_allocations - distance;
-    *address = reader->recent_allocations[place & (RECENT_ALLOCATIONS - 1)];
-    reader->previous_address = *address;
+    uint64_t place = state->allocations - distance;
+    *address = reader->recent_allocations[reader->state_index][place &
+                                                               (reader->recent_capacity - 1)];
+    state->previous_address = *address;
     return 0;
 }
 
 /* Notes an allocation's address for later OP_FREE_RECENT records; 0 or -1. */
 static int remember_allocation(struct capture_reader *reader, uint64_t address)
 {
-    if (!reader->recent_allocations) {
-        reader->recent_allocations = tracker_malloc(RECENT_ALLOCATIONS * sizeof(uint64_t));
-        if (!reader->recent_allocations) {
+    uint64_t **recent = &reader->recent_allocations[reader->state_index];
+    if (!*recent) {
+        *recent = tracker_malloc(reader->recent_capacity * sizeof(uint64_t));
+        if (!*recent) {
             return reader_fail(reader, ENOMEM, "out of memory");
         }
     }
-    reader->recent_allocations[reader->chunk_allocations++ & (RECENT_ALLOCATIONS - 1)] = address;
+    struct address_state *state = current_state(reader);
+    (*recent)[state->allocations++ & (reader->recent_capacity - 1)] = address;
     return 0;
 }
 
@@ -364,7 +401,7 @@ static int decode_free(struct capture_reader *reader, uint8_t opcode,
                 : take_address(reader, &record->address)) < 0) {
         return -1;
     }
-    freed_history_push(&reader->freed, record->address);
+    freed_history_push(&current_state(reader)->freed, record->address);
     return 0;
 }
 

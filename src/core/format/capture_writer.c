@@ -11,12 +11,13 @@
 #include <zstd.h>
 
 #include "core/format/capture_format.h"
+#include "core/format/capture_writer_internal.h"
 #include "core/format/crc32.h"
 #include "core/base/temporary_file.h"
 #include "core/base/tracker_memory.h"
 
-/* Level 3 compresses records about as well as level 9 at a fraction of
- * the cost; chunks are compressed off the application's threads. */
+/* For the chunks compressed alone (footer, aggregates, a ring's window):
+ * events chunks go through capture_event_stream.c. */
 #define CAPTURE_COMPRESSION_LEVEL 3
 
 static void put_u16(uint8_t *out, uint16_t value)
@@ -268,14 +269,40 @@ static int remember_chunk_offset(struct capture_writer *writer)
 /* After a chunk's write failed part way (a full disk): cuts the file back
  * to where the chunk began, so that the capture ends on a whole chunk and
  * gives the space back, and drops the chunk from the index. */
-static void forget_partial_chunk(struct capture_writer *writer, int kind, uint64_t chunk_start)
+static void forget_partial_chunk(struct capture_writer *writer, int indexed, uint64_t chunk_start)
 {
-    if (kind == CHUNK_KIND_EVENTS && writer->chunk_count) {
+    if (indexed && writer->chunk_count) {
         writer->chunk_count--;
     }
     if (writer->offset != chunk_start && ftruncate(writer->fd, (off_t)chunk_start) == 0) {
         writer->offset = chunk_start;
     }
+}
+
+int capture_writer_put_compressed(struct capture_writer *writer, int kind, size_t size,
+                                  const uint8_t *compressed, size_t compressed_size)
+{
+    uint8_t header[CAPTURE_CHUNK_HEADER_SIZE];
+    header[0] = (uint8_t)kind;
+    put_u32(header + 1, (uint32_t)compressed_size);
+    put_u32(header + 5, (uint32_t)size);
+    put_u32(header + 9, crc32_compute(compressed, compressed_size));
+    /* Here, right before the writes: a reopen changes nothing above. */
+    if (check_descriptor(writer) < 0) {
+        return -1;
+    }
+    int indexed = capture_chunk_kind_is_events(kind);
+    if (indexed && remember_chunk_offset(writer) < 0) {
+        writer->error_number = ENOMEM;
+        return -1;
+    }
+    uint64_t chunk_start = writer->offset;
+    if (write_fully(writer, header, sizeof header) < 0 ||
+        write_fully(writer, compressed, compressed_size) < 0) {
+        forget_partial_chunk(writer, indexed, chunk_start);
+        return -1;
+    }
+    return 0;
 }
 
 int capture_writer_write_chunk(struct capture_writer *writer, int kind,
@@ -302,26 +329,7 @@ int capture_writer_write_chunk(struct capture_writer *writer, int kind,
         writer->error_number = EIO;
         return -1;
     }
-    uint8_t header[CAPTURE_CHUNK_HEADER_SIZE];
-    header[0] = (uint8_t)kind;
-    put_u32(header + 1, (uint32_t)compressed);
-    put_u32(header + 5, (uint32_t)size);
-    put_u32(header + 9, crc32_compute(writer->compressed.data, compressed));
-    /* Here, right before the writes: a reopen changes nothing above. */
-    if (check_descriptor(writer) < 0) {
-        return -1;
-    }
-    if (kind == CHUNK_KIND_EVENTS && remember_chunk_offset(writer) < 0) {
-        writer->error_number = ENOMEM;
-        return -1;
-    }
-    uint64_t chunk_start = writer->offset;
-    if (write_fully(writer, header, sizeof header) < 0 ||
-        write_fully(writer, writer->compressed.data, compressed) < 0) {
-        forget_partial_chunk(writer, kind, chunk_start);
-        return -1;
-    }
-    return 0;
+    return capture_writer_put_compressed(writer, kind, size, writer->compressed.data, compressed);
 }
 
 static int append_chunk_index(struct capture_writer *writer, struct byte_buffer *footer)
@@ -407,6 +415,7 @@ void capture_writer_abandon(struct capture_writer *writer)
     capture_writer_close_descriptor(writer);
     ZSTD_freeCCtx(writer->compressor);
     writer->compressor = NULL;
+    capture_event_stream_release(&writer->event_stream);
     byte_buffer_release(&writer->compressed);
     tracker_free(writer->chunk_offsets, writer->chunk_capacity * sizeof(uint64_t));
     writer->chunk_offsets = NULL;

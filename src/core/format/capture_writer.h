@@ -13,11 +13,22 @@
 #include "core/base/byte_buffer.h"
 #include "core/base/kept_descriptor.h"
 
+/* The zstd frame events chunks are compressed into (CHUNK_KIND_STREAM_*):
+ * a frame is kept while its chunks are of one pace, up to a bound. */
+struct capture_event_stream {
+    void *compressor;      /* ZSTD_CCtx, created with the first chunk */
+    int frame_open;        /* 0: the next chunk begins a frame */
+    int busy;              /* the frame's chunks are large (a busy program) */
+    uint32_t frame_chunks; /* chunks in the open frame */
+    uint64_t frame_bytes;  /* their bytes before compression */
+};
+
 struct capture_writer {
     int fd;
     uint64_t offset;               /* bytes written so far */
     void *compressor;              /* ZSTD_CCtx */
     struct byte_buffer compressed; /* scratch for one chunk */
+    struct capture_event_stream event_stream;
     uint64_t *chunk_offsets;
     size_t chunk_count;
     size_t chunk_capacity;
@@ -61,6 +72,12 @@ int capture_writer_begin(struct capture_writer *writer, int descriptor,
  * written so far) or stops the capture, with a line on stderr either way. */
 int capture_writer_write_chunk(struct capture_writer *writer, int kind,
                                const uint8_t *payload, size_t size);
+/* Compresses an events payload into the next part of the writer's zstd
+ * stream and writes it as a CHUNK_KIND_STREAM_* chunk (each one readable
+ * once written, as the chunks of capture_writer_write_chunk). Returns 0 or
+ * -1 like capture_writer_write_chunk. */
+int capture_writer_write_events(struct capture_writer *writer, const uint8_t *payload,
+                                size_t size);
 /* Writes the footer chunk (the caller's TLVs plus the chunk index) and the
  * trailer, then closes the file; a sealed file is closed as it is (the
  * payload is not used). Returns 0 or -1 (see error_number). */

@@ -10,13 +10,28 @@
 void event_encoder_begin_chunk(struct event_encoder *encoder)
 {
     encoder->current_thread = 0;
-    encoder->previous_address = 0;
-    encoder->chunk_allocations = 0;
+    encoder->state_index = 0;
+    address_state_threads_reset(&encoder->threads);
+    address_state_reset(&encoder->states[0]);
     if (++encoder->chunk_number == 0) { /* after 2^32 chunks: clear once */
         memset(encoder->recent, 0, sizeof encoder->recent);
         encoder->chunk_number = 1;
     }
-    freed_history_reset(&encoder->freed);
+}
+
+static struct address_state *current_state(struct event_encoder *encoder)
+{
+    return &encoder->states[encoder->state_index];
+}
+
+static void switch_thread(struct event_encoder *encoder, uint32_t thread_id)
+{
+    int fresh;
+    encoder->current_thread = thread_id;
+    encoder->state_index = address_state_index(&encoder->threads, thread_id, &fresh);
+    if (fresh) {
+        address_state_reset(current_state(encoder));
+    }
 }
 
 static struct recent_allocation *recent_slot(struct event_encoder *encoder, uint64_t address)
@@ -30,29 +45,64 @@ static void remember_allocation(struct event_encoder *encoder, uint64_t address)
     struct recent_allocation *slot = recent_slot(encoder, address);
     slot->address = address;
     slot->chunk = encoder->chunk_number;
-    slot->ordinal_plus_one = (uint32_t)++encoder->chunk_allocations;
+    slot->state = encoder->state_index;
+    slot->ordinal_plus_one = (uint32_t)++current_state(encoder)->allocations;
 }
 
-/* The distance back to address's allocation in this chunk, or 0 when it
- * cannot be referred to that way; forgets the allocation. */
+/* The distance back to address's allocation in the current state, or 0
+ * when it cannot be referred to that way; forgets the allocation. */
 static uint64_t allocation_distance(struct event_encoder *encoder, uint64_t address)
 {
     struct recent_allocation *slot = recent_slot(encoder, address);
     if (!slot->ordinal_plus_one || slot->chunk != encoder->chunk_number ||
-        slot->address != address) {
+        slot->address != address || slot->state != encoder->state_index) {
         return 0;
     }
-    uint64_t distance = encoder->chunk_allocations - (slot->ordinal_plus_one - 1);
+    uint64_t distance = current_state(encoder)->allocations - (slot->ordinal_plus_one - 1);
     slot->ordinal_plus_one = 0;
     return distance <= RECENT_ALLOCATIONS ? distance : 0;
+}
+
+static struct freed_lookup_slot *freed_lookup_slot(struct event_encoder *encoder,
+                                                   uint64_t address)
+{
+    uint32_t hash = (uint32_t)((address * 0x9E3779B97F4A7C15ULL) >> 50);
+    return &encoder->freed_lookup[hash & (FREED_LOOKUP_SLOTS - 1)];
+}
+
+static void push_freed(struct event_encoder *encoder, uint64_t address)
+{
+    struct freed_history *history = &current_state(encoder)->freed;
+    struct freed_lookup_slot *slot = freed_lookup_slot(encoder, address);
+    slot->pushed_at = history->count + 1;
+    slot->state = encoder->state_index;
+    freed_history_push(history, address);
+}
+
+/* The place of address in the current state's freed history (0 = latest),
+ * or -1 when it is not there or its lookup slot was taken since. */
+static int find_freed(struct event_encoder *encoder, uint64_t address)
+{
+    const struct freed_history *history = &current_state(encoder)->freed;
+    const struct freed_lookup_slot *slot = freed_lookup_slot(encoder, address);
+    if (slot->pushed_at == 0 || slot->state != encoder->state_index) {
+        return -1;
+    }
+    uint32_t index = slot->pushed_at - 1;
+    if (index >= history->count || history->count - index > FREED_HISTORY ||
+        history->addresses[index & (FREED_HISTORY - 1)] != address) {
+        return -1;
+    }
+    return (int)(history->count - 1 - index);
 }
 
 static void put_address_delta(struct event_encoder *encoder, struct byte_buffer *out,
                               uint64_t address)
 {
-    int64_t delta = (int64_t)(address - encoder->previous_address);
+    struct address_state *state = current_state(encoder);
+    int64_t delta = (int64_t)(address - state->previous_address);
     byte_buffer_put_varint_unchecked(out, zigzag_encode(delta));
-    encoder->previous_address = address;
+    state->previous_address = address;
 }
 
 static void put_opcode(struct byte_buffer *out, uint8_t opcode)
@@ -66,11 +116,11 @@ static void put_allocation(struct event_encoder *encoder, struct byte_buffer *ou
     uint32_t native = event->native_stack_id <= encoder->native_stack_limit
                           ? event->native_stack_id
                           : 0;
-    int place = native ? -1 : freed_history_find(&encoder->freed, event->address);
+    int place = native ? -1 : find_freed(encoder, event->address);
     if (place >= 0) {
         put_opcode(out, (uint8_t)(OP_ALLOC_REUSED + event->allocator));
         byte_buffer_put_varint_unchecked(out, (uint64_t)place);
-        encoder->previous_address = event->address;
+        current_state(encoder)->previous_address = event->address;
     } else {
         put_opcode(out, (uint8_t)((native ? OP_ALLOC_NATIVE : OP_ALLOC) + event->allocator));
         put_address_delta(encoder, out, event->address);
@@ -95,12 +145,12 @@ static void put_free(struct event_encoder *encoder, struct byte_buffer *out,
     if (distance) {
         put_opcode(out, pymalloc ? OP_FREE_PYMALLOC_RECENT : OP_FREE_RECENT);
         byte_buffer_put_varint_unchecked(out, distance);
-        encoder->previous_address = event->address;
+        current_state(encoder)->previous_address = event->address;
     } else {
         put_opcode(out, pymalloc ? OP_FREE_PYMALLOC : OP_FREE);
         put_address_delta(encoder, out, event->address);
     }
-    freed_history_push(&encoder->freed, event->address);
+    push_freed(encoder, event->address);
     encoder->free_count++;
 }
 
@@ -114,7 +164,7 @@ int event_encoder_put(struct event_encoder *encoder, struct byte_buffer *out,
     if (thread_id != encoder->current_thread) {
         put_opcode(out, OP_SWITCH_THREAD);
         byte_buffer_put_varint_unchecked(out, thread_id);
-        encoder->current_thread = thread_id;
+        switch_thread(encoder, thread_id);
         encoder->record_count++;
     }
     switch (event->kind) {

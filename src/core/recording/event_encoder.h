@@ -12,17 +12,30 @@
 #include "core/recording/event_buffer.h"
 
 #define RECENT_ALLOCATION_SLOTS 4096u /* power of two */
+#define FREED_LOOKUP_SLOTS 16384u     /* power of two */
 
 /* A recent allocation the writer may refer to by distance. */
 struct recent_allocation {
     uint64_t address;
-    uint32_t ordinal_plus_one; /* its place among the chunk's allocations; 0 = none */
+    uint32_t ordinal_plus_one; /* its place among its state's allocations; 0 = none */
     uint32_t chunk;            /* the chunk it belongs to (slots of others are empty) */
+    uint32_t state;            /* the address state it was counted in */
+};
+
+/* Where an address was last pushed into a freed history, by a hash of the
+ * address: finding it then takes one look instead of a scan of the
+ * history (most allocations are at fresh addresses, which a scan misses
+ * only after FREED_HISTORY compares). Never trusted without checking the
+ * history itself, so stale or colliding slots only cost a reference the
+ * writer could have used. */
+struct freed_lookup_slot {
+    uint32_t pushed_at; /* the history's count + 1 at the push, or 0 */
+    uint32_t state;
 };
 
 struct event_encoder {
-    uint32_t current_thread;   /* 0: none yet in this chunk */
-    uint64_t previous_address;
+    uint32_t current_thread; /* 0: none yet in this chunk */
+    uint32_t state_index;    /* current_thread's address state */
     uint64_t record_count;
     uint64_t allocation_count;
     uint64_t allocated_bytes;
@@ -30,12 +43,13 @@ struct event_encoder {
     /* The largest native stack id defined in the capture so far: an
      * allocation's larger id is dropped (written as OP_ALLOC). */
     uint32_t native_stack_limit;
-    /* Per chunk: allocations so far, where recent ones went (by address
-     * hash), and the latest freed addresses (address_history.h). */
-    uint64_t chunk_allocations;
+    /* Per chunk: each thread's address state (address_history.h), where
+     * recent allocations went and freed addresses are (by address hash). */
+    struct address_state_threads threads;
+    struct address_state states[ADDRESS_STATES];
     uint32_t chunk_number; /* told apart so that a new chunk needs no clearing */
     struct recent_allocation recent[RECENT_ALLOCATION_SLOTS];
-    struct freed_history freed;
+    struct freed_lookup_slot freed_lookup[FREED_LOOKUP_SLOTS];
 };
 
 /* Resets the delta state: each chunk decodes from the same start. */

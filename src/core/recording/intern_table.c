@@ -363,8 +363,10 @@ static int encode_stacks_unlocked(struct byte_buffer *out, uint32_t from)
 {
     for (uint32_t id = from; id < stacks.count; id++) {
         const struct interned_stack *entry = (const struct interned_stack *)stacks.items + id;
+        /* The distance back from the stack's own id: a parent is mostly
+         * defined right before its children (a root's is the whole id). */
         if (byte_buffer_append_byte(out, OP_STACK) < 0 ||
-            byte_buffer_append_varint(out, entry->parent) < 0 ||
+            byte_buffer_append_varint(out, id - entry->parent) < 0 ||
             byte_buffer_append_varint(out, entry->frame) < 0) {
             return -1;
         }

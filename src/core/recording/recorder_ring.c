@@ -314,8 +314,8 @@ static int write_chunk_if_full(int final)
     if (!recorder.chunk.size || (!final && recorder.chunk.size < RING_DUMP_CHUNK_SIZE)) {
         return 0;
     }
-    int result = capture_writer_write_chunk(&recorder.file, CHUNK_KIND_EVENTS,
-                                            recorder.chunk.data, recorder.chunk.size);
+    int result = capture_writer_write_events(&recorder.file, recorder.chunk.data,
+                                             recorder.chunk.size);
     byte_buffer_clear(&recorder.chunk);
     event_encoder_begin_chunk(&recorder.encoder);
     return result;

@@ -276,8 +276,8 @@ static void stop_after_write_failure(void)
 static void flush_chunk(uint64_t now)
 {
     if (recorder.chunk.size && recorder.streaming && !recorder.write_failure_announced) {
-        if (capture_writer_write_chunk(&recorder.file, CHUNK_KIND_EVENTS, recorder.chunk.data,
-                                       recorder.chunk.size) < 0) {
+        if (capture_writer_write_events(&recorder.file, recorder.chunk.data,
+                                        recorder.chunk.size) < 0) {
             stop_after_write_failure();
         }
     }
@@ -522,6 +522,7 @@ void recorder_writer_reset(const struct recorder_options *options)
     recorder.wait_ns = recorder.round_interval_ns;
     recorder.last_rss_ns = 0;
     memset(&recorder.encoder, 0, sizeof recorder.encoder);
+    event_encoder_begin_chunk(&recorder.encoder);
     memset(&recorder.cursor, 0, sizeof recorder.cursor);
     memset(&recorder.native_cursor, 0, sizeof recorder.native_cursor);
     memset(&recorder.declarations, 0, sizeof recorder.declarations);

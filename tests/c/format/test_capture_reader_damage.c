@@ -33,7 +33,7 @@ static void test_newer_version(void)
     build_standard(&builder, NULL);
     builder.file.data[4] = 7;
     CHECK_DAMAGED(builder.file.data, builder.file.size,
-                  "capture format version 7 is newer than this memlyze supports (1)");
+                  "capture format version 7 is newer than this memlyze supports (2)");
     builder.file.data[4] = 0;
     CHECK_DAMAGED(builder.file.data, builder.file.size, "format version 0");
     builder_release(&builder);
@@ -99,7 +99,7 @@ static void test_out_of_range_ids(void)
     CLOSE_AND_CHECK(&builder, "frame id 2 is not defined");
     build_prefix(&builder);
     builder_stack(&builder, 2, 1);
-    CLOSE_AND_CHECK(&builder, "parent stack id 2 is not defined");
+    CLOSE_AND_CHECK(&builder, "parent stack 0 back from stack 2 is not defined");
     build_prefix(&builder);
     builder_stack(&builder, 1, 0);
     CLOSE_AND_CHECK(&builder, "without a frame");
@@ -372,7 +372,7 @@ static void test_hostile_shapes(void)
 {
     struct capture_builder builder;
     hostile_cyclic_stacks(&builder);
-    CHECK_DAMAGED(builder.file.data, builder.file.size, "parent stack id 2 is not defined");
+    CHECK_DAMAGED(builder.file.data, builder.file.size, "back from stack 1 is not defined");
     builder_release(&builder);
     hostile_deep_stack(&builder, 20000);
     CHECK_EQ_U64(read_valid(&builder), 2);

@@ -27,7 +27,7 @@ static void check_text(const char *actual, const char *expected)
 static void check_header_fields(struct capture_reader *reader)
 {
     const struct capture_header *header = capture_reader_header(reader);
-    CHECK_EQ_U64(header->format_version, 1);
+    CHECK_EQ_U64(header->format_version, CAPTURE_FORMAT_VERSION);
     CHECK_EQ_U64(header->pid, 4242);
     check_text(header->python_version, "3.11.7");
     check_text(header->command, "python app.py");
