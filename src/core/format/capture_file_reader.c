@@ -160,7 +160,8 @@ int file_reader_load_next_chunk(struct capture_reader *reader)
     reader->payload_end = reader->payload.data + reader->payload.size;
     reader->current_thread = 0;
     reader->state_index = 0;
+    reader->address_state = &reader->address_states[0];
     address_state_threads_reset(&reader->address_threads);
-    address_state_reset(&reader->address_states[0]);
+    address_state_reset(reader->address_state);
     return 0;
 }

@@ -113,6 +113,7 @@ static struct capture_reader *reader_new(void)
     reader->header.python_version = "";
     reader->header.command = "";
     hash_map_init(&reader->thread_positions);
+    reader->address_state = &reader->address_states[0];
     reader->state = READER_READING;
     reader->decompressor = ZSTD_createDCtx();
     reader->stream_decompressor = ZSTD_createDCtx();

@@ -72,7 +72,8 @@ struct capture_reader {
      * state first allocates). A version 1 capture has one shared state. */
     int shared_address_state;
     uint32_t recent_capacity;
-    uint32_t state_index; /* current_thread's */
+    uint32_t state_index;                 /* current_thread's */
+    struct address_state *address_state; /* &address_states[state_index] */
     struct address_state_threads address_threads;
     struct address_state address_states[ADDRESS_STATES];
     uint64_t *recent_allocations[ADDRESS_STATES];

@@ -72,7 +72,7 @@ static int take_u32(struct capture_reader *reader, const char *what, uint32_t *r
 
 static struct address_state *current_state(struct capture_reader *reader)
 {
-    return &reader->address_states[reader->state_index];
+    return reader->address_state;
 }
 
 /* Reads zigzag(address - previous) and returns the address in *address. */
@@ -245,6 +245,7 @@ static int decode_switch_thread(struct capture_reader *reader)
     if (!reader->shared_address_state) {
         int fresh;
         reader->state_index = address_state_index(&reader->address_threads, thread_id, &fresh);
+        reader->address_state = &reader->address_states[reader->state_index];
         if (fresh) {
             address_state_reset(current_state(reader));
         }
