@@ -30,7 +30,7 @@ SEEDS = sorted((REPO / "fuzz" / "corpus").glob("hostile-*.bin"))
 REFUSALS = {
     "hostile-aggregate-bomb.bin": "aggregate stacks, but only",
     "hostile-chunk-above-maximum.bin": "exceeds",
-    "hostile-cyclic-stacks.bin": "parent stack id 2 is not defined",
+    "hostile-cyclic-stacks.bin": "back from stack 1 is not defined",
     "hostile-huge-counts.bin": "footer field 1 is out of range",
     "hostile-overflowing-sum.bin": "add up to more",
     "hostile-sample-rate-1e-12.bin": "sample rate 1e-12 is not in",
