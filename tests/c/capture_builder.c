@@ -62,7 +62,7 @@ void builder_header(struct capture_builder *builder, uint16_t version,
 {
     uint8_t fixed[CAPTURE_FILE_HEADER_FIXED_SIZE];
     memcpy(fixed, CAPTURE_MAGIC, CAPTURE_MAGIC_SIZE);
-    builder->shared_addresses = version < 2;
+    builder->version_1 = version < 2;
     fixed[4] = (uint8_t)version;
     fixed[5] = (uint8_t)(version >> 8);
     fixed[6] = fixed[7] = 0;
@@ -125,7 +125,7 @@ void builder_stack(struct capture_builder *builder, uint64_t parent_stack_id, ui
 {
     put_opcode(builder, OP_STACK);
     uint64_t own_id = ++builder->stack_count;
-    put_varint(builder, builder->shared_addresses ? parent_stack_id : own_id - parent_stack_id);
+    put_varint(builder, builder->version_1 ? parent_stack_id : own_id - parent_stack_id);
     put_varint(builder, frame_id);
 }
 
@@ -149,19 +149,19 @@ void builder_switch_thread(struct capture_builder *builder, uint64_t thread_id)
 {
     put_opcode(builder, OP_SWITCH_THREAD);
     put_varint(builder, thread_id);
-    if (builder->shared_addresses) {
+    if (builder->version_1) {
         return;
     }
     uint32_t state = 0;
     while (state < builder->state_count && builder->state_threads[state] != thread_id) {
         state++;
     }
-    if (state == builder->state_count && state < 64) {
+    if (state == builder->state_count && state < ADDRESS_STATES) {
         builder->state_threads[state] = thread_id;
         builder->state_previous_addresses[state] = 0;
         builder->state_count++;
     }
-    builder->state = state < 64 ? state : 63;
+    builder->state = state < ADDRESS_STATES ? state : ADDRESS_STATES - 1;
 }
 
 void builder_time(struct capture_builder *builder, uint64_t time_ns)

@@ -11,17 +11,19 @@
 #include <stdint.h>
 
 #include "core/base/byte_buffer.h"
+#include "core/format/address_history.h"
 
 struct capture_builder {
     struct byte_buffer file;          /* the capture so far */
     struct byte_buffer records;       /* records of the chunk being built */
     struct byte_buffer chunk_offsets; /* uint64_t offsets of the events chunks */
+    /* A version 1 header was written: one address state for all threads,
+     * stack parents by id. */
+    int version_1;
     /* The previous address of each thread of the chunk (by first switch,
-     * thread 0 first, the 64th and later sharing the last), or of all of
-     * them in a version 1 capture. */
-    int shared_addresses;
-    uint64_t state_threads[64];
-    uint64_t state_previous_addresses[64];
+     * thread 0 first, the 64th and later sharing the last). */
+    uint64_t state_threads[ADDRESS_STATES];
+    uint64_t state_previous_addresses[ADDRESS_STATES];
     uint32_t state_count;
     uint32_t state;
     uint64_t stack_count; /* stacks defined so far */
