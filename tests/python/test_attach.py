@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sysconfig
 import time
 from pathlib import Path
 
@@ -15,6 +16,9 @@ import memlyze
 from attach_target import BLOCK_SIZE, EXIT_STATUS, KEPT_LIMIT, KEPT_SIZE, OUTPUT, Target, wait_for_file
 from conftest import (MEMLYZE, assert_one_line_error, check, clean_env,
                       line_of, memlyze as run_memlyze, stats_json)
+
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 @pytest.fixture
@@ -44,10 +48,15 @@ def assert_blocks_recorded(capture: Path, script: Path, kept: bool = True) -> No
     markers = (("BLOCK", BLOCK_SIZE), ("KEPT", KEPT_SIZE)) if kept else (("BLOCK", BLOCK_SIZE),)
     for marker, size in markers:
         # Small ones at those lines are Python objects, recorded on a
-        # free-threaded build: the bytearrays' own, and the list's growth.
-        sizes = [size for size in sizes_at(capture, script, marker) if size > 1000]
-        assert sizes, f"no allocation at the {marker} line"
-        assert set(sizes) == {size + 1}, f"{marker}: sizes {sorted(set(sizes))}"
+        # free-threaded build: the bytearrays' own, the list's growth, and
+        # what a garbage collection the allocation set off allocates there.
+        sizes = set(sizes_at(capture, script, marker))
+        assert size + 1 in sizes, f"{marker}: sizes {sorted(sizes)}"
+        others = {other for other in sizes - {size + 1} if other > 1000}
+        if FREE_THREADED:
+            assert all(other < size for other in others), f"{marker}: sizes {sorted(sizes)}"
+        else:
+            assert not others, f"{marker}: sizes {sorted(sizes)}"
 
 
 def test_attach_for_a_duration_records_the_allocations_at_their_lines(target, tmp_path):
