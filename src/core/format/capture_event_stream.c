@@ -38,10 +38,14 @@ void capture_event_stream_release(struct capture_event_stream *stream)
     stream->frame_open = 0;
 }
 
+static int is_busy(size_t size)
+{
+    return size >= STREAM_BUSY_CHUNK_SIZE;
+}
+
 static int needs_new_frame(const struct capture_event_stream *stream, size_t size)
 {
-    int busy = size >= STREAM_BUSY_CHUNK_SIZE;
-    return !stream->frame_open || busy != stream->busy ||
+    return !stream->frame_open || is_busy(size) != stream->busy ||
            stream->frame_chunks >= STREAM_FRAME_MAX_CHUNKS ||
            stream->frame_bytes + size > STREAM_FRAME_MAX_BYTES;
 }
@@ -55,7 +59,7 @@ static int begin_frame(struct capture_event_stream *stream, size_t size)
             return ENOMEM;
         }
     }
-    stream->busy = size >= STREAM_BUSY_CHUNK_SIZE;
+    stream->busy = is_busy(size);
     int level = stream->busy ? STREAM_LEVEL_FAST : STREAM_LEVEL_DENSE;
     if (ZSTD_isError(ZSTD_CCtx_reset(stream->compressor, ZSTD_reset_session_only)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(stream->compressor, ZSTD_c_compressionLevel,
@@ -101,11 +105,7 @@ static int compress_part(struct capture_event_stream *stream, struct byte_buffer
 int capture_writer_write_events(struct capture_writer *writer, const uint8_t *payload,
                                 size_t size)
 {
-    if (writer->error_number) {
-        return -1;
-    }
-    if (size > CAPTURE_MAX_CHUNK_SIZE) {
-        writer->error_number = EFBIG;
+    if (capture_writer_check_payload(writer, size) < 0) {
         return -1;
     }
     struct capture_event_stream *stream = &writer->event_stream;
@@ -119,9 +119,6 @@ int capture_writer_write_events(struct capture_writer *writer, const uint8_t *pa
         }
     }
     int error = compress_part(stream, &writer->compressed, payload, size);
-    if (error == 0 && writer->compressed.size > CAPTURE_MAX_CHUNK_SIZE) {
-        error = EFBIG;
-    }
     if (error) {
         stream->frame_open = 0;
         writer->error_number = error;

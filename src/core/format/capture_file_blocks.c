@@ -202,7 +202,7 @@ static enum chunk_status chunk_decompress(struct capture_reader *reader, const u
                                           const struct chunk_info *chunk, char *reason,
                                           size_t reason_size)
 {
-    if (chunk->kind == CHUNK_KIND_STREAM_START || chunk->kind == CHUNK_KIND_STREAM_NEXT) {
+    if (capture_chunk_kind_is_stream_part(chunk->kind)) {
         return decompress_stream_part(reader, compressed, chunk, reason, reason_size);
     }
     return decompress_frame(reader, compressed, chunk, reason, reason_size);
@@ -210,10 +210,10 @@ static enum chunk_status chunk_decompress(struct capture_reader *reader, const u
 
 static int chunk_kind_is_known(const struct capture_reader *reader, unsigned kind)
 {
-    if (kind == CHUNK_KIND_STREAM_START || kind == CHUNK_KIND_STREAM_NEXT) {
+    if (capture_chunk_kind_is_stream_part((int)kind)) {
         return reader->header.format_version >= CAPTURE_STREAM_FORMAT_VERSION;
     }
-    return kind == CHUNK_KIND_EVENTS || kind == CHUNK_KIND_FOOTER ||
+    return capture_chunk_kind_is_events((int)kind) || kind == CHUNK_KIND_FOOTER ||
            kind == CHUNK_KIND_AGGREGATE;
 }
 

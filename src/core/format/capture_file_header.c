@@ -165,9 +165,9 @@ static int header_check_fixed(struct capture_reader *reader, uint32_t *block_siz
         return reader_fail(reader, 0, "file header: unknown flags 0x%04x at offset 6", flags);
     }
     reader->header.format_version = version;
-    reader->shared_address_state = version < CAPTURE_THREAD_STATES_FORMAT_VERSION;
-    reader->recent_capacity =
-        reader->shared_address_state ? SHARED_STATE_RECENT_ALLOCATIONS : RECENT_ALLOCATIONS;
+    reader->recent_capacity = version < CAPTURE_THREAD_STATES_FORMAT_VERSION
+                                  ? SHARED_STATE_RECENT_ALLOCATIONS
+                                  : RECENT_ALLOCATIONS;
     return 0;
 }
 

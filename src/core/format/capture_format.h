@@ -156,10 +156,14 @@ enum capture_chunk_kind {
     CHUNK_KIND_STREAM_NEXT = 5,
 };
 
+static inline int capture_chunk_kind_is_stream_part(int kind)
+{
+    return kind == CHUNK_KIND_STREAM_START || kind == CHUNK_KIND_STREAM_NEXT;
+}
+
 static inline int capture_chunk_kind_is_events(int kind)
 {
-    return kind == CHUNK_KIND_EVENTS || kind == CHUNK_KIND_STREAM_START ||
-           kind == CHUNK_KIND_STREAM_NEXT;
+    return kind == CHUNK_KIND_EVENTS || capture_chunk_kind_is_stream_part(kind);
 }
 
 /*

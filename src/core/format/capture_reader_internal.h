@@ -70,7 +70,6 @@ struct capture_reader {
      * state every allocation's address by its place among the state's
      * allocations (recent_capacity entries each, tracker heap, made when a
      * state first allocates). A version 1 capture has one shared state. */
-    int shared_address_state;
     uint32_t recent_capacity;
     uint32_t state_index;                 /* current_thread's */
     struct address_state *address_state; /* &address_states[state_index] */

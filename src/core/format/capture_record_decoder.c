@@ -242,7 +242,7 @@ static int decode_switch_thread(struct capture_reader *reader)
         return -1;
     }
     reader->current_thread = thread_id;
-    if (!reader->shared_address_state) {
+    if (reader->header.format_version >= CAPTURE_THREAD_STATES_FORMAT_VERSION) {
         int fresh;
         reader->state_index = address_state_index(&reader->address_threads, thread_id, &fresh);
         reader->address_state = &reader->address_states[reader->state_index];

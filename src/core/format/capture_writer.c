@@ -282,6 +282,10 @@ static void forget_partial_chunk(struct capture_writer *writer, int indexed, uin
 int capture_writer_put_compressed(struct capture_writer *writer, int kind, size_t size,
                                   const uint8_t *compressed, size_t compressed_size)
 {
+    if (compressed_size > CAPTURE_MAX_CHUNK_SIZE) {
+        writer->error_number = EFBIG;
+        return -1;
+    }
     uint8_t header[CAPTURE_CHUNK_HEADER_SIZE];
     header[0] = (uint8_t)kind;
     put_u32(header + 1, (uint32_t)compressed_size);
@@ -305,8 +309,7 @@ int capture_writer_put_compressed(struct capture_writer *writer, int kind, size_
     return 0;
 }
 
-int capture_writer_write_chunk(struct capture_writer *writer, int kind,
-                               const uint8_t *payload, size_t size)
+int capture_writer_check_payload(struct capture_writer *writer, size_t size)
 {
     if (writer->error_number) {
         return -1;
@@ -315,6 +318,15 @@ int capture_writer_write_chunk(struct capture_writer *writer, int kind,
      * failing here beats writing a capture nobody can read. */
     if (size > CAPTURE_MAX_CHUNK_SIZE) {
         writer->error_number = EFBIG;
+        return -1;
+    }
+    return 0;
+}
+
+int capture_writer_write_chunk(struct capture_writer *writer, int kind,
+                               const uint8_t *payload, size_t size)
+{
+    if (capture_writer_check_payload(writer, size) < 0) {
         return -1;
     }
     size_t bound = ZSTD_compressBound(size);
