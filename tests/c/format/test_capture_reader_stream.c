@@ -12,6 +12,7 @@
 #include "core/format/capture_writer.h"
 #include "tests/c/capture_builder.h"
 #include "tests/c/format/capture_reader_fixture.h"
+#include "tests/c/temporary_capture.h"
 #include "tests/c/test_harness.h"
 
 /* Definitions and one allocation in a START chunk, then chunks of
@@ -207,12 +208,9 @@ static void test_truncated_stream(void)
  * than a frame holds) read back in order, each with its allocations. */
 static void test_writer_chunks_read_back(void)
 {
-    char path[] = "/tmp/memlyze-stream-XXXXXX";
-    int descriptor = mkstemp(path);
-    CHECK(descriptor >= 0);
+    char path[TEMPORARY_CAPTURE_PATH_SIZE];
     struct capture_writer writer;
-    struct byte_buffer header = {0};
-    CHECK(capture_writer_begin(&writer, descriptor, &header) == 0);
+    temporary_capture_begin(&writer, path);
     struct capture_builder records;
     builder_init(&records);
     builder_string(&records, "main");
@@ -230,12 +228,7 @@ static void test_writer_chunks_read_back(void)
                                           records.records.size) == 0);
         builder_clear_records(&records);
     }
-    struct byte_buffer footer = {0};
-    CHECK(capture_writer_finish(&writer, &footer) == 0);
-    byte_buffer_release(&footer);
-    struct capture_error error;
-    struct capture_reader *reader = capture_reader_open(path, &error);
-    CHECK(reader != NULL);
+    struct capture_reader *reader = temporary_capture_finish(&writer, path);
     struct capture_record record;
     uint64_t seen = 0;
     int status;

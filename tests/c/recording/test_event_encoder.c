@@ -11,6 +11,7 @@
 #include "core/format/capture_reader.h"
 #include "core/format/capture_writer.h"
 #include "core/recording/event_encoder.h"
+#include "tests/c/temporary_capture.h"
 #include "tests/c/test_harness.h"
 
 #define MAX_EVENTS 200000
@@ -134,19 +135,11 @@ static void check_record(const struct expected_event *expected,
 
 static void check_reads_back(const struct workload *work, size_t chunk_events)
 {
-    char path[] = "/tmp/memlyze-encoder-XXXXXX";
-    int descriptor = mkstemp(path);
-    CHECK(descriptor >= 0);
+    char path[TEMPORARY_CAPTURE_PATH_SIZE];
     struct capture_writer writer;
-    struct byte_buffer header = {0};
-    CHECK(capture_writer_begin(&writer, descriptor, &header) == 0);
+    temporary_capture_begin(&writer, path);
     encode(work, chunk_events, &writer);
-    struct byte_buffer footer = {0};
-    CHECK(capture_writer_finish(&writer, &footer) == 0);
-    byte_buffer_release(&footer);
-    struct capture_error error;
-    struct capture_reader *reader = capture_reader_open(path, &error);
-    CHECK(reader != NULL);
+    struct capture_reader *reader = temporary_capture_finish(&writer, path);
     struct capture_record record;
     size_t seen = 0;
     int status = 0;
