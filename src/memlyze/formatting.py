@@ -1,11 +1,10 @@
 """Human-readable sizes, durations, counts, bars and text tables, and the
 escaping of names from a capture for the terminal."""
 
-from __future__ import annotations
+from __future__ import annotations  # Sequence below is never imported: collections.abc costs ms
 
 import math
 import os
-from collections.abc import Sequence  # not typing: the CLI imports this module before it execs the program
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 

@@ -13,11 +13,30 @@ static _PyInterpreterFrame *current_frame(PyThreadState *thread)
     return thread && thread->cframe ? thread->cframe->current_frame : NULL;
 }
 
+/* See interpreter_frames_set_base; read atomically by walks on any thread. */
+static _PyInterpreterFrame *base_frame;
+
+static _PyInterpreterFrame *walk_base(void)
+{
+    return __atomic_load_n(&base_frame, __ATOMIC_ACQUIRE);
+}
+
+void interpreter_frames_set_base(PyThreadState *thread)
+{
+    __atomic_store_n(&base_frame, current_frame(thread), __ATOMIC_RELEASE);
+}
+
+void interpreter_frames_clear_base(void)
+{
+    __atomic_store_n(&base_frame, NULL, __ATOMIC_RELEASE);
+}
+
 uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
                                  uint32_t capacity)
 {
     uint32_t depth = 0;
-    for (_PyInterpreterFrame *frame = current_frame(thread); frame && depth < capacity;
+    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+         frame && frame != base && depth < capacity;
          frame = frame->previous) {
         if (_PyFrame_IsIncomplete(frame)) {
             continue;
@@ -35,7 +54,8 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)
 {
     uint32_t count = 0;
-    for (_PyInterpreterFrame *frame = current_frame(thread); frame && count < limit;
+    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+         frame && frame != base && count < limit;
          frame = frame->previous) {
         count += !_PyFrame_IsIncomplete(frame);
     }

@@ -16,6 +16,24 @@ static _PyInterpreterFrame *current_frame(PyThreadState *thread)
     return thread ? thread->current_frame : NULL;
 }
 
+/* See interpreter_frames_set_base; read atomically by walks on any thread. */
+static _PyInterpreterFrame *base_frame;
+
+static _PyInterpreterFrame *walk_base(void)
+{
+    return __atomic_load_n(&base_frame, __ATOMIC_ACQUIRE);
+}
+
+void interpreter_frames_set_base(PyThreadState *thread)
+{
+    __atomic_store_n(&base_frame, current_frame(thread), __ATOMIC_RELEASE);
+}
+
+void interpreter_frames_clear_base(void)
+{
+    __atomic_store_n(&base_frame, NULL, __ATOMIC_RELEASE);
+}
+
 /* A frame a stack shows: complete, and running a code object. */
 static int frame_is_shown(_PyInterpreterFrame *frame)
 {
@@ -27,7 +45,8 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 {
     uint32_t depth = 0;
     int callee_stored = 0; /* the frame walked last was stored */
-    for (_PyInterpreterFrame *frame = current_frame(thread); frame; frame = frame->previous) {
+    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+         frame && frame != base; frame = frame->previous) {
         if (frame->owner == FRAME_OWNED_BY_CSTACK) {
             if (callee_stored) {
                 frames[depth - 1].is_entry = 1;
@@ -56,7 +75,8 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)
 {
     uint32_t count = 0;
-    for (_PyInterpreterFrame *frame = current_frame(thread); frame && count < limit;
+    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+         frame && frame != base && count < limit;
          frame = frame->previous) {
         count += frame->owner != FRAME_OWNED_BY_CSTACK && frame_is_shown(frame);
     }

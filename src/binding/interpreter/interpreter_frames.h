@@ -35,6 +35,16 @@ struct interpreter_frame {
 uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
                                  uint32_t capacity);
 
+/*
+ * Makes thread's current frame the base of every walk: walks and counts stop
+ * before it, so it and the frames it was called from are left out, until
+ * interpreter_frames_clear_base. `memlyze run` marks the frame that runs the
+ * profiled program, whose callers are memlyze's command line. Call with the
+ * GIL (or the thread attached); walks on any thread read the mark.
+ */
+void interpreter_frames_set_base(PyThreadState *thread);
+void interpreter_frames_clear_base(void);
+
 /* The number of frames interpreter_frames_walk would give with no capacity
  * limit, counting no further than limit. */
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit);

@@ -16,6 +16,7 @@
 #include "binding/types/binding.h"
 #include "core/format/capture_format.h"
 #include "core/live/live_server.h"
+#include "binding/interpreter/interpreter_frames.h"
 #include "binding/interpreter/line_numbers.h"
 #include "binding/stacks/native_stack.h"
 #include "binding/stacks/module_filter.h"
@@ -624,6 +625,25 @@ static PyObject *watch_exec(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* set_stack_base(): the calling frame and its callers are left out of the
+ * stacks recorded from now on (`memlyze run` calls it in the frame that runs
+ * the program, below which is its own command line). */
+static PyObject *set_stack_base(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    interpreter_frames_set_base(PyThreadState_Get());
+    Py_RETURN_NONE;
+}
+
+static PyObject *clear_stack_base(PyObject *self, PyObject *unused)
+{
+    (void)self;
+    (void)unused;
+    interpreter_frames_clear_base();
+    Py_RETURN_NONE;
+}
+
 /* live_port(): the port the live view is served on, or None. */
 static PyObject *live_port(PyObject *self, PyObject *unused)
 {
@@ -662,6 +682,10 @@ static PyMethodDef tracker_methods[] = {
      "Ask a --ring recording to dump its window now; False when none runs."},
     {"set_thread_name", set_thread_name, METH_O,
      "Name the calling thread in the capture."},
+    {"set_stack_base", set_stack_base, METH_NOARGS,
+     "Leave the calling frame and its callers out of the stacks recorded from now on."},
+    {"clear_stack_base", clear_stack_base, METH_NOARGS,
+     "Record whole stacks again (see set_stack_base)."},
     {"_instruction_line", instruction_line, METH_VARARGS,
      "_instruction_line(code, index): the line stack capture records for that code unit."},
     {NULL, NULL, 0, NULL},

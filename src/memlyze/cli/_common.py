@@ -1,12 +1,16 @@
-"""What every command shares: one-line errors and the argument parser."""
+"""What every command shares: one-line errors and the argument parser.
+
+argparse (with re, gettext and locale: about 10 ms) is imported only when a
+parser is made (ArgumentParser, HelpFormatter and make_parser come from
+argument_parser.py on first use), so that `memlyze run`, which parses its
+usual options itself, starts the program without it.
+"""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
-from ..formatting import terminal_text
 
 PROG = "memlyze"
 
@@ -27,6 +31,8 @@ class UsageError(CliError):
 
 
 def error_line(message: str) -> str:
+    from ..formatting import terminal_text
+
     message = " ".join(str(message).split())  # always exactly one line
     return f"{PROG}: error: {terminal_text(message)}"  # it may quote names from a capture
 
@@ -37,16 +43,11 @@ def print_error(message: str) -> None:
 
 
 def warn(message: str) -> None:
+    from ..formatting import terminal_text
+
     message = terminal_text(" ".join(str(message).split()))
     sys.stderr.write(f"{PROG}: warning: {message}\n")
     sys.stderr.flush()
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but errors become a UsageError instead of usage + exit."""
-
-    def error(self, message):
-        raise UsageError(f"{self.prog.removeprefix(PROG + ' ')}: {message} (see '{self.prog} --help')")
 
 
 def terminal_columns() -> int:
@@ -63,35 +64,30 @@ def terminal_columns() -> int:
     return columns or 80
 
 
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's, told the width: left to itself it imports shutil (and
-    bz2, lzma, fnmatch with it) at every add_argument, a few ms more before
-    `memlyze run` can start the program."""
+def __getattr__(name: str):
+    if name in ("ArgumentParser", "HelpFormatter", "make_parser"):
+        from . import argument_parser
 
-    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
-        if width is None:
-            width = terminal_columns() - 2
-        super().__init__(prog, indent_increment, max_help_position, width)
+        return getattr(argument_parser, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def make_parser(command: str, description: str, **kwargs) -> ArgumentParser:
-    return ArgumentParser(
-        prog=f"{PROG} {command}",
-        description=description,
-        formatter_class=HelpFormatter,
-        **kwargs,
-    )
+def argument_type_error(message: str) -> Exception:
+    """argument_type_error(message): what an option's type raises."""
+    import argparse
+
+    return argparse.ArgumentTypeError(message)
 
 
 def positive_int(text: str, maximum: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argument_type_error(f"expected a positive integer, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+        raise argument_type_error(f"expected a positive integer, got {text!r}")
     if maximum is not None and value > maximum:
-        raise argparse.ArgumentTypeError(f"expected at most {maximum}, got {text!r}")
+        raise argument_type_error(f"expected at most {maximum}, got {text!r}")
     return value
 
 

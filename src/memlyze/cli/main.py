@@ -100,10 +100,19 @@ def _dispatch(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["run"]:
+        # memlyze run's program runs under this frame (program_runner.py):
+        # the frames this one was called from stay out of its stacks.
+        from memlyze import _memlyze
+
+        _memlyze.set_stack_base()
     try:
         status = _dispatch(argv)
-        sys.stdout.flush()
-        return status
+        if not isinstance(status, int):
+            program = status  # memlyze run's program, recorded from now on
+        else:
+            sys.stdout.flush()
+            return status
     except CliError as error:
         print_error(str(error))
         return error.status
@@ -121,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError):
             pass
         return 141
+    # Outside the handlers above: the program's exit and exceptions are its own.
+    return program.run()
 
 
 if __name__ == "__main__":

@@ -9,16 +9,14 @@ so a bad output path is reported before the program runs.
 
 from __future__ import annotations
 
-# This module runs before the exec of every profiled program: it imports at
-# the top only what every run needs (argparse brings re along),
-# the rest where used.
-import argparse
+# This module runs before every profiled program: it imports at the top only
+# what every run needs, the rest where used (argparse, re and shlex cost
+# about 10 ms; `memlyze run` parses its usual options without them).
 import os
-import re
-import shlex
 import sys
 
-from ._common import CliError, UsageError, make_parser, os_error_text, positive_int
+from . import shell_words
+from ._common import CliError, UsageError, argument_type_error, os_error_text, positive_int
 
 DESCRIPTION = "profile a command's Python process: memlyze record python app.py"
 
@@ -40,9 +38,9 @@ def rss_interval(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argument_type_error(f"expected a number of seconds, got {text!r}") from None
     if not math.isfinite(value) or value < 0 or value > MAX_RSS_INTERVAL:
-        raise argparse.ArgumentTypeError(
+        raise argument_type_error(
             f"expected a number of seconds from 0 to {MAX_RSS_INTERVAL:g}, got {text!r}")
     return value
 
@@ -57,9 +55,9 @@ def sample_rate(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction in [1e-9, 1], got {text!r}") from None
+        raise argument_type_error(f"expected a fraction in [1e-9, 1], got {text!r}") from None
     if not (MIN_SAMPLE_RATE <= value <= 1):
-        raise argparse.ArgumentTypeError(f"expected a fraction in [1e-9, 1], got {text!r}")
+        raise argument_type_error(f"expected a fraction in [1e-9, 1], got {text!r}")
     return value
 
 
@@ -69,9 +67,9 @@ def sample_interval(text: str) -> int:
     try:
         value = parse_byte_size(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        raise argument_type_error(str(error)) from None
     if value > MAX_SAMPLE_INTERVAL:
-        raise argparse.ArgumentTypeError(f"a sample interval is at most 1TiB, not {text!r}")
+        raise argument_type_error(f"a sample interval is at most 1TiB, not {text!r}")
     return value
 
 
@@ -81,9 +79,9 @@ def aggregate_interval(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+        raise argument_type_error(f"expected a number of seconds, got {text!r}") from None
     if not math.isfinite(value) or not 0.01 <= value <= 86400:
-        raise argparse.ArgumentTypeError(
+        raise argument_type_error(
             f"expected a number of seconds from 0.01 to 86400, got {text!r}")
     return value
 
@@ -96,7 +94,7 @@ def _ring_check(parse, text: str):
     try:
         parse(text)
     except RingOptionError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        raise argument_type_error(str(error)) from None
     return text
 
 
@@ -139,7 +137,7 @@ def check_ring_options(options: argparse.Namespace) -> None:
         raise UsageError(str(error)) from None
 def live_port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+        raise argument_type_error(f"expected a port number from 0 to 65535, got {text!r}")
     return int(text)
 
 
@@ -267,6 +265,8 @@ def add_recording_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._common import make_parser
+
     parser = make_parser("record", DESCRIPTION, epilog=EPILOG,
                          usage="memlyze record [OPTIONS] COMMAND [ARGS...]")
     add_recording_options(parser)
@@ -325,11 +325,18 @@ def split_options(parser: argparse.ArgumentParser, argv: list[str], stop_at=()) 
     return argv, []
 
 
-_PYTHON_NAME = re.compile(r"^python[0-9.]*[dmu]?$")
+def _is_python_name(name: str) -> bool:
+    """Whether name reads python[0-9.]*[dmu]? (python3, python3.12d, ...)."""
+    if not name.startswith("python"):
+        return False
+    rest = name[len("python"):]
+    if rest and rest[-1] in "dmu":
+        rest = rest[:-1]
+    return all(character in "0123456789." for character in rest)
 
 
 def _is_python(program: str) -> bool:
-    return bool(_PYTHON_NAME.match(os.path.basename(program))) or (
+    return _is_python_name(os.path.basename(program)) or (
         os.path.realpath(program) == os.path.realpath(sys.executable))
 
 
@@ -402,10 +409,14 @@ def warn_if_hook_disabled(command: list[str]) -> None:
              "this Python process will not be profiled")
 
 
+_NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-")
+
+
 def expand_output(output: str | None, name: str) -> str:
     pid = str(os.getpid())  # exec keeps the pid: it is the profiled process's
     if output is None:
-        safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", name) or "command"
+        safe = "".join(character if character in _NAME_CHARACTERS else "_"
+                       for character in name) or "command"
         return f"memlyze-{safe}.{pid}.mlyze"
     if not output:
         raise UsageError("record: the output file name is empty")
@@ -552,7 +563,7 @@ def announce(path: str, options: argparse.Namespace, program: str, command: list
     a capture named by memlyze goes, and when no Python process will fill it."""
     from ._common import warn
 
-    quoted = shlex.quote(path)
+    quoted = shell_words.quote(path)
     if not starts_python(program):
         warn(f"{command[0]} is not a Python interpreter: {path} stays without events unless it "
              "starts a Python process")
@@ -594,8 +605,11 @@ def check_pprof_options(options: argparse.Namespace) -> str | None:
     return directory
 
 
-def exec_recording(command: list[str], options: argparse.Namespace, *, name: str | None = None):
-    """Creates the capture, sets up the hook and execs the command. Never returns."""
+def prepare_recording(command: list[str], options: argparse.Namespace, *,
+                      name: str | None = None) -> tuple[str, str, dict]:
+    """Checks the options, creates the capture and says where it goes.
+    Returns the program's path, the capture's and the environment that
+    makes the command's Python record."""
     from memlyze._bootstrap import record_environment
 
     pprof_dir = check_pprof_options(options)
@@ -612,7 +626,7 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
     env = record_environment.make_environment(
         os.environ,
         path,
-        shlex.join(command),
+        shell_words.join(command),
         placeholder=placeholder,
         max_stack_depth=options.max_stack_depth,
         python_allocators=options.python_allocators,
@@ -634,6 +648,12 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         ring_max_memory=options.ring_max_memory,
         live_port=options.live,
     )
+    return program, path, env
+
+
+def exec_recording(command: list[str], options: argparse.Namespace, *, name: str | None = None):
+    """Creates the capture, sets up the hook and execs the command. Never returns."""
+    program, path, env = prepare_recording(command, options, name=name)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -647,6 +667,18 @@ def exec_recording(command: list[str], options: argparse.Namespace, *, name: str
         except OSError:
             pass
         raise CliError(f"cannot run {command[0]}: {os_error_text(error)}", status=126) from None
+
+
+def record_here(command: list[str], options: argparse.Namespace, *, name: str | None = None):
+    """Creates the capture and starts recording this process as the hook
+    would have in the exec'd command's Python (`memlyze run` in-process)."""
+    from memlyze._bootstrap import record_environment
+
+    _, _, env = prepare_recording(command, options, name=name)
+    config = record_environment.read_config(env[record_environment.ENV_VAR])
+    error = record_environment.activate(config)
+    if error is not None:
+        raise CliError(error)
 
 
 def main(argv: list[str]) -> int:

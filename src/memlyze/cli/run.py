@@ -1,7 +1,10 @@
 """``memlyze run [OPTIONS] SCRIPT|-m MODULE|-c CODE [ARGS...]``: profile Python code.
 
-The same mechanism as ``memlyze record``, with this Python interpreter
-(sys.executable) as the command.
+The options and capture of ``memlyze record``, with this Python interpreter
+(sys.executable) as the command. The program runs in this process
+(program_runner.py), so it starts without a second interpreter start; what
+Python runs in ways the runner does not repeat, and the options that need a
+new interpreter (see _needs_exec), are exec'd as ``memlyze record`` does.
 """
 
 from __future__ import annotations
@@ -9,8 +12,8 @@ from __future__ import annotations
 import os
 import sys
 
-from ._common import CliError, UsageError, make_parser
-from .record import EPILOG, add_recording_options, exec_recording, split_options
+from ._common import CliError, UsageError
+from .record import EPILOG, add_recording_options, exec_recording, record_here, split_options
 
 DESCRIPTION = "profile a Python script, module (-m) or code (-c) with this Python"
 
@@ -18,6 +21,8 @@ USAGE = "memlyze run [OPTIONS] (SCRIPT | -m MODULE | -c CODE) [ARGS...]"
 
 
 def build_parser():
+    from ._common import make_parser
+
     parser = make_parser("run", DESCRIPTION, epilog=EPILOG, usage=USAGE)
     add_recording_options(parser)
     return parser
@@ -69,12 +74,32 @@ def target_command(target: list[str]) -> tuple[list[str], str]:
     return [sys.executable, script, *rest], name
 
 
-def main(argv: list[str]) -> int:
-    parser = build_parser()
-    option_argv, target = split_options(parser, argv, stop_at=("-m", "-c"))
-    options = parser.parse_args(option_argv)
+def _needs_exec(options) -> bool:
+    """Whether the program must start in an interpreter of its own: the
+    subprocess hook lives in the environment a new interpreter reads;
+    `memlyze dump` finds a ring's output there; native stacks are merged
+    with Python stacks evaluation by evaluation, and the command line's
+    evaluations below the program's would be left without their frames."""
+    return bool(options.follow_subprocesses or options.ring is not None or options.native)
+
+
+def main(argv: list[str]):
+    from .run_options import parse_quickly
+
+    parsed = parse_quickly(argv)
+    if parsed is None:
+        parser = build_parser()
+        option_argv, target = split_options(parser, argv, stop_at=("-m", "-c"))
+        options = parser.parse_args(option_argv)
+    else:
+        options, target = parsed
     if not target:
         raise UsageError(f"run: no script given (usage: {USAGE})")
     command, name = target_command(target)
-    exec_recording(command, options, name=name)
-    return 0  # not reached
+    from .program_runner import program_for
+
+    program = None if _needs_exec(options) else program_for(command)
+    if program is None:
+        exec_recording(command, options, name=name)
+    record_here(command, options, name=name)
+    return program  # run by main(), outside its handling of memlyze's own errors
