@@ -103,9 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["run"]:
         # memlyze run's program runs under this frame (program_runner.py):
         # the frames this one was called from stay out of its stacks.
-        from memlyze import _memlyze
-
-        _memlyze.set_stack_base()
+        try:
+            from memlyze import _memlyze
+        except ImportError:
+            pass  # run says so in one line when it starts recording
+        else:
+            _memlyze.set_stack_base()
     try:
         status = _dispatch(argv)
         if not isinstance(status, int):

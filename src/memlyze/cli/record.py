@@ -674,6 +674,11 @@ def record_here(command: list[str], options: argparse.Namespace, *, name: str | 
     would have in the exec'd command's Python (`memlyze run` in-process)."""
     from memlyze._bootstrap import record_environment
 
+    try:
+        import memlyze.tracker  # noqa: F401
+    except ImportError as error:
+        raise CliError(f"this Python ({sys.executable}, {sys.version.split()[0]}) cannot load "
+                       f"memlyze's extension: {error}") from None
     _, _, env = prepare_recording(command, options, name=name)
     config = record_environment.read_config(env[record_environment.ENV_VAR])
     error = record_environment.activate(config)
