@@ -1,4 +1,4 @@
-"""`memlyze run` runs the program in its own process (cli/program_runner.py):
+"""`memlyze run --in-process` runs the program in its own process (cli/program_runner.py):
 the program must see and do exactly what `python SCRIPT|-m|-c` gives it, its
 stacks must start at its own first frame, and the options read without
 argparse (cli/run_options.py) must read as argparse reads them."""
@@ -41,7 +41,7 @@ def run_both(tmp_path, *target, cwd=None):
     cwd = cwd or tmp_path
     plain = python(*target, cwd=cwd)
     capture = tmp_path / "probe.mlyze"
-    profiled = memlyze("run", "-f", "-o", capture, *target, cwd=cwd)
+    profiled = memlyze("run", "--in-process", "-f", "-o", capture, *target, cwd=cwd)
     return plain, profiled
 
 
@@ -97,7 +97,7 @@ kept = build()
 def test_the_programs_stacks_start_at_its_own_frame(tmp_path):
     script = write_script(tmp_path, "workload.py", WORKLOAD)
     capture = tmp_path / "workload.mlyze"
-    check(memlyze("run", "-o", capture, script, cwd=tmp_path))
+    check(memlyze("run", "--in-process", "-o", capture, script, cwd=tmp_path))
     tree = check(memlyze("tree", capture, cwd=tmp_path)).stdout
     assert "<module>  " + str(script) in tree or f"<module>  {script.name}" in tree, tree
     for foreign in ("memlyze/cli", "memlyze:", "runpy", "program_runner"):
@@ -114,7 +114,7 @@ def test_the_command_imports_no_parser_before_the_program(tmp_path):
     probe = ("import sys; print(sorted(name for name in ('re', 'argparse', 'shlex', 'gettext', "
              "'enum', 'importlib.util', 'json', 'threading', 'typing') if name in sys.modules))")
     capture = tmp_path / "light.mlyze"
-    result = check(memlyze_command(command, "run", "--sample-interval", "512KiB", "-o", capture,
+    result = check(memlyze_command(command, "run", "--in-process", "--sample-interval", "512KiB", "-o", capture,
                                    "-c", probe, cwd=tmp_path))
     assert result.stdout.strip() == "[]"
 
@@ -134,7 +134,7 @@ TAKEN = [
     ["--sample-interval", "512KiB", "--rss-interval", "0.5", "--max-stack-depth", "30", "-c", "pass"],
     ["--sample-rate=0.25", "--follow-fork", "--include", "app.*", "--include=lib", "--exclude",
      "x", "--", "-script.py"],
-    ["--aggregate", "--aggregate-interval", "5", "-mjson.tool"],
+    ["--aggregate", "--aggregate-interval", "5", "--in-process", "-mjson.tool"],
     ["--track-gc", "--follow-subprocesses", "app.py", "--sample-rate", "2"],
 ]
 LEFT = [
@@ -180,7 +180,8 @@ def test_shell_words_quote_as_shlex():
 def test_the_capture_names_the_command_as_python_would_run_it(tmp_path):
     write_script(tmp_path, "named.py", "pass")
     capture = tmp_path / "named.mlyze"
-    check(memlyze("run", "-o", capture, "named.py", "it's", "two words", cwd=tmp_path))
+    check(memlyze("run", "--in-process", "-o", capture, "named.py", "it's", "two words",
+                  cwd=tmp_path))
     header = stats_json(capture, tmp_path)
     command = header.get("command") or header["header"]["command"]
     assert shlex.split(command)[1:] == ["named.py", "it's", "two words"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import record
 
-# dest: default, as add_recording_options declares them.
+# dest: default, as add_recording_options and run.build_parser declare them.
 DEFAULTS = {
     "output": None,
     "force": False,
@@ -37,6 +37,7 @@ DEFAULTS = {
     "ring_dump_at": None,
     "ring_max_memory": None,
     "live": None,
+    "in_process": False,
 }
 
 # option: (dest, value stored)
@@ -50,6 +51,7 @@ FLAGS = {
     "--follow-fork": ("follow_fork", True),
     "--follow-subprocesses": ("follow_subprocesses", True),
     "--aggregate": ("aggregate", True),
+    "--in-process": ("in_process", True),
 }
 
 # option: (dest, the value's type; None: the text itself)
