@@ -1,6 +1,7 @@
 /* Frames of CPython 3.11: _PyInterpreterFrame chained from the thread's
  * cframe, entry frames marked by is_entry. See interpreter_frames.h. */
 #include "binding/interpreter/interpreter_frames.h"
+#include "binding/interpreter/frames_base.h"
 
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
@@ -13,29 +14,17 @@ static _PyInterpreterFrame *current_frame(PyThreadState *thread)
     return thread && thread->cframe ? thread->cframe->current_frame : NULL;
 }
 
-/* See interpreter_frames_set_base; read atomically by walks on any thread. */
-static _PyInterpreterFrame *base_frame;
-
-static _PyInterpreterFrame *walk_base(void)
-{
-    return __atomic_load_n(&base_frame, __ATOMIC_ACQUIRE);
-}
-
 void interpreter_frames_set_base(PyThreadState *thread)
 {
-    __atomic_store_n(&base_frame, current_frame(thread), __ATOMIC_RELEASE);
-}
-
-void interpreter_frames_clear_base(void)
-{
-    __atomic_store_n(&base_frame, NULL, __ATOMIC_RELEASE);
+    frames_base_store(current_frame(thread));
 }
 
 uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
                                  uint32_t capacity)
 {
     uint32_t depth = 0;
-    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+    const void *base = frames_base_load();
+    for (_PyInterpreterFrame *frame = current_frame(thread);
          frame && frame != base && depth < capacity;
          frame = frame->previous) {
         if (_PyFrame_IsIncomplete(frame)) {
@@ -54,7 +43,8 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)
 {
     uint32_t count = 0;
-    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+    const void *base = frames_base_load();
+    for (_PyInterpreterFrame *frame = current_frame(thread);
          frame && frame != base && count < limit;
          frame = frame->previous) {
         count += !_PyFrame_IsIncomplete(frame);

@@ -4,6 +4,7 @@
  * frame walked right before a shim is an entry frame. See
  * interpreter_frames.h. */
 #include "binding/interpreter/interpreter_frames.h"
+#include "binding/interpreter/frames_base.h"
 
 #define Py_BUILD_CORE 1
 #include "internal/pycore_frame.h"
@@ -16,22 +17,9 @@ static _PyInterpreterFrame *current_frame(PyThreadState *thread)
     return thread && thread->cframe ? thread->cframe->current_frame : NULL;
 }
 
-/* See interpreter_frames_set_base; read atomically by walks on any thread. */
-static _PyInterpreterFrame *base_frame;
-
-static _PyInterpreterFrame *walk_base(void)
-{
-    return __atomic_load_n(&base_frame, __ATOMIC_ACQUIRE);
-}
-
 void interpreter_frames_set_base(PyThreadState *thread)
 {
-    __atomic_store_n(&base_frame, current_frame(thread), __ATOMIC_RELEASE);
-}
-
-void interpreter_frames_clear_base(void)
-{
-    __atomic_store_n(&base_frame, NULL, __ATOMIC_RELEASE);
+    frames_base_store(current_frame(thread));
 }
 
 uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
@@ -39,7 +27,8 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 {
     uint32_t depth = 0;
     int callee_stored = 0; /* the frame walked last was stored */
-    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+    const void *base = frames_base_load();
+    for (_PyInterpreterFrame *frame = current_frame(thread);
          frame && frame != base; frame = frame->previous) {
         if (frame->owner == FRAME_OWNED_BY_CSTACK) {
             if (callee_stored) {
@@ -68,7 +57,8 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)
 {
     uint32_t count = 0;
-    for (_PyInterpreterFrame *frame = current_frame(thread), *base = walk_base();
+    const void *base = frames_base_load();
+    for (_PyInterpreterFrame *frame = current_frame(thread);
          frame && frame != base && count < limit;
          frame = frame->previous) {
         count += frame->owner != FRAME_OWNED_BY_CSTACK && !_PyFrame_IsIncomplete(frame);

@@ -38,9 +38,10 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
 /*
  * Makes thread's current frame the base of every walk: walks and counts stop
  * before it, so it and the frames it was called from are left out, until
- * interpreter_frames_clear_base. `memlyze run` marks the frame that runs the
- * profiled program, whose callers are memlyze's command line. Call with the
- * GIL (or the thread attached); walks on any thread read the mark.
+ * interpreter_frames_clear_base. `memlyze run --in-process` marks the frame
+ * the profiled program runs under, whose callers are memlyze's command line.
+ * Call with the GIL (or the thread attached); walks on any thread read the
+ * mark (frames_base.h).
  */
 void interpreter_frames_set_base(PyThreadState *thread);
 void interpreter_frames_clear_base(void);

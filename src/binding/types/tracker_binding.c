@@ -626,8 +626,8 @@ static PyObject *watch_exec(PyObject *self, PyObject *args)
 }
 
 /* set_stack_base(): the calling frame and its callers are left out of the
- * stacks recorded from now on (`memlyze run` calls it in the frame that runs
- * the program, below which is its own command line). */
+ * stacks recorded from now on (`memlyze run --in-process` calls it in the
+ * frame the program runs under, below which is the command's script). */
 static PyObject *set_stack_base(PyObject *self, PyObject *unused)
 {
     (void)self;
