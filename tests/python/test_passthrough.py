@@ -256,29 +256,25 @@ def test_start_up_leaves_few_modules_behind(tmp_path):
     """The hook imports no json, re, threading, typing or importlib.util into
     the program (they cost every profiled process milliseconds, and threading
     changes where the program's objects land), and `memlyze run` reaches
-    its exec (when it execs) without loading the tracker."""
+    its exec without loading the tracker."""
     script = write_script(tmp_path, "modules.py", """
         import sys
         print(sorted(name for name in ("enum", "importlib.util", "json", "re", "threading",
                                        "typing") if name in sys.modules))
     """)
     assert check(python(script, cwd=tmp_path)).stdout == "[]\n"
-    # exec'd (--follow-subprocesses); in-process: tests/python/test_run_in_process.py
-    assert check(memlyze("run", "--follow-subprocesses", "-o", "modules.mlyze", script,
-                         cwd=tmp_path)).stdout == "[]\n"
+    assert check(memlyze("run", "-o", "modules.mlyze", script, cwd=tmp_path)).stdout == "[]\n"
     before_exec = check(python("-c", """if True:
         import os, sys
         from memlyze.cli.main import main
 
         def report(*arguments):
-            # (the extension is loaded: main() marks the stack base before
-            # it knows whether the program runs in-process)
-            print(sorted(name for name in ("json", "memlyze.tracker",
+            print(sorted(name for name in ("json", "memlyze._memlyze", "memlyze.tracker",
                                            "threading", "typing") if name in sys.modules))
             os._exit(0)
 
         os.execve = report
-        main(["run", "--follow-subprocesses", "-o", "exec.mlyze", "modules.py"])
+        main(["run", "-o", "exec.mlyze", "modules.py"])
     """, cwd=tmp_path))
     assert before_exec.stdout == "[]\n"
 

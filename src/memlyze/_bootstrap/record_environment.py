@@ -1,7 +1,8 @@
 """The environment contract between ``memlyze record`` and the profiled process.
 
 Parent side (the CLI, before exec): :func:`make_environment` returns the
-environment to exec with. Child side (the ``sitecustomize`` hook, at
+environment to exec with (:func:`make_config` the options alone, for a
+``memlyze run --in-process`` that activates them itself). Child side (the ``sitecustomize`` hook, at
 interpreter start-up): :func:`read_config` decodes the recording options and
 :func:`activate` starts the tracker and arranges for it to stop when the
 program's main code has ended.
@@ -44,18 +45,14 @@ TRACKER_OPTIONS = {
 }
 
 
-def make_environment(environ, path: str, command: str, placeholder: bytes = b"",
-                     **options) -> dict:
-    """The environment for the command: ``environ`` (a mapping) plus the hook.
-
-    ``path`` is the capture file, already created by the caller, empty or
-    holding only ``placeholder`` (a provisional file header): the first
-    Python process that finds it so records into it.
-    """
+def make_config(environ, path: str, command: str, placeholder: bytes = b"",
+                **options) -> dict:
+    """The recording's options as the hook reads them (see make_environment),
+    for ``environ`` (a mapping): what activate() takes."""
     unknown = set(options) - set(TRACKER_OPTIONS)
     if unknown:
         raise TypeError(f"unknown recording options: {', '.join(sorted(unknown))}")
-    config = {
+    return {
         "version": CONFIG_VERSION,
         "path": os.path.abspath(path),
         "command": command,
@@ -64,11 +61,26 @@ def make_environment(environ, path: str, command: str, placeholder: bytes = b"",
         **TRACKER_OPTIONS,
         **options,
     }
+
+
+def hook_environment(environ, config: dict) -> dict:
+    """``environ`` (a mapping) plus the hook that records as ``config`` says."""
     env = dict(environ)
     env[ENV_VAR] = write_config(config)
     existing = environ.get("PYTHONPATH")
     env["PYTHONPATH"] = BOOTSTRAP_DIR + (os.pathsep + existing if existing else "")
     return env
+
+
+def make_environment(environ, path: str, command: str, placeholder: bytes = b"",
+                     **options) -> dict:
+    """The environment for the command: ``environ`` (a mapping) plus the hook.
+
+    ``path`` is the capture file, already created by the caller, empty or
+    holding only ``placeholder`` (a provisional file header): the first
+    Python process that finds it so records into it.
+    """
+    return hook_environment(environ, make_config(environ, path, command, placeholder, **options))
 
 
 # --- the encoding of the options --------------------------------------------

@@ -73,7 +73,8 @@ def __getattr__(name: str):
 
 
 def argument_type_error(message: str) -> Exception:
-    """argument_type_error(message): what an option's type raises."""
+    """argparse.ArgumentTypeError(message), what an option's type raises,
+    without importing argparse before a parser needs it."""
     import argparse
 
     return argparse.ArgumentTypeError(message)

@@ -98,24 +98,31 @@ def _dispatch(argv: list[str]) -> int:
     return module.main(argv[1:])
 
 
+def _extension():
+    """memlyze._memlyze, or None when it cannot load (starting the recording
+    then says so in one line)."""
+    try:
+        from memlyze import _memlyze
+    except ImportError:
+        return None
+    return _memlyze
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["run"]:
-        # memlyze run's program runs under this frame (program_runner.py):
-        # the frames this one was called from stay out of its stacks.
-        try:
-            from memlyze import _memlyze
-        except ImportError:
-            pass  # run says so in one line when it starts recording
-        else:
-            _memlyze.set_stack_base()
     try:
         status = _dispatch(argv)
-        if not isinstance(status, int):
-            program = status  # memlyze run's program, recorded from now on
-        else:
+        if isinstance(status, int):
             sys.stdout.flush()
             return status
+        program = status  # memlyze run --in-process: program_runner.Program
+        extension = _extension()
+        if extension is not None:
+            # Called here, it marks this frame: the program runs under it,
+            # and the frames main() was called from (the command's script,
+            # or runpy) stay out of the program's stacks.
+            extension.set_stack_base()
+        program.start_recording()
     except CliError as error:
         print_error(str(error))
         return error.status

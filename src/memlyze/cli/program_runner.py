@@ -12,9 +12,10 @@ exceptions are left to the interpreter's top level (exit status, the message
 of ``sys.exit("...")``, KeyboardInterrupt's death by SIGINT), with
 ``sys.excepthook`` shown the traceback from the program's first frame on.
 The recorded stacks start there too: memlyze.cli.main marks its frame as
-the stack base (``_memlyze.set_stack_base``) before the recording starts, so
-that the command line's callers are left out (memlyze's own frames above it
-are left out anyway), and run() clears the mark when the program ends.
+the stack base (``_memlyze.set_stack_base``) before it calls
+``start_recording``, so that the command line's callers are left out
+(memlyze's own frames above it are left out anyway), and run() clears the
+mark when the program ends.
 
 What Python runs in ways this module does not repeat (a directory or zip
 file with ``__main__.py``, a compiled .pyc file) returns None from
@@ -35,9 +36,11 @@ class Program:
     "script", "module" or "code"; ``command`` the Python command line it
     stands for ([executable, target, *arguments])."""
 
-    def __init__(self, kind: str, command: list[str], source: bytes | None = None):
+    def __init__(self, kind: str, command: list[str], start_recording,
+                 source: bytes | None = None):
         self.kind = kind
         self.command = command
+        self.start_recording = start_recording  # called by main() under the stack base
         self.source = source
 
     def run(self) -> int:
@@ -96,16 +99,17 @@ class Program:
         exec(code, main.__dict__)
 
 
-def program_for(command: list[str]) -> Program | None:
+def program_for(command: list[str], start_recording) -> Program | None:
     """The Program for a ``memlyze run`` command line ([executable, SCRIPT,
-    ...], [executable, "-m", MODULE, ...] or [executable, "-c", CODE, ...]),
-    or None when Python itself must run it."""
+    ...], [executable, "-m", MODULE, ...] or [executable, "-c", CODE, ...])
+    that start_recording() begins to record, or None when Python itself
+    must run it."""
     target = command[1]
     if target == "-m":
-        return Program("module", command)
+        return Program("module", command, start_recording)
     if target == "-c":
         compile(b"", "<memlyze>", "exec", dont_inherit=True)  # see below
-        return Program("code", command)
+        return Program("code", command, start_recording)
     if target.endswith((".pyc", ".pyo")) or not os.path.isfile(target):
         return None
     try:
@@ -119,7 +123,7 @@ def program_for(command: list[str]) -> Program | None:
     # 120 KiB, kept); done now, before the recording starts, so that the
     # capture holds what compiling the script takes, as when Python runs it.
     compile(b"", "<memlyze>", "exec", dont_inherit=True)
-    return Program("script", command, source)
+    return Program("script", command, start_recording, source)
 
 
 def _show_traceback_from(runner) -> None:

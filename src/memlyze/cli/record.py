@@ -608,8 +608,8 @@ def check_pprof_options(options: argparse.Namespace) -> str | None:
 def prepare_recording(command: list[str], options: argparse.Namespace, *,
                       name: str | None = None) -> tuple[str, str, dict]:
     """Checks the options, creates the capture and says where it goes.
-    Returns the program's path, the capture's and the environment that
-    makes the command's Python record."""
+    Returns the program's path, the capture's and the recording's config
+    (record_environment.make_config)."""
     from memlyze._bootstrap import record_environment
 
     pprof_dir = check_pprof_options(options)
@@ -623,7 +623,7 @@ def prepare_recording(command: list[str], options: argparse.Namespace, *,
     create_output(path, options.force, placeholder)
     warn_if_hook_disabled(command)
     announce(path, options, program, command)
-    env = record_environment.make_environment(
+    config = record_environment.make_config(
         os.environ,
         path,
         shell_words.join(command),
@@ -648,12 +648,15 @@ def prepare_recording(command: list[str], options: argparse.Namespace, *,
         ring_max_memory=options.ring_max_memory,
         live_port=options.live,
     )
-    return program, path, env
+    return program, path, config
 
 
 def exec_recording(command: list[str], options: argparse.Namespace, *, name: str | None = None):
     """Creates the capture, sets up the hook and execs the command. Never returns."""
-    program, path, env = prepare_recording(command, options, name=name)
+    from memlyze._bootstrap import record_environment
+
+    program, path, config = prepare_recording(command, options, name=name)
+    env = record_environment.hook_environment(os.environ, config)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -679,8 +682,7 @@ def record_here(command: list[str], options: argparse.Namespace, *, name: str | 
     except ImportError as error:
         raise CliError(f"this Python ({sys.executable}, {sys.version.split()[0]}) cannot load "
                        f"memlyze's extension: {error}") from None
-    _, _, env = prepare_recording(command, options, name=name)
-    config = record_environment.read_config(env[record_environment.ENV_VAR])
+    _, _, config = prepare_recording(command, options, name=name)
     error = record_environment.activate(config)
     if error is not None:
         raise CliError(error)

@@ -27,7 +27,7 @@ def build_parser():
     add_recording_options(parser)
     parser.add_argument("--in-process", action="store_true",
                         help="run the program in this process instead of exec'ing Python "
-                             "(about 20 ms less start-up; the interpreter's allocator state "
+                             "(about 8 ms less start-up; the interpreter's allocator state "
                              "differs, so small counts such as pymalloc arenas can differ)")
     return parser
 
@@ -103,8 +103,8 @@ def main(argv: list[str]):
     command, name = target_command(target)
     from .program_runner import program_for
 
-    program = None if _needs_exec(options) else program_for(command)
+    program = None if _needs_exec(options) else program_for(
+        command, lambda: record_here(command, options, name=name))
     if program is None:
         exec_recording(command, options, name=name)
-    record_here(command, options, name=name)
-    return program  # run by main(), outside its handling of memlyze's own errors
+    return program  # main() starts its recording and runs it

@@ -7,7 +7,7 @@ where argparse would object. Anything else (--help, an unknown or
 abbreviated option, a bad value, the ring, live and pprof options) returns
 None, and run.py parses with argparse, which gives its own answer and
 errors. What it accepts it must read exactly as argparse: the test compares
-both on many command lines (tests/python/test_run_options.py).
+both on many command lines (tests/python/test_run_in_process.py).
 """
 
 from __future__ import annotations
