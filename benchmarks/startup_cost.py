@@ -6,12 +6,12 @@ Two measures:
 - wall time of the whole command, runs alternating between the commands,
   medians and the difference to plain Python in ms;
 - with --instructions, valgrind's instruction counts (callgrind), which
-  repeat where timings drown in noise. A memlyze whose `run` runs the
-  program in its own process is one count. An older one is two processes:
-  its command line, which execs the program's interpreter, and that
-  interpreter; valgrind loses what a process counted when it execs, so the
-  command line is counted on its own (its main() with the exec replaced by
-  an exit) and the profiled interpreter through --trace-children.
+  repeat where timings drown in noise. `memlyze run --in-process` is one
+  process and one count. `memlyze run` is two processes: its command line,
+  which execs the program's interpreter, and that interpreter; valgrind
+  loses what a process counted when it execs, so the command line is
+  counted on its own (its main() with the exec replaced by an exit) and the
+  profiled interpreter through --trace-children.
 
     python benchmarks/startup_cost.py --runs 40
     python benchmarks/startup_cost.py --baseline-python /tmp/base/.venv/bin/python \\
@@ -60,9 +60,12 @@ def commands(options, directory):
     capture = str(directory / "capture.mlyze")
     found = {"python": [options.python, script],
              "memlyze run": [memlyze_script(options.python), "run", "-o", capture, "-f", script],
-             "memlyze run --sample-interval 512KiB": [
-                 memlyze_script(options.python), "run", "--sample-interval", "512KiB", "-o",
-                 capture, "-f", script]}
+             "memlyze run --in-process": [
+                 memlyze_script(options.python), "run", "--in-process", "-o", capture, "-f",
+                 script],
+             "memlyze run --in-process --sample-interval 512KiB": [
+                 memlyze_script(options.python), "run", "--in-process", "--sample-interval",
+                 "512KiB", "-o", capture, "-f", script]}
     if options.baseline_python:
         found["memlyze run (baseline)"] = [memlyze_script(options.baseline_python), "run", "-o",
                                            capture, "-f", script]
@@ -97,23 +100,15 @@ def callgrind_count(command, directory, trace_children=False):
     return int(counts[-1])
 
 
-def runs_in_process(python):
-    """Whether this memlyze runs `run`'s program in its own process."""
-    probe = subprocess.run([python, "-c", "import memlyze.cli.program_runner"],
-                           capture_output=True)
-    return probe.returncode == 0
-
-
 def instruction_counts(options, found, directory):
     script, capture = str(directory / "empty.py"), str(directory / "capture.mlyze")
     counts = {"python": callgrind_count(found["python"], directory)}
+    counts["memlyze run --in-process"] = callgrind_count(found["memlyze run --in-process"],
+                                                         directory)
     pythons = {"memlyze run": options.python}
     if options.baseline_python:
         pythons["memlyze run (baseline)"] = options.baseline_python
     for name, python in pythons.items():
-        if runs_in_process(python):
-            counts[name] = callgrind_count(found[name], directory, trace_children=True)
-            continue
         command_line = callgrind_count([python, "-c", COMMAND_LINE_ONLY, capture, script], directory)
         program = callgrind_count(found[name], directory, trace_children=True)
         counts[name] = {"command line": command_line, "profiled interpreter": program,
