@@ -19,25 +19,46 @@ void interpreter_frames_set_base(PyThreadState *thread)
     frames_base_store(current_frame(thread));
 }
 
-uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
-                                 uint32_t capacity)
+/* checked is a constant at each call below: two loops, each with no test
+ * the other needs. */
+static inline __attribute__((always_inline)) uint32_t
+walk(PyThreadState *thread, struct interpreter_frame *frames, uint32_t capacity, int checked,
+     int *cut)
 {
     uint32_t depth = 0;
     const void *base = frames_base_load();
-    for (_PyInterpreterFrame *frame = current_frame(thread);
-         frame && frame != base && depth < capacity;
+    *cut = 0;
+    for (_PyInterpreterFrame *frame = current_frame(thread); frame && frame != base;
          frame = frame->previous) {
-        if (_PyFrame_IsIncomplete(frame)) {
+        if (depth == capacity) {
+            *cut = 1;
+            break;
+        }
+        int instruction = _PyInterpreterFrame_LASTI(frame);
+        int generator = frame->owner == FRAME_OWNED_BY_GENERATOR;
+        /* Before its first instruction a frame is incomplete: no code read. */
+        if ((!generator && instruction < 0) || (checked && _PyFrame_IsIncomplete(frame))) {
             continue;
         }
         struct interpreter_frame *entry = &frames[depth++];
         entry->code = frame->f_code;
-        entry->line_table = frame->f_code->co_linetable;
-        entry->instruction = _PyInterpreterFrame_LASTI(frame);
-        entry->is_entry = frame->is_entry;
         entry->globals = frame->f_globals;
+        entry->instruction = instruction;
+        entry->is_entry = (uint8_t)frame->is_entry;
+        entry->owned_by_generator = (uint8_t)generator;
     }
     return depth;
+}
+
+uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
+                                 uint32_t capacity, int checked, int *cut)
+{
+    return checked ? walk(thread, frames, capacity, 1, cut) : walk(thread, frames, capacity, 0, cut);
+}
+
+int interpreter_frame_is_shown(const struct interpreter_frame *frame)
+{
+    return frame->owned_by_generator || frame->instruction >= frame->code->_co_firsttraceable;
 }
 
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)

@@ -22,14 +22,18 @@ void interpreter_frames_set_base(PyThreadState *thread)
     frames_base_store(current_frame(thread));
 }
 
-uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
-                                 uint32_t capacity)
+/* checked is a constant at each call below: two loops, each with no test
+ * the other needs. */
+static inline __attribute__((always_inline)) uint32_t
+walk(PyThreadState *thread, struct interpreter_frame *frames, uint32_t capacity, int checked,
+     int *cut)
 {
     uint32_t depth = 0;
     int callee_stored = 0; /* the frame walked last was stored */
     const void *base = frames_base_load();
-    for (_PyInterpreterFrame *frame = current_frame(thread);
-         frame && frame != base; frame = frame->previous) {
+    *cut = 0;
+    for (_PyInterpreterFrame *frame = current_frame(thread); frame && frame != base;
+         frame = frame->previous) {
         if (frame->owner == FRAME_OWNED_BY_CSTACK) {
             if (callee_stored) {
                 frames[depth - 1].is_entry = 1;
@@ -38,20 +42,36 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
             continue;
         }
         if (depth == capacity) {
+            *cut = 1;
             break;
         }
-        callee_stored = !_PyFrame_IsIncomplete(frame);
+        int instruction = _PyInterpreterFrame_LASTI(frame);
+        int generator = frame->owner == FRAME_OWNED_BY_GENERATOR;
+        /* Before its first instruction a frame is incomplete: no code read. */
+        callee_stored = (generator || instruction >= 0) &&
+                        !(checked && _PyFrame_IsIncomplete(frame));
         if (!callee_stored) {
             continue;
         }
         struct interpreter_frame *entry = &frames[depth++];
         entry->code = frame->f_code;
-        entry->line_table = frame->f_code->co_linetable;
-        entry->instruction = _PyInterpreterFrame_LASTI(frame);
-        entry->is_entry = 0;
         entry->globals = frame->f_globals;
+        entry->instruction = instruction;
+        entry->is_entry = 0;
+        entry->owned_by_generator = (uint8_t)generator;
     }
     return depth;
+}
+
+uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
+                                 uint32_t capacity, int checked, int *cut)
+{
+    return checked ? walk(thread, frames, capacity, 1, cut) : walk(thread, frames, capacity, 0, cut);
+}
+
+int interpreter_frame_is_shown(const struct interpreter_frame *frame)
+{
+    return frame->owned_by_generator || frame->instruction >= frame->code->_co_firsttraceable;
 }
 
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)

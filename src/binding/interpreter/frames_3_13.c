@@ -28,14 +28,18 @@ static int frame_is_shown(_PyInterpreterFrame *frame)
     return PyCode_Check(frame->f_executable) && !_PyFrame_IsIncomplete(frame);
 }
 
-uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
-                                 uint32_t capacity)
+/* checked is a constant at each call below: two loops, each with no test
+ * the other needs. */
+static inline __attribute__((always_inline)) uint32_t
+walk(PyThreadState *thread, struct interpreter_frame *frames, uint32_t capacity, int checked,
+     int *cut)
 {
     uint32_t depth = 0;
     int callee_stored = 0; /* the frame walked last was stored */
     const void *base = frames_base_load();
-    for (_PyInterpreterFrame *frame = current_frame(thread);
-         frame && frame != base; frame = frame->previous) {
+    *cut = 0;
+    for (_PyInterpreterFrame *frame = current_frame(thread); frame && frame != base;
+         frame = frame->previous) {
         if (frame->owner == FRAME_OWNED_BY_CSTACK) {
             if (callee_stored) {
                 frames[depth - 1].is_entry = 1;
@@ -44,21 +48,37 @@ uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame
             continue;
         }
         if (depth == capacity) {
+            *cut = 1;
             break;
         }
-        callee_stored = frame_is_shown(frame);
+        callee_stored = !checked || frame_is_shown(frame);
         if (!callee_stored) {
             continue;
         }
-        PyCodeObject *code = _PyFrame_GetCode(frame);
+        /* f_executable is only read as an address here: a code object's
+         * code units lie inside it, so the instruction index needs no read. */
+        PyCodeObject *code = (PyCodeObject *)frame->f_executable;
         struct interpreter_frame *entry = &frames[depth++];
         entry->code = code;
-        entry->line_table = code->co_linetable;
-        entry->instruction = _PyInterpreterFrame_LASTI(frame);
-        entry->is_entry = 0;
         entry->globals = frame->f_globals;
+        entry->instruction = (int)(frame->instr_ptr - _PyCode_CODE(code));
+        entry->is_entry = 0;
+        entry->owned_by_generator = frame->owner == FRAME_OWNED_BY_GENERATOR;
     }
     return depth;
+}
+
+uint32_t interpreter_frames_walk(PyThreadState *thread, struct interpreter_frame *frames,
+                                 uint32_t capacity, int checked, int *cut)
+{
+    return checked ? walk(thread, frames, capacity, 1, cut) : walk(thread, frames, capacity, 0, cut);
+}
+
+int interpreter_frame_is_shown(const struct interpreter_frame *frame)
+{
+    PyCodeObject *code = (PyCodeObject *)frame->code;
+    return PyCode_Check(code) &&
+           (frame->owned_by_generator || frame->instruction >= code->_co_firsttraceable);
 }
 
 uint32_t interpreter_frames_count(PyThreadState *thread, uint32_t limit)

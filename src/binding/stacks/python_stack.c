@@ -7,12 +7,17 @@
  * capture reuses the longest unchanged outer part and interns only the
  * frames below it; (code, instruction) -> frame id and (parent, frame) ->
  * node lookups go through small per-thread caches before the shared tables.
+ * The unchanged part is found from the frames alone: their code objects are
+ * not read (scattered in memory, they cost a cache miss each), because a
+ * remembered code address means the same code as long as no code object
+ * was destroyed since (code_lifetimes.h).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <string.h>
 
+#include "binding/interpreter/code_lifetimes.h"
 #include "binding/interpreter/interpreter_frames.h"
 #include "binding/interpreter/line_numbers.h"
 #include "binding/stacks/module_filter.h"
@@ -37,12 +42,25 @@ struct stack_entry {
     uint32_t entry_pending; /* a left-out entry frame of memlyze's is above, unclaimed */
 };
 
-struct frame_cache_slot {
-    const PyCodeObject *code;
+/* What a frame id is made of, as read from its code object: a code object at
+ * a freed one's address is told apart by its names' contents (their cached
+ * hashes) even when it shares their strings' addresses or its line table. */
+struct code_identity {
     const PyObject *line_table;
     const PyObject *qualified_name;
+    const PyObject *file_name;
+    Py_hash_t qualified_name_hash;
+    Py_hash_t file_name_hash;
+    Py_ssize_t line_table_size;
+    int first_line;
+};
+
+struct frame_cache_slot {
+    const PyCodeObject *code;
     int instruction;
     uint32_t flags;
+    uint64_t code_epoch; /* code_lifetimes_epoch when identity was last found true */
+    struct code_identity identity;
     uint32_t frame_id;
     uint32_t filter_bits; /* module_filter_frame_bits of the frame */
     uint32_t own;         /* the frame is memlyze's own code: left out */
@@ -56,6 +74,7 @@ struct node_cache_slot {
 
 struct thread_stack_state {
     uint64_t generation; /* of the recording whose ids these are */
+    uint64_t code_epoch; /* code_lifetimes_epoch when the remembered stack was taken */
     uint32_t remembered_depth;
     struct stack_entry *remembered; /* max_depth entries, outermost first */
     struct interpreter_frame *walked; /* max_depth entries, innermost first */
@@ -80,6 +99,8 @@ static size_t own_directory_length;
 void python_stack_configure(uint32_t max_depth)
 {
     configured_max_depth = max_depth ? max_depth : 1;
+    /* Without it no remembered stack is trusted: captures are slower, not wrong. */
+    (void)code_lifetimes_watch();
 }
 
 void python_stack_configure_counting(int count_total_frames)
@@ -260,6 +281,46 @@ static void frame_module_record(struct frame_cache_slot *slot, const struct inte
     slot->module_pending = 0;
 }
 
+/* The string's hash as CPython cached it, or -1 when it has none yet. */
+static Py_hash_t cached_hash(const PyObject *text)
+{
+    return text && PyUnicode_Check(text) ? ((const PyASCIIObject *)text)->hash : -1;
+}
+
+static void code_identity_read(const PyCodeObject *code, struct code_identity *identity)
+{
+    identity->line_table = code->co_linetable;
+    identity->qualified_name = code->co_qualname;
+    identity->file_name = code->co_filename;
+    identity->qualified_name_hash = cached_hash(code->co_qualname);
+    identity->file_name_hash = cached_hash(code->co_filename);
+    identity->line_table_size = PyBytes_Check(code->co_linetable) ? PyBytes_GET_SIZE(code->co_linetable)
+                                                                  : -1;
+    identity->first_line = code->co_firstlineno;
+}
+
+/* Whether slot's frame id still describes code: surely while no code object
+ * was destroyed since it was last checked, else if code reads the same. */
+static int frame_slot_describes(struct frame_cache_slot *slot, const PyCodeObject *code,
+                                uint64_t epoch)
+{
+    if (epoch != UINT64_MAX && slot->code_epoch == epoch) {
+        return 1;
+    }
+    struct code_identity now;
+    code_identity_read(code, &now);
+    const struct code_identity *then = &slot->identity;
+    if (now.qualified_name_hash == -1 || now.file_name_hash == -1 ||
+        now.line_table != then->line_table || now.qualified_name != then->qualified_name ||
+        now.file_name != then->file_name || now.qualified_name_hash != then->qualified_name_hash ||
+        now.file_name_hash != then->file_name_hash ||
+        now.line_table_size != then->line_table_size || now.first_line != then->first_line) {
+        return 0;
+    }
+    slot->code_epoch = epoch;
+    return 1;
+}
+
 /* The frame id of frame with the entry flag given; *filter_bits gets the
  * frame's module filter bits, *own whether it is memlyze's (its id is then
  * 0: it is left out). */
@@ -269,10 +330,10 @@ static uint32_t frame_id_for(struct thread_stack_state *state, const struct inte
     uintptr_t hash = ((uintptr_t)frame->code >> 4) * 31u + (uintptr_t)frame->instruction;
     struct frame_cache_slot *slot = &state->frames[(hash ^ (hash >> 11)) & (FRAME_CACHE_SIZE - 1)];
     PyCodeObject *code = (PyCodeObject *)frame->code;
+    uint64_t epoch = code_lifetimes_epoch();
     if ((slot->frame_id || slot->own) && slot->code == code && slot->instruction == frame->instruction &&
-        slot->flags == flags && slot->line_table == frame->line_table &&
-        slot->qualified_name == code->co_qualname &&
-        !(slot->filter_bits & MODULE_FILTER_UNKNOWN)) {
+        slot->flags == flags && !(slot->filter_bits & MODULE_FILTER_UNKNOWN) &&
+        frame_slot_describes(slot, code, epoch)) {
         *filter_bits = slot->filter_bits;
         *own = slot->own;
         if (slot->module_pending) {
@@ -287,10 +348,10 @@ static uint32_t frame_id_for(struct thread_stack_state *state, const struct inte
     *own = slot->own;
     uint32_t frame_id = slot->own ? 0 : frame_intern(code, frame->instruction, flags);
     slot->code = code;
-    slot->line_table = frame->line_table;
-    slot->qualified_name = code->co_qualname;
     slot->instruction = frame->instruction;
     slot->flags = flags;
+    slot->code_epoch = epoch;
+    code_identity_read(code, &slot->identity);
     slot->frame_id = frame_id;
     slot->module_pending = frame_id != 0;
     if (slot->module_pending) {
@@ -318,27 +379,45 @@ uint32_t python_stack_capture(void)
     return python_stack_capture_filtered(&filter_bits);
 }
 
-uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
+/* Walks the calling thread's frames into state->walked, innermost first;
+ * returns how many, and sets *checked when each is known to be shown. Only a
+ * stack deeper than the depth limit is walked with every frame checked, so
+ * that exactly the innermost shown frames are kept. */
+static uint32_t walk_frames(struct thread_stack_state *state, int *checked)
 {
-    *filter_bits = 0;
-    last_total_frames = 0;
-    struct thread_stack_state *state = thread_state_get();
-    if (!state) {
-        return 0;
-    }
     PyThreadState *thread = PyGILState_GetThisThreadState();
-    uint32_t depth = interpreter_frames_walk(thread, state->walked, state->capacity);
-    if (counting_total_frames && depth == state->capacity) {
-        /* Only a stack cut at the limit is walked again, to its end. */
+    int cut;
+    *checked = 0;
+    uint32_t depth = interpreter_frames_walk(thread, state->walked, state->capacity, 0, &cut);
+    if (!cut) {
+        return depth;
+    }
+    *checked = 1;
+    depth = interpreter_frames_walk(thread, state->walked, state->capacity, 1, &cut);
+    if (counting_total_frames && cut) {
         uint32_t total = interpreter_frames_count(thread, UINT16_MAX);
         last_total_frames = total > depth ? (uint16_t)total : 0;
+    }
+    return depth;
+}
+
+/* The number of outer frames of the walked stack (depth frames) that are the
+ * remembered stack's outer frames: (code, instruction, ownership) decide
+ * whether a frame is shown, so walked frames equal to remembered ones are
+ * shown ones, level for level. */
+static uint32_t remembered_outer_frames(struct thread_stack_state *state, uint32_t depth)
+{
+    uint64_t epoch = code_lifetimes_epoch();
+    if (epoch == UINT64_MAX || epoch != state->code_epoch) {
+        state->code_epoch = epoch;
+        return 0;
     }
     uint32_t same = 0;
     while (same < depth && same < state->remembered_depth) {
         const struct interpreter_frame *old = &state->remembered[same].frame;
         const struct interpreter_frame *now = &state->walked[depth - 1 - same];
         if (old->code != now->code || old->instruction != now->instruction ||
-            old->is_entry != now->is_entry || old->line_table != now->line_table) {
+            old->is_entry != now->is_entry || old->owned_by_generator != now->owned_by_generator) {
             break;
         }
         same++;
@@ -347,12 +426,31 @@ uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
     while (same && (state->remembered[same - 1].filter_bits & MODULE_FILTER_UNKNOWN)) {
         same--;
     }
+    return same;
+}
+
+uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
+{
+    *filter_bits = 0;
+    last_total_frames = 0;
+    struct thread_stack_state *state = thread_state_get();
+    if (!state) {
+        return 0;
+    }
+    int checked;
+    uint32_t depth = walk_frames(state, &checked);
+    uint32_t same = remembered_outer_frames(state, depth);
     uint32_t node = same ? state->remembered[same - 1].node : 0;
     uint32_t bits = same ? state->remembered[same - 1].filter_bits : 0;
     uint32_t pending = same ? state->remembered[same - 1].entry_pending : 0;
-    for (uint32_t level = same; level < depth; level++) {
-        struct stack_entry *entry = &state->remembered[level];
-        entry->frame = state->walked[depth - 1 - level];
+    uint32_t level = same;
+    for (uint32_t outer = same; outer < depth; outer++) {
+        const struct interpreter_frame *walked = &state->walked[depth - 1 - outer];
+        if (!checked && !interpreter_frame_is_shown(walked)) {
+            continue;
+        }
+        struct stack_entry *entry = &state->remembered[level++];
+        entry->frame = *walked;
         /* A left-out entry frame of memlyze's hands its entry flag to the
          * program frame it called in the same evaluation, so that merged
          * native stacks still find where each evaluation starts. */
@@ -370,7 +468,7 @@ uint32_t python_stack_capture_filtered(uint32_t *filter_bits)
         entry->filter_bits = bits;
         entry->entry_pending = pending;
     }
-    state->remembered_depth = depth;
+    state->remembered_depth = level;
     *filter_bits = bits;
     return node;
 }

@@ -4,7 +4,8 @@
 
 #include <stdint.h>
 
-/* Frames kept per stack, innermost first; applies to captures from now on. */
+/* Frames kept per stack, innermost first; applies to captures from now on.
+ * Call with the GIL, before recording starts. */
 void python_stack_configure(uint32_t max_depth);
 
 /* Whether captures count the frames beyond max_depth (tracemalloc's
