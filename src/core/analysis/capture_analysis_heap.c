@@ -138,14 +138,14 @@ int analysis_heap_block_add(struct capture_analysis *analysis, struct hash_map *
     if (block_encode(analysis, block, &value) < 0) {
         return -1;
     }
-    uint64_t *existing = hash_map_find(map, address);
-    if (existing) {
-        uint64_t replaced = *existing;
-        *existing = value;
-        if (block_forget(analysis, replaced) < 0) {
-            return -1;
-        }
-    } else if (hash_map_put(map, address, value) < 0) {
+    int inserted;
+    uint64_t *slot = hash_map_value_of(map, address, &inserted);
+    if (!slot) {
+        return -1;
+    }
+    uint64_t replaced = *slot;
+    *slot = value;
+    if (!inserted && block_forget(analysis, replaced) < 0) {
         return -1;
     }
     block_live_add(analysis, block);

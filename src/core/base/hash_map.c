@@ -26,16 +26,6 @@ static struct hash_map_slot *slots_new(size_t capacity)
     return slots;
 }
 
-static size_t slot_for(const struct hash_map_slot *slots, size_t capacity, uint64_t key)
-{
-    size_t mask = capacity - 1;
-    size_t index = hash_map_mix(key) & mask;
-    while (slots[index].key != key && slots[index].key != HASH_MAP_EMPTY_KEY) {
-        index = (index + 1) & mask;
-    }
-    return index;
-}
-
 static int hash_map_grow(struct hash_map *map)
 {
     size_t capacity = map->capacity ? map->capacity * 2 : 64;
@@ -46,7 +36,7 @@ static int hash_map_grow(struct hash_map *map)
     for (size_t index = 0; index < map->capacity; index++) {
         struct hash_map_slot old = map->slots[index];
         if (old.key != HASH_MAP_EMPTY_KEY) {
-            slots[slot_for(slots, capacity, old.key)] = old;
+            slots[hash_map_slot_for(slots, capacity, old.key)] = old;
         }
     }
     tracker_free(map->slots, map->capacity * sizeof *map->slots);
@@ -55,30 +45,45 @@ static int hash_map_grow(struct hash_map *map)
     return 0;
 }
 
-uint64_t *hash_map_find(const struct hash_map *map, uint64_t key)
+static uint64_t *slot_take(struct hash_map *map, size_t index, uint64_t key, int *inserted)
 {
-    if (!map->capacity || key == HASH_MAP_EMPTY_KEY) {
+    map->slots[index].key = key;
+    map->count++;
+    *inserted = 1;
+    return &map->slots[index].value;
+}
+
+uint64_t *hash_map_value_of(struct hash_map *map, uint64_t key, int *inserted)
+{
+    *inserted = 0;
+    if (key == HASH_MAP_EMPTY_KEY) {
         return NULL;
     }
-    struct hash_map_slot *slot = &map->slots[slot_for(map->slots, map->capacity, key)];
-    return slot->key == key ? &slot->value : NULL;
+    /* Keep the load at or under 1/2: probes stay short. */
+    int room = (map->count + 1) * 2 <= map->capacity;
+    if (map->capacity) {
+        size_t index = hash_map_slot_for(map->slots, map->capacity, key);
+        if (map->slots[index].key == key) {
+            return &map->slots[index].value;
+        }
+        if (room) {
+            return slot_take(map, index, key, inserted);
+        }
+    }
+    if (hash_map_grow(map) < 0) {
+        return NULL;
+    }
+    return slot_take(map, hash_map_slot_for(map->slots, map->capacity, key), key, inserted);
 }
 
 int hash_map_put(struct hash_map *map, uint64_t key, uint64_t value)
 {
-    if (key == HASH_MAP_EMPTY_KEY) {
+    int inserted;
+    uint64_t *slot = hash_map_value_of(map, key, &inserted);
+    if (!slot) {
         return -1;
     }
-    /* Keep the load at or under 1/2: probes stay short. */
-    if ((map->count + 1) * 2 > map->capacity && hash_map_grow(map) < 0) {
-        return -1;
-    }
-    struct hash_map_slot *slot = &map->slots[slot_for(map->slots, map->capacity, key)];
-    if (slot->key == HASH_MAP_EMPTY_KEY) {
-        slot->key = key;
-        map->count++;
-    }
-    slot->value = value;
+    *slot = value;
     return 0;
 }
 
@@ -88,7 +93,7 @@ int hash_map_remove(struct hash_map *map, uint64_t key, uint64_t *value)
         return 0;
     }
     size_t mask = map->capacity - 1;
-    size_t hole = slot_for(map->slots, map->capacity, key);
+    size_t hole = hash_map_slot_for(map->slots, map->capacity, key);
     if (map->slots[hole].key != key) {
         return 0;
     }

@@ -30,6 +30,11 @@ static inline size_t varint_encode(uint64_t value, uint8_t *out)
 static inline int varint_decode(const uint8_t **cursor, const uint8_t *end, uint64_t *value)
 {
     const uint8_t *position = *cursor;
+    if (position < end && *position < 0x80) { /* most varints are one byte */
+        *value = *position;
+        *cursor = position + 1;
+        return 0;
+    }
     uint64_t result = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
         if (position >= end) {

@@ -31,7 +31,8 @@ static int record_fail(struct capture_reader *reader, const char *format, ...)
 }
 
 /* Reads one varint of the current record. Returns 0 or -1 (reader failed). */
-static int take_varint(struct capture_reader *reader, uint64_t *value)
+static inline __attribute__((always_inline)) int take_varint(struct capture_reader *reader,
+                                                             uint64_t *value)
 {
     if (varint_decode(&reader->cursor, reader->payload_end, value) == 0) {
         return 0;
@@ -41,8 +42,9 @@ static int take_varint(struct capture_reader *reader, uint64_t *value)
 }
 
 /* Reads an id that must be at most limit (the ids defined so far). */
-static int take_id(struct capture_reader *reader, uint64_t limit, const char *what,
-                   uint32_t *id)
+static inline __attribute__((always_inline)) int take_id(struct capture_reader *reader,
+                                                         uint64_t limit, const char *what,
+                                                         uint32_t *id)
 {
     uint64_t value;
     if (take_varint(reader, &value) < 0) {
@@ -139,7 +141,7 @@ static int decode_frame(struct capture_reader *reader)
 
 static int decode_frame_module(struct capture_reader *reader)
 {
-    uint32_t frame_id, module_sid;
+    uint32_t frame_id = 0, module_sid = 0;
     if (take_id(reader, reader->frame_count, "frame", &frame_id) < 0 ||
         take_id(reader, reader->string_count, "module string", &module_sid) < 0) {
         return -1;
@@ -535,6 +537,18 @@ int record_decoder_decode(struct capture_reader *reader, struct capture_record *
 {
     reader->record_start = reader->cursor;
     uint8_t opcode = *reader->cursor++;
+    /* Allocations and frees first: nearly every record is one. */
+    if ((opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
+        (opcode >= OP_ALLOC_REUSED && opcode < OP_ALLOC_REUSED + ALLOCATOR_COUNT)) {
+        record->thread_id = reader->current_thread;
+        record->kind = CAPTURE_RECORD_ALLOCATION;
+        return decode_allocation(reader, opcode, record) < 0 ? -1 : 1;
+    }
+    if (opcode == OP_FREE_RECENT || opcode == OP_FREE_PYMALLOC_RECENT || opcode == OP_FREE ||
+        opcode == OP_FREE_PYMALLOC) {
+        record->thread_id = reader->current_thread;
+        return decode_free(reader, opcode, record) < 0 ? -1 : 1;
+    }
     if (opcode >= OP_STRING && opcode <= OP_SWITCH_THREAD) {
         return decode_definition(reader, opcode);
     }

@@ -122,6 +122,36 @@ static void test_random_against_model(void)
     hash_map_release(&map);
 }
 
+/* value_of inserts once, says so, and keeps every key findable across each
+ * growth (the map grows when an insert would pass half full). */
+static void test_value_of_inserts_once(void)
+{
+    struct hash_map map;
+    hash_map_init(&map);
+    int inserted = 7;
+    CHECK(hash_map_value_of(&map, HASH_MAP_EMPTY_KEY, &inserted) == NULL);
+    CHECK(inserted == 0);
+    for (uint64_t key = 1; key <= 300; key++) {
+        size_t capacity = map.capacity;
+        uint64_t *value = hash_map_value_of(&map, key_of(key), &inserted);
+        CHECK(value != NULL && inserted == 1);
+        *value = key;
+        CHECK_EQ_U64(map.count, key);
+        CHECK(map.count * 2 <= map.capacity);
+        if (capacity && map.capacity != capacity) {
+            CHECK_EQ_U64(map.capacity, capacity * 2);
+        }
+        for (uint64_t earlier = 1; earlier <= key; earlier++) {
+            uint64_t *found = hash_map_find(&map, key_of(earlier));
+            CHECK(found && *found == earlier);
+        }
+    }
+    uint64_t *again = hash_map_value_of(&map, key_of(42), &inserted);
+    CHECK(again && inserted == 0 && *again == 42);
+    CHECK_EQ_U64(map.count, 300);
+    hash_map_release(&map);
+}
+
 static void test_memory_is_accounted(void)
 {
     uint64_t before = tracker_memory_current();
@@ -140,6 +170,7 @@ int main(void)
     RUN_TEST(test_empty_map);
     RUN_TEST(test_insert_find_overwrite);
     RUN_TEST(test_random_against_model);
+    RUN_TEST(test_value_of_inserts_once);
     RUN_TEST(test_memory_is_accounted);
     return test_harness_exit_code();
 }
