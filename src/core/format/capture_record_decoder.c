@@ -491,10 +491,37 @@ static int decode_definition(struct capture_reader *reader, uint8_t opcode)
     return decoded < 0 ? -1 : check_table_budget(reader);
 }
 
+static int opcode_is_allocation(uint8_t opcode)
+{
+    return (opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
+           (opcode >= OP_ALLOC_REUSED && opcode < OP_ALLOC_REUSED + ALLOCATOR_COUNT) ||
+           (opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT);
+}
+
+static int opcode_is_free(uint8_t opcode)
+{
+    return opcode == OP_FREE || opcode == OP_FREE_PYMALLOC || opcode == OP_FREE_RECENT ||
+           opcode == OP_FREE_PYMALLOC_RECENT;
+}
+
+static int opcode_is_event(uint8_t opcode)
+{
+    return opcode_is_allocation(opcode) || opcode_is_free(opcode) || opcode == OP_MUNMAP ||
+           (opcode >= OP_TIME && opcode <= OP_SAMPLING);
+}
+
 /* Decodes an event record's fields into *record. Returns 0 or -1. */
 static int decode_event(struct capture_reader *reader, uint8_t opcode,
                         struct capture_record *record)
 {
+    /* Allocations and frees first, with no jump table: nearly every record is one. */
+    if (opcode_is_allocation(opcode)) {
+        record->kind = CAPTURE_RECORD_ALLOCATION;
+        return decode_allocation(reader, opcode, record);
+    }
+    if (opcode_is_free(opcode)) {
+        return decode_free(reader, opcode, record);
+    }
     switch (opcode) {
     case OP_TIME:
         record->kind = CAPTURE_RECORD_TIME;
@@ -515,19 +542,11 @@ static int decode_event(struct capture_reader *reader, uint8_t opcode,
     case OP_SAMPLING:
         record->kind = CAPTURE_RECORD_SAMPLING;
         return decode_sampling(reader, record);
-    case OP_FREE:
-    case OP_FREE_PYMALLOC:
-    case OP_FREE_RECENT:
-    case OP_FREE_PYMALLOC_RECENT:
-        return decode_free(reader, opcode, record);
-    case OP_MUNMAP:
+    default: /* OP_MUNMAP: opcode_is_event lets no other through */
         record->kind = CAPTURE_RECORD_MUNMAP;
         /* Not bounded like allocation sizes: the recorder writes a munmap's
          * length before the kernel checks it, and the heap clips it. */
         return take_address(reader, &record->address) < 0 ? -1 : take_varint(reader, &record->size);
-    default:
-        record->kind = CAPTURE_RECORD_ALLOCATION;
-        return decode_allocation(reader, opcode, record);
     }
 }
 
@@ -537,32 +556,13 @@ int record_decoder_decode(struct capture_reader *reader, struct capture_record *
 {
     reader->record_start = reader->cursor;
     uint8_t opcode = *reader->cursor++;
-    /* Allocations and frees first: nearly every record is one. */
-    if ((opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
-        (opcode >= OP_ALLOC_REUSED && opcode < OP_ALLOC_REUSED + ALLOCATOR_COUNT)) {
+    if (opcode_is_event(opcode)) {
         record->thread_id = reader->current_thread;
-        record->kind = CAPTURE_RECORD_ALLOCATION;
-        return decode_allocation(reader, opcode, record) < 0 ? -1 : 1;
+        return decode_event(reader, opcode, record) < 0 ? -1 : 1;
     }
-    if (opcode == OP_FREE_RECENT || opcode == OP_FREE_PYMALLOC_RECENT || opcode == OP_FREE ||
-        opcode == OP_FREE_PYMALLOC) {
-        record->thread_id = reader->current_thread;
-        return decode_free(reader, opcode, record) < 0 ? -1 : 1;
-    }
-    if (opcode >= OP_STRING && opcode <= OP_SWITCH_THREAD) {
+    if ((opcode >= OP_STRING && opcode <= OP_SWITCH_THREAD) || opcode == OP_NATIVE_STACK ||
+        opcode == OP_MAPPING || opcode == OP_FRAME_MODULE) {
         return decode_definition(reader, opcode);
     }
-    if (opcode == OP_NATIVE_STACK || opcode == OP_MAPPING || opcode == OP_FRAME_MODULE) {
-        return decode_definition(reader, opcode);
-    }
-    int known = (opcode >= OP_TIME && opcode <= OP_SAMPLING) ||
-                (opcode >= OP_ALLOC && opcode < OP_ALLOC + ALLOCATOR_COUNT) ||
-                (opcode >= OP_ALLOC_NATIVE && opcode < OP_ALLOC_NATIVE + ALLOCATOR_COUNT) ||
-                (opcode >= OP_ALLOC_REUSED && opcode < OP_ALLOC_REUSED + ALLOCATOR_COUNT) ||
-                (opcode >= OP_FREE && opcode <= OP_FREE_PYMALLOC_RECENT);
-    if (!known) {
-        return record_fail(reader, "unknown opcode 0x%02x", opcode);
-    }
-    record->thread_id = reader->current_thread;
-    return decode_event(reader, opcode, record) < 0 ? -1 : 1;
+    return record_fail(reader, "unknown opcode 0x%02x", opcode);
 }
