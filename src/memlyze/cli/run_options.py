@@ -12,31 +12,22 @@ both on many command lines (tests/python/test_run_in_process.py).
 
 from __future__ import annotations
 
+from memlyze._bootstrap.record_environment import TRACKER_OPTIONS
+
 from . import record
 
-# dest: default, as add_recording_options and run.build_parser declare them.
+# The tracker options' argparse dests, where they are named otherwise.
+_DESTS = {"include_patterns": "include", "exclude_patterns": "exclude", "live_port": "live"}
+
+# dest: default, as add_recording_options and run.build_parser declare them:
+# the tracker's defaults, under argparse's names, but for pprof_keep (None
+# until given: record.py tells "not given" from 0) and the options only the
+# command line has.
 DEFAULTS = {
+    **{_DESTS.get(name, name): value for name, value in TRACKER_OPTIONS.items()},
+    "pprof_keep": None,
     "output": None,
     "force": False,
-    "max_stack_depth": 128,
-    "python_allocators": False,
-    "track_gc": True,
-    "rss_interval": 0.01,
-    "sample_rate": 1.0,
-    "sample_interval": None,
-    "native": False,
-    "follow_fork": False,
-    "aggregate": False,
-    "aggregate_interval": 60.0,
-    "pprof_dir": None,
-    "pprof_keep": None,
-    "include": [],
-    "exclude": [],
-    "follow_subprocesses": False,
-    "ring": None,
-    "ring_dump_at": None,
-    "ring_max_memory": None,
-    "live": None,
     "in_process": False,
 }
 
