@@ -11,13 +11,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/base/signal_free_thread.h"
 #include "core/base/tracker_memory.h"
 #include "core/live/live_server_internal.h"
 #include "core/recording/live_table.h"
@@ -205,13 +205,7 @@ static void *server_thread_main(void *unused)
 
 static int start_thread(void)
 {
-    sigset_t all;
-    sigset_t previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous); /* the program's signals are not ours */
-    int result = pthread_create(&live_server.thread, NULL, server_thread_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    return result;
+    return signal_free_thread_start(&live_server.thread, server_thread_main, NULL);
 }
 
 static int start_unlocked(const struct live_server_options *options, uint16_t *bound_port,

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +18,7 @@
 #include "core/format/capture_format.h"
 #include "core/recording/live_table.h"
 #include "core/recording/rolling_pprof.h"
+#include "core/base/signal_free_thread.h"
 #include "core/base/tracker_memory.h"
 
 /* A chunk is written once it holds this much, or is this old. An event
@@ -531,16 +531,9 @@ void recorder_writer_reset(const struct recorder_options *options)
     recorder.pending.count = 0;
 }
 
-/* The writer thread must not take signals meant for the program. */
 int recorder_writer_start(void)
 {
-    sigset_t all;
-    sigset_t previous;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &previous);
-    int result = pthread_create(&recorder.writer_thread, NULL, writer_thread_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
-    return result;
+    return signal_free_thread_start(&recorder.writer_thread, writer_thread_main, NULL);
 }
 
 void recorder_writer_release_memory(void)
