@@ -6,12 +6,13 @@ Two measures:
 - wall time of the whole command, runs alternating between the commands,
   medians and the difference to plain Python in ms;
 - with --instructions, valgrind's instruction counts (callgrind), which
-  repeat where timings drown in noise. `memlyze run --in-process` is one
-  process and one count. `memlyze run` is two processes: its command line,
-  which execs the program's interpreter, and that interpreter; valgrind
-  loses what a process counted when it execs, so the command line is
-  counted on its own (its main() with the exec replaced by an exit) and the
-  profiled interpreter through --trace-children.
+  repeat where timings drown in noise. `memlyze run` (in-process, the
+  default) is one process and one count. `memlyze run --exec`, and a
+  baseline build that execs, are two processes: the command line, which
+  execs the program's interpreter, and that interpreter; valgrind loses
+  what a process counted when it execs, so the command line is counted on
+  its own (its main() with the exec replaced by an exit) and the profiled
+  interpreter through --trace-children.
 
     python benchmarks/startup_cost.py --runs 40
     python benchmarks/startup_cost.py --baseline-python /tmp/base/.venv/bin/python \\
@@ -30,12 +31,16 @@ import sys
 import tempfile
 import time
 
-COMMAND_LINE_ONLY = """
+# The command line up to its exec (exit status 0), or its whole run when it
+# runs the program itself (exit status RAN_IN_PROCESS).
+RAN_IN_PROCESS = 3
+COMMAND_LINE_ONLY = f"""
 import os, sys
 os.execve = lambda *arguments: os._exit(0)
-sys.argv = ["memlyze", "run", "-o", sys.argv[1], "-f", sys.argv[2]]
+sys.argv = ["memlyze", "run", *sys.argv[1:]]
 from memlyze.cli.main import main
 main()
+os._exit({RAN_IN_PROCESS})
 """
 
 
@@ -58,14 +63,12 @@ def memlyze_script(python):
 def commands(options, directory):
     script = str(directory / "empty.py")
     capture = str(directory / "capture.mlyze")
+    command = memlyze_script(options.python)
     found = {"python": [options.python, script],
-             "memlyze run": [memlyze_script(options.python), "run", "-o", capture, "-f", script],
-             "memlyze run --in-process": [
-                 memlyze_script(options.python), "run", "--in-process", "-o", capture, "-f",
-                 script],
-             "memlyze run --in-process --sample-interval 512KiB": [
-                 memlyze_script(options.python), "run", "--in-process", "--sample-interval",
-                 "512KiB", "-o", capture, "-f", script]}
+             "memlyze run": [command, "run", "-o", capture, "-f", script],
+             "memlyze run --sample-interval 512KiB": [
+                 command, "run", "--sample-interval", "512KiB", "-o", capture, "-f", script],
+             "memlyze run --exec": [command, "run", "--exec", "-o", capture, "-f", script]}
     if options.baseline_python:
         found["memlyze run (baseline)"] = [memlyze_script(options.baseline_python), "run", "-o",
                                            capture, "-f", script]
@@ -87,34 +90,41 @@ def wall_times(found, runs, directory):
     return times
 
 
-def callgrind_count(command, directory, trace_children=False):
+def callgrind_count(command, directory, trace_children=False, statuses=(0,)):
     """Instructions of the last process of command (the one that ran the
-    program when the command execs)."""
+    program when the command execs), and its exit status."""
     out = directory / "callgrind.out"
     valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
                 f"--trace-children={'yes' if trace_children else 'no'}"]
     result = subprocess.run(valgrind + command, cwd=directory, capture_output=True, text=True)
-    if result.returncode != 0:
+    if result.returncode not in statuses:
         raise SystemExit(f"valgrind failed on {' '.join(command)}:\n{result.stderr[-2000:]}")
     counts = re.findall(r"Collected : (\d+)", result.stderr)
-    return int(counts[-1])
+    return int(counts[-1]), result.returncode
+
+
+def run_count(python, name, found, directory):
+    """One count for a command line that runs the program itself, two parts
+    for one that execs it."""
+    options = found[name][2:]  # after the memlyze script and "run"
+    command_line, status = callgrind_count([python, "-c", COMMAND_LINE_ONLY, *options],
+                                           directory, statuses=(0, RAN_IN_PROCESS))
+    if status == RAN_IN_PROCESS:
+        return callgrind_count(found[name], directory)[0]
+    program = callgrind_count(found[name], directory, trace_children=True)[0]
+    return {"command line": command_line, "profiled interpreter": program,
+            "total": command_line + program}
 
 
 def instruction_counts(options, found, directory):
-    script, capture = str(directory / "empty.py"), str(directory / "capture.mlyze")
-    counts = {"python": callgrind_count(found["python"], directory)}
-    counts["memlyze run --in-process"] = callgrind_count(found["memlyze run --in-process"],
-                                                         directory)
-    pythons = {"memlyze run": options.python}
+    counts = {"python": callgrind_count(found["python"], directory)[0]}
+    pythons = {"memlyze run": options.python, "memlyze run --exec": options.python}
     if options.baseline_python:
         pythons["memlyze run (baseline)"] = options.baseline_python
     for name, python in pythons.items():
-        command_line = callgrind_count([python, "-c", COMMAND_LINE_ONLY, capture, script], directory)
-        program = callgrind_count(found[name], directory, trace_children=True)
-        counts[name] = {"command line": command_line, "profiled interpreter": program,
-                        "total": command_line + program}
+        counts[name] = run_count(python, name, found, directory)
     if "memray run" in found:
-        counts["memray run"] = callgrind_count(found["memray run"], directory)
+        counts["memray run"] = callgrind_count(found["memray run"], directory)[0]
     return counts
 
 

@@ -1,7 +1,5 @@
 """Parsing byte sizes written by people: ``512KiB``, ``1MiB``, ``4096``, ``2 MB``."""
 
-from __future__ import annotations
-
 _UNITS = {
     "": 1, "b": 1,
     "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,

@@ -9,8 +9,6 @@ once; otherwise the wrap waits for the program's own import of it, through a
 meta path finder that answers for no module and leaves after that import.
 """
 
-from __future__ import annotations
-
 import sys
 
 MAIN_THREAD_NAME = "MainThread"

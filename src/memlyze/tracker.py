@@ -4,13 +4,10 @@ One recording at a time per process: the engine hooks the process-wide
 allocators, so a second ``Tracker`` while one runs is an error.
 """
 
-from __future__ import annotations
-
 import _thread
 import os
 
 from . import _memlyze, thread_naming
-from .byte_sizes import parse_byte_size
 from .engine_limits import MAX_RSS_INTERVAL, MAX_STACK_DEPTH_LIMIT
 
 __all__ = ["Tracker", "TrackerError", "start"]
@@ -34,6 +31,8 @@ def _check_sampling(sample_rate, sample_interval, seed):
         raise ValueError(f"sample_rate must be in [1e-9, 1] (got {sample_rate})")
     interval = 0
     if sample_interval is not None:
+        from .byte_sizes import parse_byte_size  # here: a module less for unsampled starts
+
         interval = parse_byte_size(sample_interval)
         if interval > 2**40:
             raise ValueError(f"sample_interval must be at most 2**40 bytes (got {interval})")

@@ -255,15 +255,17 @@ def test_isolated_python_is_not_profiled_and_memlyze_says_so(tmp_path):
 def test_start_up_leaves_few_modules_behind(tmp_path):
     """The hook imports no json, re, threading, typing or importlib.util into
     the program (they cost every profiled process milliseconds, and threading
-    changes where the program's objects land), and `memlyze run` reaches
-    its exec without loading the tracker."""
+    changes where the program's objects land), and `memlyze run --exec`
+    reaches its exec without loading the tracker. (In-process, the installed
+    command imports none of them either: test_run_in_process.py.)"""
     script = write_script(tmp_path, "modules.py", """
         import sys
         print(sorted(name for name in ("enum", "importlib.util", "json", "re", "threading",
                                        "typing") if name in sys.modules))
     """)
     assert check(python(script, cwd=tmp_path)).stdout == "[]\n"
-    assert check(memlyze("run", "-o", "modules.mlyze", script, cwd=tmp_path)).stdout == "[]\n"
+    assert check(memlyze("run", "--exec", "-o", "modules.mlyze", script,
+                         cwd=tmp_path)).stdout == "[]\n"
     before_exec = check(python("-c", """if True:
         import os, sys
         from memlyze.cli.main import main
@@ -274,7 +276,7 @@ def test_start_up_leaves_few_modules_behind(tmp_path):
             os._exit(0)
 
         os.execve = report
-        main(["run", "-o", "exec.mlyze", "modules.py"])
+        main(["run", "--exec", "-o", "exec.mlyze", "modules.py"])
     """, cwd=tmp_path))
     assert before_exec.stdout == "[]\n"
 

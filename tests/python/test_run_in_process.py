@@ -1,4 +1,4 @@
-"""`memlyze run --in-process` runs the program in its own process (cli/program_runner.py):
+"""`memlyze run` runs the program in its own process (cli/program_runner.py):
 the program must see and do exactly what `python SCRIPT|-m|-c` gives it, its
 stacks must start at its own first frame, and the options read without
 argparse (cli/run_options.py) must read as argparse reads them."""
@@ -41,7 +41,7 @@ def run_both(tmp_path, *target, cwd=None):
     cwd = cwd or tmp_path
     plain = python(*target, cwd=cwd)
     capture = tmp_path / "probe.mlyze"
-    profiled = memlyze("run", "--in-process", "-f", "-o", capture, *target, cwd=cwd)
+    profiled = memlyze("run", "-f", "-o", capture, *target, cwd=cwd)
     return plain, profiled
 
 
@@ -49,6 +49,39 @@ def assert_same(plain, profiled):
     assert profiled.stdout == plain.stdout
     assert profiled.stderr == plain.stderr
     assert profiled.returncode == plain.returncode
+
+
+# What compiling a program may not differ in: its coding cookie, its own
+# __future__ flags, and no ast module types built for it (builtins.compile()
+# builds ~120 of them, which Python's runner never does).
+COMPILE_PROBE = """# -*- coding: latin-1 -*-
+from __future__ import annotations
+import gc
+def annotated(value: undefined_name) -> int: pass
+print(len("\xe9"), annotated.__annotations__)
+print(any(isinstance(o, type) and o.__name__ == "AST" for o in gc.get_objects()))
+"""
+
+
+def test_the_program_is_compiled_as_python_compiles_it(tmp_path):
+    (tmp_path / "latin.py").write_bytes(COMPILE_PROBE.encode("latin-1"))
+    plain, profiled = run_both(tmp_path, "latin.py")
+    assert plain.stdout == "1 {'value': 'undefined_name', 'return': 'int'}\nFalse\n", plain.stderr
+    assert_same(plain, profiled)
+    code = "import gc; print('\u00e9', any(isinstance(o, type) and o.__name__ == 'AST' for o in gc.get_objects()))"
+    plain, profiled = run_both(tmp_path, "-c", code)
+    assert plain.stdout == "\u00e9 False\n", plain.stderr
+    assert_same(plain, profiled)
+
+
+def test_exec_starts_the_program_in_a_fresh_interpreter(tmp_path):
+    code = "import sys; print('memlyze.cli.main' in sys.modules, 'memlyze.tracker' in sys.modules)"
+    capture = tmp_path / "where.mlyze"
+    here = check(memlyze("run", "-f", "-o", capture, "-c", code, cwd=tmp_path))
+    assert here.stdout == "True True\n"
+    fresh = check(memlyze("run", "--exec", "-f", "-o", capture, "-c", code, cwd=tmp_path))
+    assert fresh.stdout == "False True\n"
+    assert stats_json(capture, tmp_path)["total_allocations"] > 0
 
 
 def test_a_script_sees_what_python_gives_it(tmp_path):
@@ -111,8 +144,11 @@ def test_the_command_imports_no_parser_before_the_program(tmp_path):
     command = Path(sys.executable).with_name("memlyze")
     assert command.exists(), "the memlyze command is installed beside this Python"
     assert "import re" not in command.read_text()
+    # __future__: `from __future__ import annotations` imports it (~0.2 ms), so
+    # the modules the command runs before the program go without.
     probe = ("import sys; print(sorted(name for name in ('re', 'argparse', 'shlex', 'gettext', "
-             "'enum', 'importlib.util', 'json', 'threading', 'typing') if name in sys.modules))")
+             "'enum', 'importlib.util', 'json', 'threading', 'typing', '__future__', 'struct', "
+             "'memlyze.cli.record_options') if name in sys.modules))")
     capture = tmp_path / "light.mlyze"
     result = check(memlyze_command(command, "run", "--in-process", "--sample-interval", "512KiB", "-o", capture,
                                    "-c", probe, cwd=tmp_path))
@@ -147,7 +183,7 @@ LEFT = [
 
 @pytest.mark.parametrize("argv", TAKEN, ids=shlex.join)
 def test_the_quick_reader_reads_as_argparse(argv):
-    from memlyze.cli.record import split_options
+    from memlyze.cli.record_options import split_options
     from memlyze.cli.run import build_parser
     from memlyze.cli.run_options import parse_quickly
 

@@ -7,7 +7,7 @@ import pytest
 
 from memlyze import formatting as fmt
 from memlyze._bootstrap import record_environment
-from memlyze.cli import record
+from memlyze.cli import record, record_options
 
 
 def test_human_bytes():
@@ -47,17 +47,17 @@ def test_other_formats():
      ["cmd", "--max-stack-depth", "9"]),
 ])
 def test_split_options_for_record(argv, options, target):
-    assert record.split_options(record.build_parser(), argv) == (options, target)
+    assert record_options.split_options(record_options.build_parser(), argv) == (options, target)
 
 
 def test_split_options_for_run():
     from memlyze.cli import run
 
     parser = run.build_parser()
-    assert record.split_options(parser, ["-f", "-m", "http.server", "-o", "x"], ("-m", "-c")) == (
+    assert record_options.split_options(parser, ["-f", "-m", "http.server", "-o", "x"], ("-m", "-c")) == (
         ["-f"], ["-m", "http.server", "-o", "x"])
-    assert record.split_options(parser, ["-chello"], ("-m", "-c")) == ([], ["-chello"])
-    assert record.split_options(parser, ["--python-allocators", "s.py", "-f"], ("-m", "-c")) == (
+    assert record_options.split_options(parser, ["-chello"], ("-m", "-c")) == ([], ["-chello"])
+    assert record_options.split_options(parser, ["--python-allocators", "s.py", "-f"], ("-m", "-c")) == (
         ["--python-allocators"], ["s.py", "-f"])
 
 

@@ -16,5 +16,7 @@ int rss_tracing_add(PyObject *module);
 int reference_tracing_add(PyObject *module);
 /* memlyze._memlyze.CaptureTables: a capture's tables as Arrow streams (issue 18). */
 int tables_binding_add(PyObject *module);
+/* compile_program(): how `memlyze run` compiles the program it runs. */
+int program_binding_add(PyObject *module);
 
 #endif

@@ -29,7 +29,7 @@ PyMODINIT_FUNC PyInit__memlyze(void)
         compat_binding_add(module) < 0 ||
         report_binding_add(module) < 0 || rss_binding_add(module) < 0 ||
         rss_tracing_add(module) < 0 || reference_tracing_add(module) < 0 ||
-        tables_binding_add(module) < 0) {
+        tables_binding_add(module) < 0 || program_binding_add(module) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -16,11 +16,14 @@
 /* The zstd frame events chunks are compressed into (CHUNK_KIND_STREAM_*):
  * a frame is kept while its chunks are of one pace, up to a bound. */
 struct capture_event_stream {
-    void *compressor;      /* ZSTD_CCtx, created with the first chunk */
-    int frame_open;        /* 0: the next chunk begins a frame */
-    int busy;              /* the frame's chunks are large (a busy program) */
-    uint32_t frame_chunks; /* chunks in the open frame */
-    uint64_t frame_bytes;  /* their bytes before compression */
+    void *compressor;        /* ZSTD_CCtx, created with the first chunk */
+    int frame_open;          /* 0: the next chunk begins a frame */
+    int busy;                /* the frame's chunks are large (a busy program) */
+    uint32_t frame_chunks;   /* chunks in the open frame */
+    uint64_t frame_bytes;    /* their bytes before compression */
+    uint32_t frames_begun;   /* in this capture */
+    uint32_t other_size_run; /* chunks in a row not of the frame's size (busy or not) */
+    unsigned table_log;      /* the open frame's match tables (log2 of their entries) */
 };
 
 struct capture_writer {

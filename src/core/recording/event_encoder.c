@@ -19,6 +19,16 @@ void event_encoder_begin_chunk(struct event_encoder *encoder)
     }
 }
 
+void event_encoder_reset(struct event_encoder *encoder)
+{
+    encoder->record_count = 0;
+    encoder->allocation_count = 0;
+    encoder->allocated_bytes = 0;
+    encoder->free_count = 0;
+    encoder->native_stack_limit = 0;
+    event_encoder_begin_chunk(encoder);
+}
+
 static struct address_state *current_state(struct event_encoder *encoder)
 {
     return &encoder->states[encoder->state_index];

@@ -55,6 +55,12 @@ struct event_encoder {
 /* Resets the delta state: each chunk decodes from the same start. */
 void event_encoder_begin_chunk(struct event_encoder *encoder);
 
+/* Starts a new capture: totals at zero and a first chunk. The lookup
+ * tables are not cleared (their ~260 KiB of slots a first recording would
+ * otherwise touch at once): a new chunk number empties the recent
+ * allocations, and a freed lookup is always checked against the history. */
+void event_encoder_reset(struct event_encoder *encoder);
+
 /*
  * Appends the records for event, made by thread_id. stack_limit is the
  * largest stack id defined in the capture so far: a larger id (from a

@@ -403,9 +403,8 @@ static int encode_window_events(const struct dump *dump)
 /* The records and the footer of an opened dump. Returns 0 or -1. */
 static int write_dump_body(struct dump *dump)
 {
-    memset(&recorder.encoder, 0, sizeof recorder.encoder);
+    event_encoder_reset(&recorder.encoder);
     byte_buffer_clear(&recorder.chunk);
-    event_encoder_begin_chunk(&recorder.encoder);
     if (encode_definitions(dump) < 0 || encode_base(dump) < 0 ||
         encode_window_events(dump) < 0 || write_chunk_if_full(1) < 0) {
         return -1;

@@ -45,13 +45,19 @@ static int staged_array_reserve(struct staged_array *array, size_t wanted)
     while (capacity < wanted) {
         capacity *= 2;
     }
+    /* Fresh slots must not look filled in any round (rounds start at 1).
+     * The first array comes zeroed from calloc, whose fresh pages stay
+     * untouched until a slot is used. */
     struct staged_event *grown =
-        tracker_realloc(array->items, array->capacity * sizeof *grown, capacity * sizeof *grown);
+        array->items ? tracker_realloc(array->items, array->capacity * sizeof *grown,
+                                       capacity * sizeof *grown)
+                     : tracker_calloc(capacity, sizeof *grown);
     if (!grown) {
         return -1;
     }
-    /* Fresh slots must not look filled in any round (rounds start at 1). */
-    memset(grown + array->capacity, 0, (capacity - array->capacity) * sizeof *grown);
+    if (array->items) {
+        memset(grown + array->capacity, 0, (capacity - array->capacity) * sizeof *grown);
+    }
     array->items = grown;
     array->capacity = capacity;
     return 0;
@@ -107,10 +113,11 @@ static size_t order_events(struct event_block *blocks, uint64_t limit)
         limit = recorder.next_sequence_to_write;
     }
     /* A new round number empties the window without touching it. */
-    recorder.window_round = recorder.window_round == UINT32_MAX ? 1 : recorder.window_round + 1;
-    if (recorder.window_round == 1 && recorder.window.capacity) {
+    if (recorder.window_round == UINT32_MAX) { /* after 2^32 rounds: clear once */
         memset(recorder.window.items, 0, recorder.window.capacity * sizeof *recorder.window.items);
+        recorder.window_round = 0;
     }
+    recorder.window_round++;
     recorder.window.count = length;
 
     struct staged_array later = {0};
@@ -521,8 +528,7 @@ void recorder_writer_reset(const struct recorder_options *options)
     }
     recorder.wait_ns = recorder.round_interval_ns;
     recorder.last_rss_ns = 0;
-    memset(&recorder.encoder, 0, sizeof recorder.encoder);
-    event_encoder_begin_chunk(&recorder.encoder);
+    event_encoder_reset(&recorder.encoder);
     memset(&recorder.cursor, 0, sizeof recorder.cursor);
     memset(&recorder.native_cursor, 0, sizeof recorder.native_cursor);
     memset(&recorder.declarations, 0, sizeof recorder.declarations);

@@ -10,6 +10,9 @@ int sampler_mode = SAMPLER_EVERY_ALLOCATION;
 uint64_t sampler_unit_mask = UINT64_MAX;
 THREAD_LOCAL int64_t sampler_countdown;
 uint8_t sampler_filter[1 << 16];
+/* Whether a count was ever set: until then the filter's pages need no
+ * clearing (nor touching) at a new configuration. Guarded by sampled_mutex. */
+static int sampler_filter_written;
 
 /* Each thread's generator, and the configuration it was seeded under. */
 static THREAD_LOCAL uint64_t thread_random_state;
@@ -67,7 +70,10 @@ void sampler_configure(int mode, double mean, uint64_t seed, int clear_sampled)
     if (clear_sampled) {
         pthread_mutex_lock(&sampled_mutex);
         hash_map_release(&sampled_blocks);
-        memset(sampler_filter, 0, sizeof sampler_filter);
+        if (sampler_filter_written) {
+            memset(sampler_filter, 0, sizeof sampler_filter);
+            sampler_filter_written = 0;
+        }
         pthread_mutex_unlock(&sampled_mutex);
     }
     __atomic_store_n(&sampler_mode, mode, __ATOMIC_RELEASE);
@@ -107,6 +113,7 @@ void sampler_remember(uintptr_t address)
     if (!hash_map_find(&sampled_blocks, address) &&
         hash_map_put(&sampled_blocks, address, 1) == 0) {
         uint8_t *slot = &sampler_filter[sampler_filter_slot(address)];
+        sampler_filter_written = 1;
         if (*slot < UINT8_MAX) {
             __atomic_store_n(slot, (uint8_t)(*slot + 1), __ATOMIC_RELAXED);
         }

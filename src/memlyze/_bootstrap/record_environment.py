@@ -12,8 +12,6 @@ start-up, so at the top it imports nothing but ``os``: no json (which brings
 re and enum, ~6 ms) and no typing (~3 ms).
 """
 
-from __future__ import annotations
-
 import os
 
 ENV_VAR = "MEMLYZE_RECORD"

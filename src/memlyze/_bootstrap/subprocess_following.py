@@ -10,8 +10,6 @@ the pid). Forked children are followed by the engine (follow_fork). The
 environment is restored when tracking stops.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

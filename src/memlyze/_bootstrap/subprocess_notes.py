@@ -12,8 +12,6 @@ of any recorded process (binding/hooks/exec_watch.c: not followed, -I, -E,
 A line is ``REASON<TAB>COMMAND``.
 """
 
-from __future__ import annotations
-
 import os
 
 REASONS = {

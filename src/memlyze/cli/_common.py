@@ -6,8 +6,6 @@ argument_parser.py on first use), so that `memlyze run`, which parses its
 usual options itself, starts the program without it.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -15,7 +15,8 @@ import shlex
 import sys
 
 from ._common import CliError, add_force_option, check_output_file, make_parser, warn
-from .record import add_tracking_options, aggregate_interval, tracker_options
+from .record import aggregate_interval, tracker_options
+from .record_options import add_tracking_options
 
 DESCRIPTION = "start recording inside a running Python process (through gdb)"
 

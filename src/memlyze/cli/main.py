@@ -6,8 +6,6 @@ Bad input is reported as one line, ``memlyze: error: ...``, with a non-zero
 exit status and no traceback.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -6,11 +6,13 @@ before its first line.
 The program sees what Python would have given it: a fresh ``__main__``
 (``__file__`` absolute, the loader Python sets), its own ``sys.argv``,
 ``sys.orig_argv`` and ``sys.path[0]`` (the script's resolved directory, the
-working directory for -m, '' for -c), and code compiled without memlyze's
-``__future__`` flags. Its end is Python's own: SystemExit and uncaught
-exceptions are left to the interpreter's top level (exit status, the message
-of ``sys.exit("...")``, KeyboardInterrupt's death by SIGINT), with
-``sys.excepthook`` shown the traceback from the program's first frame on.
+working directory for -m, '' for -c), and code compiled as Python compiles
+it (``_memlyze.compile_program``: no __future__ flags of memlyze's, and not
+the ast module's types builtins.compile() builds). Its end is Python's own:
+SystemExit and uncaught exceptions are left to the interpreter's top level
+(exit status, the message of ``sys.exit("...")``, KeyboardInterrupt's death
+by SIGINT), with ``sys.excepthook`` shown the traceback from the program's
+first frame on.
 The recorded stacks start there too: memlyze.cli.main marks its frame as
 the stack base (``_memlyze.set_stack_base``) before it calls
 ``start_recording``, so that the command line's callers are left out
@@ -21,8 +23,6 @@ What Python runs in ways this module does not repeat (a directory or zip
 file with ``__main__.py``, a compiled .pyc file) returns None from
 ``program_for`` and is exec'd as before.
 """
-
-from __future__ import annotations
 
 import os
 import sys
@@ -87,15 +87,17 @@ class Program:
 
     def _execute(self) -> None:
         main = sys.modules["__main__"]
-        if self.kind == "script":
-            code = compile(self.source, main.__file__, "exec", dont_inherit=True)
-        elif self.kind == "code":
-            code = compile(self.command[2], "<string>", "exec", dont_inherit=True)
-        else:
+        if self.kind == "module":
             import runpy
 
             runpy._run_module_as_main(self.command[2], alter_argv=True)
             return
+        from memlyze._memlyze import compile_program
+
+        if self.kind == "script":
+            code = compile_program(self.source, main.__file__)
+        else:
+            code = compile_program(self.command[2], "<string>")
         exec(code, main.__dict__)
 
 
@@ -108,7 +110,6 @@ def program_for(command: list[str], start_recording) -> Program | None:
     if target == "-m":
         return Program("module", command, start_recording)
     if target == "-c":
-        compile(b"", "<memlyze>", "exec", dont_inherit=True)  # see below
         return Program("code", command, start_recording)
     if target.endswith((".pyc", ".pyo")) or not os.path.isfile(target):
         return None
@@ -119,10 +120,6 @@ def program_for(command: list[str], start_recording) -> Program | None:
         return None  # Python says why
     if source.startswith(_ZIP_MAGIC):
         return None
-    # compile() sets up the ast module's types once per interpreter (about
-    # 120 KiB, kept); done now, before the recording starts, so that the
-    # capture holds what compiling the script takes, as when Python runs it.
-    compile(b"", "<memlyze>", "exec", dont_inherit=True)
     return Program("script", command, start_recording, source)
 
 

@@ -1,19 +1,18 @@
 """``memlyze run [OPTIONS] SCRIPT|-m MODULE|-c CODE [ARGS...]``: profile Python code.
 
 The options and capture of ``memlyze record``, with this Python interpreter
-(sys.executable) as the command. With --in-process the program runs in this
-process (program_runner.py), without a second interpreter start; what
-Python runs in ways the runner does not repeat, and the options that need a
-new interpreter (see _needs_exec), are exec'd as ``memlyze record`` does.
+(sys.executable) as the command. The program runs in this process
+(program_runner.py), without a second interpreter start. With --exec, with
+the options that need a new interpreter (see _needs_exec), and for what
+Python runs in ways the runner does not repeat, it is exec'd as ``memlyze
+record`` does.
 """
-
-from __future__ import annotations
 
 import os
 import sys
 
 from ._common import CliError, UsageError
-from .record import EPILOG, add_recording_options, exec_recording, record_here, split_options
+from .record import exec_recording, record_here
 
 DESCRIPTION = "profile a Python script, module (-m) or code (-c) with this Python"
 
@@ -22,13 +21,18 @@ USAGE = "memlyze run [OPTIONS] (SCRIPT | -m MODULE | -c CODE) [ARGS...]"
 
 def build_parser():
     from ._common import make_parser
+    from .record_options import EPILOG, add_recording_options
 
     parser = make_parser("run", DESCRIPTION, epilog=EPILOG, usage=USAGE)
     add_recording_options(parser)
-    parser.add_argument("--in-process", action="store_true",
-                        help="run the program in this process instead of exec'ing Python "
-                             "(about 8 ms less start-up; the interpreter's allocator state "
-                             "differs, so small counts such as pymalloc arenas can differ)")
+    parser.add_argument("--in-process", dest="in_process", action="store_true", default=True,
+                        help="run the program in this process: the default (no second "
+                             "interpreter start)")
+    parser.add_argument("--exec", dest="in_process", action="store_false",
+                        help="exec a new Python for the program, as memlyze record does "
+                             "(about 10 ms more start-up; the program then starts from a "
+                             "fresh interpreter's allocator state, with none of memlyze's "
+                             "objects in its pymalloc arenas)")
     return parser
 
 
@@ -93,6 +97,8 @@ def main(argv: list[str]):
 
     parsed = parse_quickly(argv)
     if parsed is None:
+        from .record_options import split_options
+
         parser = build_parser()
         option_argv, target = split_options(parser, argv, stop_at=("-m", "-c"))
         options = parser.parse_args(option_argv)

@@ -10,8 +10,6 @@ errors. What it accepts it must read exactly as argparse: the test compares
 both on many command lines (tests/python/test_run_in_process.py).
 """
 
-from __future__ import annotations
-
 from memlyze._bootstrap.record_environment import TRACKER_OPTIONS
 
 from . import record
@@ -28,7 +26,7 @@ DEFAULTS = {
     "pprof_keep": None,
     "output": None,
     "force": False,
-    "in_process": False,
+    "in_process": True,
 }
 
 # option: (dest, value stored)
@@ -43,6 +41,7 @@ FLAGS = {
     "--follow-subprocesses": ("follow_subprocesses", True),
     "--aggregate": ("aggregate", True),
     "--in-process": ("in_process", True),
+    "--exec": ("in_process", False),
 }
 
 # option: (dest, the value's type; None: the text itself)

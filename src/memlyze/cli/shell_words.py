@@ -1,8 +1,6 @@
 """POSIX shell quoting as shlex.quote and shlex.join give it, without shlex,
 which imports re (about 7 ms of every `memlyze run` before the program)."""
 
-from __future__ import annotations
-
 # What a word may hold and need no quotes: shlex's safe set.
 _SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-")
 

@@ -10,7 +10,7 @@ import shlex
 from ..cli._common import ArgumentParser, UsageError, positive_int
 from ..cli._selectors import SELECTOR_HELP, add_selectors
 from ..cli.flamegraph import add_flame_options
-from ..cli.record import add_tracking_options
+from ..cli.record_options import add_tracking_options
 
 FLAMEGRAPH = "%%memlyze_flamegraph"
 SUMMARY = "%%memlyze_summary"

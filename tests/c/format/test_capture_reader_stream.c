@@ -204,18 +204,25 @@ static void test_truncated_stream(void)
     builder_release(&builder);
 }
 
+/* A real writer on a temporary capture, and records of one stack to give it. */
+static void begin_writing(struct capture_writer *writer, char *path,
+                          struct capture_builder *records)
+{
+    temporary_capture_begin(writer, path);
+    builder_init(records);
+    builder_string(records, "main");
+    builder_frame(records, 1, 1, 1, 0);
+    builder_stack(records, 0, 1);
+}
+
 /* The real writer: chunks of changing sizes (so of both paces, and more
  * than a frame holds) read back in order, each with its allocations. */
 static void test_writer_chunks_read_back(void)
 {
     char path[TEMPORARY_CAPTURE_PATH_SIZE];
     struct capture_writer writer;
-    temporary_capture_begin(&writer, path);
     struct capture_builder records;
-    builder_init(&records);
-    builder_string(&records, "main");
-    builder_frame(&records, 1, 1, 1, 0);
-    builder_stack(&records, 0, 1);
+    begin_writing(&writer, path, &records);
     uint64_t expected = 0;
     const size_t chunks = 80;
     for (size_t chunk = 0; chunk < chunks; chunk++) {
@@ -247,6 +254,97 @@ static void test_writer_chunks_read_back(void)
     unlink(path);
 }
 
+/* The kinds of the events chunks in the capture at path, in file order;
+ * returns how many (at most max). */
+static size_t chunk_kinds(const char *path, int *kinds, size_t max)
+{
+    FILE *file = fopen(path, "rb");
+    CHECK(file != NULL);
+    uint8_t head[13];
+    size_t count = 0;
+    if (!file || fread(head, 1, 12, file) != 12) {
+        CHECK(!"a header");
+        return 0;
+    }
+    uint32_t header_size = (uint32_t)head[8] | (uint32_t)head[9] << 8 |
+                           (uint32_t)head[10] << 16 | (uint32_t)head[11] << 24;
+    fseek(file, (long)header_size + 4, SEEK_CUR);
+    while (count < max && fread(head, 1, 13, file) == 13) {
+        uint32_t compressed = (uint32_t)head[1] | (uint32_t)head[2] << 8 |
+                              (uint32_t)head[3] << 16 | (uint32_t)head[4] << 24;
+        if (!capture_chunk_kind_is_events(head[0])) {
+            break;
+        }
+        kinds[count++] = head[0];
+        fseek(file, (long)compressed, SEEK_CUR);
+    }
+    fclose(file);
+    return count;
+}
+
+/* Writes chunks of at least sizes[i] bytes of allocation records; returns
+ * the events chunks' kinds as chunk_kinds does. */
+static size_t write_chunks_of(const size_t *sizes, size_t chunks, int *kinds)
+{
+    char path[TEMPORARY_CAPTURE_PATH_SIZE];
+    struct capture_writer writer;
+    struct capture_builder records;
+    begin_writing(&writer, path, &records);
+    uint64_t address = 0;
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        while (records.records.size < sizes[chunk]) {
+            address += 0x1000 + (address * 2654435761u) % 4096;
+            builder_alloc(&records, ALLOCATOR_MALLOC, address, 24 + address % 1000, 1);
+        }
+        CHECK(capture_writer_write_events(&writer, records.records.data,
+                                          records.records.size) == 0);
+        builder_clear_records(&records);
+    }
+    struct capture_reader *reader = temporary_capture_finish(&writer, path);
+    capture_reader_close(reader);
+    size_t count = chunk_kinds(path, kinds, chunks);
+    builder_release(&records);
+    unlink(path);
+    return count;
+}
+
+/* One busy chunk among quiet ones stays in the quiet frame; a run of them
+ * begins a frame at the fast level (on its third), and a run of quiet ones
+ * after that one at the dense level again. */
+static void test_one_odd_chunk_keeps_the_frame(void)
+{
+    enum { QUIET = 20000, BUSY = 200000 };
+    const size_t sizes[] = {100000, QUIET, QUIET, BUSY, QUIET, QUIET, BUSY, BUSY, BUSY, BUSY,
+                            QUIET, QUIET, QUIET, QUIET};
+    const size_t chunks = sizeof sizes / sizeof sizes[0];
+    int kinds[sizeof sizes / sizeof sizes[0]];
+    CHECK_EQ_U64(write_chunks_of(sizes, chunks, kinds), chunks);
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        int starts = chunk == 0 || chunk == 8 || chunk == 12;
+        if (kinds[chunk] != (starts ? CHUNK_KIND_STREAM_START : CHUNK_KIND_STREAM_NEXT)) {
+            fprintf(stderr, "chunk %zu: kind %d\n", chunk, kinds[chunk]);
+            CHECK(!"frame starts at chunks 0, 8 and 12 only");
+        }
+    }
+}
+
+/* A small first chunk (a short program's) gets a frame of small tables,
+ * which ends after a few times their reach; the next frame is a full one. */
+static void test_a_small_first_chunk_gets_a_short_first_frame(void)
+{
+    const size_t sizes[] = {3000, 3000, 3000, 3000, 3000, 3000, 3000, 3000, 3000, 3000};
+    const size_t chunks = sizeof sizes / sizeof sizes[0];
+    int kinds[sizeof sizes / sizeof sizes[0]];
+    CHECK_EQ_U64(write_chunks_of(sizes, chunks, kinds), chunks);
+    size_t starts = 0;
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        starts += kinds[chunk] == CHUNK_KIND_STREAM_START;
+    }
+    CHECK_EQ_U64(kinds[0], CHUNK_KIND_STREAM_START);
+    CHECK_EQ_U64(starts, 2); /* 2^12 entries x 4 = 16 KiB: the 6th chunk begins the second */
+    CHECK_EQ_U64(kinds[5], CHUNK_KIND_STREAM_START);
+}
+
 int main(void)
 {
     RUN_TEST(test_parts_of_frames_read_in_order);
@@ -258,5 +356,7 @@ int main(void)
     RUN_TEST(test_version_1_records);
     RUN_TEST(test_truncated_stream);
     RUN_TEST(test_writer_chunks_read_back);
+    RUN_TEST(test_one_odd_chunk_keeps_the_frame);
+    RUN_TEST(test_a_small_first_chunk_gets_a_short_first_frame);
     return test_harness_exit_code();
 }

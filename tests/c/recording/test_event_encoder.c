@@ -219,10 +219,63 @@ static void test_interleaving_keeps_locality(void)
     CHECK(interleaved <= grouped + 2 * switches + grouped / 20);
 }
 
+/* The records of work's events as one chunk, from encoder as it is. */
+static void encode_into(struct event_encoder *encoder, const struct workload *events,
+                        struct byte_buffer *out)
+{
+    byte_buffer_clear(out);
+    for (size_t index = 0; index < events->count; index++) {
+        const struct expected_event *expected = &events->events[index];
+        struct recorded_event event = {.address = expected->address, .size = expected->size,
+                                       .kind = expected->kind, .allocator = ALLOCATOR_MALLOC};
+        CHECK(event_encoder_put(encoder, out, &event, expected->thread, 0) == 0);
+    }
+}
+
+/* A reset leaves the lookup tables as the last capture left them; the next
+ * capture must still be written byte for byte as by a fresh encoder, also
+ * where it frees blocks it never saw allocated that the last one did (what
+ * a recording started late sees). */
+static void test_a_reset_encoder_writes_what_a_fresh_one_writes(void)
+{
+    static struct event_encoder encoder;
+    struct byte_buffer fresh = {0};
+    struct byte_buffer reused = {0};
+    build_workload(&shuffled, 8, 60000, 1);
+    build_workload(&work, 8, 60000, 1);
+    /* work: shuffled's events at other addresses, then frees of the blocks
+     * shuffled left live (all of its allocations: frees of freed ones are
+     * as good a test). */
+    work.count = 0;
+    for (size_t index = 0; index < shuffled.count; index++) {
+        const struct expected_event *event = &shuffled.events[index];
+        add(&work, event->thread, event->kind, event->address + 8, event->size);
+    }
+    for (size_t index = shuffled.count; index-- > 0 && work.count < MAX_EVENTS;) {
+        const struct expected_event *event = &shuffled.events[index];
+        if (event->kind == EVENT_ALLOCATION) {
+            add(&work, event->thread, EVENT_FREE, event->address, 0);
+        }
+    }
+    memset(&encoder, 0, sizeof encoder);
+    event_encoder_begin_chunk(&encoder);
+    encode_into(&encoder, &work, &fresh);
+    memset(&encoder, 0, sizeof encoder);
+    event_encoder_begin_chunk(&encoder);
+    encode_into(&encoder, &shuffled, &reused);
+    event_encoder_reset(&encoder);
+    encode_into(&encoder, &work, &reused);
+    CHECK_EQ_U64(reused.size, fresh.size);
+    CHECK(reused.size == fresh.size && memcmp(reused.data, fresh.data, fresh.size) == 0);
+    byte_buffer_release(&fresh);
+    byte_buffer_release(&reused);
+}
+
 int main(void)
 {
     RUN_TEST(test_interleaved_threads_read_back);
     RUN_TEST(test_more_threads_than_states_read_back);
     RUN_TEST(test_interleaving_keeps_locality);
+    RUN_TEST(test_a_reset_encoder_writes_what_a_fresh_one_writes);
     return test_harness_exit_code();
 }
