@@ -50,7 +50,11 @@ print("reused", reused, file=sys.stderr)
 @pytest.mark.parametrize("options", [[], ["--python-allocators"]], ids=["default", "pymalloc"])
 def test_an_outer_frame_on_a_reused_code_address_shows_its_own_code(tmp_path, options):
     script = write_script(tmp_path, "reused.py", SCRIPT)
-    result = check(memlyze("run", *options, "-o", "reused.mlyze", script, cwd=tmp_path))
+    # --exec: whether freed code addresses come back depends on the allocator's
+    # state; on the free-threaded build mimalloc gave none back in 300 rounds
+    # under plain python and in-process, and 51 in the exec'd interpreter.
+    result = check(memlyze("run", "--exec", *options, "-o", "reused.mlyze", script,
+                           cwd=tmp_path))
     reused = int(result.stderr.split("reused ")[1].split()[0])
     assert reused >= PROGRAMS // 10  # the case happened, often
     capture = engine.CaptureFile(str(tmp_path / "reused.mlyze"))
