@@ -1,6 +1,6 @@
 /*
- * _memlyze.compile_program(source, filename): the code object `memlyze run
- * --in-process` runs, compiled as `python SCRIPT` and `python -c CODE`
+ * _memlyze.compile_program(source, filename): the code object `memlyze run`
+ * runs in its own process, compiled as `python SCRIPT` and `python -c CODE`
  * compile theirs.
  *
  * builtins.compile() first asks whether its source is an ast node, and that

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/format/capture_file_internal.h"
 #include "core/format/capture_format.h"
 #include "core/format/capture_reader.h"
 #include "core/format/capture_writer.h"
@@ -260,23 +261,21 @@ static size_t chunk_kinds(const char *path, int *kinds, size_t max)
 {
     FILE *file = fopen(path, "rb");
     CHECK(file != NULL);
-    uint8_t head[13];
+    uint8_t head[CAPTURE_CHUNK_HEADER_SIZE];
     size_t count = 0;
-    if (!file || fread(head, 1, 12, file) != 12) {
+    if (!file || fread(head, 1, CAPTURE_FILE_HEADER_FIXED_SIZE, file) !=
+                     CAPTURE_FILE_HEADER_FIXED_SIZE) {
         CHECK(!"a header");
         return 0;
     }
-    uint32_t header_size = (uint32_t)head[8] | (uint32_t)head[9] << 8 |
-                           (uint32_t)head[10] << 16 | (uint32_t)head[11] << 24;
-    fseek(file, (long)header_size + 4, SEEK_CUR);
-    while (count < max && fread(head, 1, 13, file) == 13) {
-        uint32_t compressed = (uint32_t)head[1] | (uint32_t)head[2] << 8 |
-                              (uint32_t)head[3] << 16 | (uint32_t)head[4] << 24;
+    /* its fields, then their CRC-32 */
+    fseek(file, (long)read_u32(head + CAPTURE_FILE_HEADER_FIXED_SIZE - 4) + 4, SEEK_CUR);
+    while (count < max && fread(head, 1, sizeof head, file) == sizeof head) {
         if (!capture_chunk_kind_is_events(head[0])) {
             break;
         }
         kinds[count++] = head[0];
-        fseek(file, (long)compressed, SEEK_CUR);
+        fseek(file, (long)read_u32(head + 1), SEEK_CUR); /* its compressed bytes */
     }
     fclose(file);
     return count;
